@@ -24,9 +24,7 @@ class Layers:
         self.spec = spec
         self.dtype = dtype
 
-    def conv(
-        self, x: Any, filters: int, kernel: int, stride: int, name: str, *, before_bn: bool
-    ) -> Any:
+    def conv(self, x: Any, filters: int, kernel: int, stride: int, name: str, *, before_bn: bool) -> Any:
         """A convolution; 3x3 convs pad by one pixel on each side when they must."""
         use_bias = self.spec.conv_bias or not before_bn
         padding = "valid"
@@ -48,9 +46,9 @@ class Layers:
 
     def bn(self, x: Any, name: str) -> Any:
         """Batch normalization over the channel axis."""
-        return layers.BatchNormalization(
-            axis=-1, epsilon=self.spec.bn_epsilon, name=name, dtype=self.dtype
-        )(x)
+        return layers.BatchNormalization(axis=-1, epsilon=self.spec.bn_epsilon, name=name, dtype=self.dtype)(
+            x
+        )
 
     def relu(self, x: Any, name: str) -> Any:
         """ReLU activation."""

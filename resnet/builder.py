@@ -23,9 +23,7 @@ def feature_info(version: str | ResNetSpec = "v1.5", depth: int = 50) -> dict[st
     spec = get_spec(version, depth)
     return {
         level: {"channels": c, "stride": s}
-        for level, c, s in zip(
-            PYRAMID_LEVELS, spec.group_channels(), spec.group_strides(), strict=True
-        )
+        for level, c, s in zip(PYRAMID_LEVELS, spec.group_channels(), spec.group_strides(), strict=True)
     }
 
 
@@ -37,14 +35,11 @@ def _group_downsampling(spec: ResNetSpec) -> tuple[int, int, int, int]:
 def _check_input_shape(input_shape: Sequence[Any]) -> tuple[Any, ...]:
     shape = tuple(input_shape)
     if len(shape) != 3 or shape[2] is None:
-        raise ValueError(
-            f"input_shape {shape!r} must be (height, width, channels) with channels set"
-        )
+        raise ValueError(f"input_shape {shape!r} must be (height, width, channels) with channels set")
     for side in shape[:2]:
         if side is not None and (not isinstance(side, int) or side < MIN_INPUT):
             raise ValueError(
-                f"input_shape {shape!r} is too small: height and width must be at least "
-                f"{MIN_INPUT} (or None)"
+                f"input_shape {shape!r} is too small: height and width must be at least {MIN_INPUT} (or None)"
             )
     return shape
 
@@ -121,17 +116,14 @@ def build(
     float32 = "float32"
     if outputs == "pyramid":
         out: Any = {
-            k: layers.Activation("linear", dtype=float32, name=f"{k}_out")(v)
-            for k, v in pyramid.items()
+            k: layers.Activation("linear", dtype=float32, name=f"{k}_out")(v) for k, v in pyramid.items()
         }
     elif outputs == "features":
         out = layers.GlobalAveragePooling2D(name="avg_pool", dtype=float32)(x)
     elif include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool", dtype=policy)(x)
         # The classifier runs in float32: softmax in half precision loses mass.
-        out = layers.Dense(
-            classes, activation=classifier_activation, name="predictions", dtype=float32
-        )(x)
+        out = layers.Dense(classes, activation=classifier_activation, name="predictions", dtype=float32)(x)
     elif pooling == "avg":
         out = layers.GlobalAveragePooling2D(name="avg_pool", dtype=float32)(x)
     elif pooling == "max":

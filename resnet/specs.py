@@ -93,8 +93,7 @@ class ResNetSpec:
 VERSIONS: dict[str, ResNetSpec] = {
     "v1": ResNetSpec(
         version="v1",
-        description="post-activation bottlenecks, stride in the first 1x1 conv "
-        "(keras.applications.ResNet50)",
+        description="post-activation bottlenecks, stride in the first 1x1 conv (keras.applications.ResNet50)",
         preact=False,
         stride_in_block="1x1",
         stride_in_group="first",

@@ -46,8 +46,7 @@ def copy_weights(source: keras.Model, target: keras.Model) -> int:
         got = [tuple(v.shape) for v in values]
         if want != got:
             raise ValueError(
-                f"weights do not fit: layer {layer.name!r} needs shapes {want}, "
-                f"{source.name!r} has {got}"
+                f"weights do not fit: layer {layer.name!r} needs shapes {want}, {source.name!r} has {got}"
             )
         layer.set_weights(values)
         copied += 1
@@ -96,6 +95,5 @@ def load_weights(model: keras.Model, spec: ResNetSpec, weights: str) -> None:
         copy_weights(ref, model)
         return
     raise ValueError(
-        f"weights file {weights!r} does not fit keras.applications.{reference_name(spec)}: "
-        f"{errors[0]}"
+        f"weights file {weights!r} does not fit keras.applications.{reference_name(spec)}: {errors[0]}"
     )

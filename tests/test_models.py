@@ -146,9 +146,7 @@ def test_other_depths(depth, channels, params, x64):
 def _bn_stats(model):
     # torchvision's counts exclude BN running statistics (buffers); ours include them.
     return sum(
-        2 * la.gamma.shape[0]
-        for la in model.layers
-        if isinstance(la, keras.layers.BatchNormalization)
+        2 * la.gamma.shape[0] for la in model.layers if isinstance(la, keras.layers.BatchNormalization)
     )
 
 
@@ -207,9 +205,7 @@ def test_weights_file_from_keras_applications(tmp_path, x64):
     path = tmp_path / "resnet50.weights.h5"
     ref.save_weights(path)
     ours = resnet.build("v1", input_shape=SMALL, classifier_activation=None, weights=str(path))
-    ref_small = keras.applications.ResNet50(
-        weights=None, input_shape=SMALL, classifier_activation=None
-    )
+    ref_small = keras.applications.ResNet50(weights=None, input_shape=SMALL, classifier_activation=None)
     ref_small.load_weights(path)
     np.testing.assert_allclose(_logits(ours, x64), _logits(ref_small, x64), rtol=1e-5, atol=1e-5)
     # Features-only models take the backbone part of the same file.

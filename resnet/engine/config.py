@@ -1,0 +1,248 @@
+"""Benchmark axes, profiles and cases: parsing and validation, no measuring."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from resnet.specs import VERSIONS
+
+MODES = ("inference", "training")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+#: keras.applications models run through the same engine, to compare against.
+REFERENCE_VERSIONS = {
+    "keras-v1": "keras.applications.ResNet50 (reference, not ours)",
+    "keras-v2": "keras.applications.ResNet50V2 (reference, not ours)",
+}
+ALL_VERSIONS = (*VERSIONS, *REFERENCE_VERSIONS)
+BACKENDS = ("tensorflow", "jax", "torch")
+MIN_IMAGE = 32
+
+
+class UsageError(ValueError):
+    """A bad option value: one line that names it and what is valid."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured configuration."""
+
+    version: str
+    mode: str
+    batch_size: int
+    precision: str
+    device: str
+    jit: bool
+    image_size: int
+    threads: int | None
+    backend: str
+
+    @property
+    def id(self) -> str:
+        """A readable id: ``v1.5-training-bs32-mixed_bfloat16-cpu``."""
+        parts = [self.version, self.mode, f"bs{self.batch_size}", self.precision, self.device]
+        if self.jit:
+            parts.append("xla")
+        if self.threads:
+            parts.append(f"t{self.threads}")
+        if self.image_size != 224:
+            parts.append(f"{self.image_size}px")
+        return "-".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The case as plain JSON-ready values."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Case:
+        """The inverse of :meth:`to_dict` (extra keys are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Axes:
+    """The values of every axis of a run (their product is the set of cases)."""
+
+    versions: tuple[str, ...]
+    modes: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    precisions: tuple[str, ...]
+    devices: tuple[str, ...]
+    jit: tuple[bool, ...]
+    image_size: int
+    threads: tuple[int | None, ...]
+    rounds: int
+    warmup_rounds: int
+
+    def cases(self, backend: str) -> list[Case]:
+        """Every case of the run, versions outermost."""
+        return [
+            Case(v, m, b, p, d, j, self.image_size, t, backend)
+            for v in self.versions
+            for m in self.modes
+            for b in self.batch_sizes
+            for p in self.precisions
+            for d in self.devices
+            for j in self.jit
+            for t in self.threads
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for the journal header and the JSON."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+#: Profiles set every axis at once; explicit options override them.
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "versions": "v1,v1.5,v2",
+        "modes": "inference,training",
+        "batch_sizes": "2",
+        "precisions": "float32",
+        "jit": "off",
+        "image_size": "32",
+        "rounds": "3",
+        "warmup_rounds": "1",
+    },
+    "quick": {
+        "versions": "v1,v1.5,v2",
+        "modes": "inference,training",
+        "batch_sizes": "1,32",
+        "precisions": "float32,mixed_bfloat16",
+        "jit": "off",
+        "image_size": "224",
+        "rounds": "5",
+        "warmup_rounds": "1",
+    },
+    "full": {
+        "versions": "v1,v1.5,v2,keras-v1,keras-v2",
+        "modes": "inference,training",
+        "batch_sizes": "1,2,4,8,16,32,64,128,256,512,1024",
+        "precisions": "float32,mixed_float16,mixed_bfloat16",
+        "jit": "off,on",
+        "image_size": "224",
+        "rounds": "10",
+        "warmup_rounds": "2",
+    },
+}
+DEFAULT_PROFILE = "quick"
+
+
+def _items(text: str, option: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not items:
+        raise UsageError(f"{option} is empty; give a comma-separated list")
+    return items
+
+
+def _choices(text: str, option: str, valid: tuple[str, ...]) -> tuple[str, ...]:
+    items = _items(text, option)
+    for item in items:
+        if item not in valid:
+            raise UsageError(f"{option}: unknown value {item!r}; valid: {', '.join(valid)}")
+    return tuple(dict.fromkeys(items))
+
+
+def _positive_ints(text: str, option: str) -> tuple[int, ...]:
+    out = []
+    for item in _items(text, option):
+        try:
+            value = int(item)
+        except ValueError:
+            value = 0
+        if value < 1 or str(value) != item.lstrip("+"):
+            raise UsageError(f"{option}: {item!r} is not a positive integer")
+        out.append(value)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_devices(text: str) -> tuple[str, ...]:
+    """``cpu``, ``gpu``, ``gpu:0``, ... (``gpu`` means ``gpu:0``)."""
+    out = []
+    for item in _items(text, "--devices"):
+        item = item.lower()
+        if item == "gpu":
+            item = "gpu:0"
+        kind, _, index = item.partition(":")
+        ok = (kind == "cpu" and index in ("", "0")) or (kind == "gpu" and index.isdigit())
+        if not ok:
+            raise UsageError(f"--devices: unknown device {item!r}; valid: cpu, gpu, gpu:0, gpu:1, ...")
+        out.append("cpu" if kind == "cpu" else item)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_jit(text: str) -> tuple[bool, ...]:
+    """``off``, ``on`` or both."""
+    names = {"off": False, "on": True, "false": False, "true": True, "0": False, "1": True}
+    out = []
+    for item in _items(text, "--jit"):
+        if item.lower() not in names:
+            raise UsageError(f"--jit: unknown value {item!r}; valid: off, on")
+        out.append(names[item.lower()])
+    return tuple(dict.fromkeys(out))
+
+
+def default_devices() -> str:
+    """``cpu`` plus every NVIDIA GPU that nvidia-smi lists (checked again per case)."""
+    from resnet.engine.machine import nvidia_gpus
+
+    return ",".join(["cpu", *(f"gpu:{i}" for i in range(len(nvidia_gpus())))])
+
+
+def resolve_axes(options: dict[str, Any]) -> Axes:
+    """Combine a profile with explicit options (None = not given) into validated axes."""
+    profile = options.get("profile") or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise UsageError(f"--profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    merged = dict(PROFILES[profile])
+    merged.setdefault("threads", "")
+    merged.setdefault("devices", "")
+    for key, value in options.items():
+        if value is not None and key != "profile":
+            merged[key] = value
+    devices = merged["devices"] or default_devices()
+    threads: tuple[int | None, ...] = (None,)
+    if str(merged["threads"]).strip():
+        threads = _positive_ints(merged["threads"], "--threads")
+    (image_size,) = _positive_ints(str(merged["image_size"]), "--image-size")[:1]
+    if image_size < MIN_IMAGE:
+        raise UsageError(f"--image-size: {image_size} is too small; the smallest is {MIN_IMAGE}")
+    (rounds,) = _positive_ints(str(merged["rounds"]), "--rounds")[:1]
+    warmup = str(merged["warmup_rounds"]).strip()
+    if not warmup.isdigit():
+        raise UsageError(f"--warmup-rounds: {warmup!r} is not a non-negative integer")
+    return Axes(
+        versions=_choices(merged["versions"], "--versions", ALL_VERSIONS),
+        modes=_choices(merged["modes"], "--modes", MODES),
+        batch_sizes=_positive_ints(merged["batch_sizes"], "--batch-sizes"),
+        precisions=_choices(merged["precisions"], "--precisions", PRECISIONS),
+        devices=parse_devices(devices),
+        jit=parse_jit(merged["jit"]),
+        image_size=image_size,
+        threads=threads,
+        rounds=rounds,
+        warmup_rounds=int(warmup),
+    )
+
+
+def current_backend() -> str:
+    """The Keras backend this run uses (KERAS_BACKEND, default tensorflow)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow").strip() or "tensorflow"
+    if backend not in BACKENDS:
+        raise UsageError(f"KERAS_BACKEND={backend!r} is not supported; valid: {', '.join(BACKENDS)}")
+    installed = installed_backends()
+    if backend not in installed:
+        raise UsageError(
+            f"KERAS_BACKEND={backend!r} is not installed; installed: {', '.join(installed) or 'none'}"
+        )
+    return backend
+
+
+def installed_backends() -> list[str]:
+    """The Keras backends whose library can be imported here."""
+    import importlib.util
+
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]

@@ -1,0 +1,95 @@
+"""What machine a run is on: CPU, memory, GPUs and library versions."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from typing import Any
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def nvidia_gpus() -> tuple[dict[str, str], ...]:
+    """Every NVIDIA GPU nvidia-smi lists: name, memory, driver, compute capability."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return ()
+    fields = "index,name,memory.total,driver_version,compute_cap"
+    try:
+        out = subprocess.run(
+            [exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 5:
+            gpus.append(
+                {
+                    "index": parts[0],
+                    "name": parts[1],
+                    "memory_mb": parts[2],
+                    "driver": parts[3],
+                    "compute_capability": parts[4],
+                }
+            )
+    return tuple(gpus)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict[str, Any]:
+    """Machine facts that need no backend import (the worker adds the backend's)."""
+    import psutil
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_cores_logical": psutil.cpu_count(logical=True),
+        "cpu_cores_physical": psutil.cpu_count(logical=False),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "gpus": list(nvidia_gpus()),
+        "versions": {
+            name: _version(name)
+            for name in ("tensorflow", "keras", "jax", "jaxlib", "torch", "numpy", "resnet-bench")
+        },
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+    }
+
+
+def machine_label(info: dict[str, Any]) -> str:
+    """A short label for a machine: its first GPU, else its CPU and core count."""
+    gpus = info.get("gpus") or []
+    if gpus:
+        name = gpus[0].get("name", "GPU")
+        return f"{len(gpus)}x {name}" if len(gpus) > 1 else str(name)
+    cpu = str(info.get("cpu_model") or info.get("cpu") or "CPU")
+    for word in ("(R)", "(TM)", " Processor", " CPU", "-Core"):
+        cpu = cpu.replace(word, "")
+    cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
+    return f"{' '.join(cpu.split())} x{cores}" if cores else " ".join(cpu.split())

@@ -1,0 +1,145 @@
+"""Measure one case: the engine behind every ``pytest bench`` case.
+
+The bench files only choose cases; this module starts the worker, times the steps
+with pytest-benchmark's pedantic mode, and turns what it measured into one row.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from resnet.engine.config import Case
+from resnet.engine.runner import CaseFailed, Worker
+
+#: A training step does the forward work about three times (forward + two
+#: backward products), the convention for "achieved FLOP/s" of training.
+TRAINING_WORK = 3
+
+
+def percentile(data: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    xs = sorted(data)
+    if len(xs) == 1:
+        return xs[0]
+    pos = (len(xs) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+class PeakCache:
+    """Measured peak matrix-product TFLOP/s per (device, precision, threads), one probe each per run."""
+
+    def __init__(self, seconds: float = 2.0) -> None:
+        self.seconds = seconds
+        self.values: dict[tuple, float | None] = {}
+
+    def get(self, case: Case, worker: Worker) -> float | None:
+        """The peak for ``case``'s device and precision, probing in ``worker`` if new."""
+        key = (case.device, case.precision, case.threads)
+        if key not in self.values:
+            try:
+                reply = worker.call(
+                    "peak", device=case.device, precision=case.precision, seconds=self.seconds
+                )
+                self.values[key] = reply["tflops"]
+            except CaseFailed:
+                self.values[key] = None
+        return self.values[key]
+
+
+def base_row(case: Case) -> dict[str, Any]:
+    """A row with the case's axes and every metric empty (status ``pending``)."""
+    return {
+        "case_id": case.id,
+        **case.to_dict(),
+        "status": "pending",
+        "reason": None,
+        "images_per_sec": None,
+        "images_per_sec_mean": None,
+        "latency_ms_p50": None,
+        "latency_ms_p90": None,
+        "latency_ms_p99": None,
+        "compile_s": None,
+        "peak_host_rss_mb": None,
+        "peak_device_mem_mb": None,
+        "params_total": None,
+        "params_trainable": None,
+        "params_non_trainable": None,
+        "gmacs_per_image": None,
+        "achieved_tflops": None,
+        "device_peak_tflops": None,
+        "utilization": None,
+        "device_name": None,
+        "harness_overhead_ms": None,
+    }
+
+
+def metrics_from_times(case: Case, times: list[float], gmacs: float | None) -> dict[str, Any]:
+    """Throughput, latency and achieved TFLOP/s from the timed rounds (seconds)."""
+    median = statistics.median(times)
+    mean = statistics.fmean(times)
+    row: dict[str, Any] = {
+        "images_per_sec": case.batch_size / median,
+        "images_per_sec_mean": case.batch_size / mean,
+        "latency_ms_p50": 1000 * median,
+        "latency_ms_p90": 1000 * percentile(times, 90),
+        "latency_ms_p99": 1000 * percentile(times, 99),
+    }
+    if gmacs:
+        work = TRAINING_WORK if case.mode == "training" else 1
+        row["achieved_tflops"] = 2 * gmacs * 1e9 * work * case.batch_size / median / 1e12
+    return row
+
+
+def measure(
+    case: Case,
+    benchmark: Any,
+    *,
+    rounds: int,
+    warmup_rounds: int,
+    timeout: float,
+    peaks: PeakCache | None = None,
+    on_worker_info: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Measure ``case`` with ``benchmark`` (pytest-benchmark's fixture).
+
+    Returns the case's row; a case that cannot run comes back with its status
+    ("skipped", "oom", "timeout", "error") and reason, never as zeros.
+    """
+    row = base_row(case)
+    t0 = time.monotonic()
+    try:
+        with Worker(threads=case.threads, timeout=timeout) as worker:
+            if on_worker_info:
+                on_worker_info(worker.info)
+            row["threads"] = worker.info.get("threads", case.threads)
+            setup = worker.call("setup", case=case.to_dict())
+            row.update({k: v for k, v in setup.items() if k in row})
+            worker.call("warm")
+            benchmark.pedantic(
+                lambda: worker.call("step"),
+                rounds=rounds,
+                warmup_rounds=warmup_rounds,
+                iterations=1,
+            )
+            done = worker.call("finish")
+            times = list(benchmark.stats.stats.data)
+            row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
+            row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
+            row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
+            if done.get("worker_step_s_median"):
+                row["harness_overhead_ms"] = 1000 * (statistics.median(times) - done["worker_step_s_median"])
+            if peaks is not None:
+                row["device_peak_tflops"] = peaks.get(case, worker)
+                if row["device_peak_tflops"] and row["achieved_tflops"]:
+                    row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
+            row["status"] = "ok"
+    except CaseFailed as err:
+        row["status"] = err.status
+        row["reason"] = err.reason
+    row["wall_s"] = time.monotonic() - t0
+    return row

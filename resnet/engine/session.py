@@ -1,0 +1,263 @@
+"""One benchmark run as pytest sees it: the axes, the journal, the rows, progress.
+
+``bench/conftest.py`` makes one :class:`BenchRun` from the command-line options;
+the bench files call its methods, one per kind of case.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from resnet.engine.config import Axes, Case, UsageError, current_backend, resolve_axes
+from resnet.engine.journal import Journal
+from resnet.engine.machine import machine_info
+from resnet.engine.measure import PeakCache, base_row, measure, metrics_from_times
+from resnet.engine.runner import CaseFailed, Worker
+
+#: pytest option name -> Axes/profile key.
+OPTION_KEYS = {
+    "profile": "profile",
+    "versions": "versions",
+    "modes": "modes",
+    "batch_sizes": "batch_sizes",
+    "precisions": "precisions",
+    "devices": "devices",
+    "jit": "jit",
+    "image_size": "image_size",
+    "threads": "threads",
+    "rounds": "rounds",
+    "warmup_rounds": "warmup_rounds",
+}
+
+
+class Outcome(Exception):
+    """How a case ended for pytest: raised by :meth:`BenchRun.finish_case`."""
+
+
+def _fmt(row: dict[str, Any]) -> str:
+    if row["status"] != "ok":
+        return f"{row['status'].upper()}: {row['reason']}"
+    parts = []
+    if row.get("images_per_sec"):
+        parts.append(f"{row['images_per_sec']:.1f} img/s")
+        parts.append(f"p50 {row['latency_ms_p50']:.1f} ms")
+    if row.get("compile_s") is not None:
+        parts.append(f"compile {row['compile_s']:.1f} s")
+    if row.get("utilization"):
+        parts.append(f"{100 * row['utilization']:.0f}% of peak")
+    if row.get("ratio") is not None:
+        parts.append(f"ratio {row['ratio']:.3f}")
+    if row.get("build_s") is not None:
+        parts.append(f"build {row['build_s']:.2f} s")
+    return ", ".join(parts) or "done"
+
+
+class BenchRun:
+    """The state of one ``pytest bench`` run."""
+
+    def __init__(
+        self,
+        options: dict[str, Any],
+        *,
+        journal_path: str | os.PathLike,
+        resume: bool = False,
+        case_timeout: float = 1800.0,
+        write: Callable[[str], None] = print,
+    ) -> None:
+        self.backend = current_backend()
+        self.profile = options.get("profile") or "quick"
+        self.axes: Axes = resolve_axes({k: options.get(k) for k in OPTION_KEYS})
+        self.cases = {c.id: c for c in self.axes.cases(self.backend)}
+        self.case_timeout = case_timeout
+        self.write = write
+        self.rows: list[dict[str, Any]] = []
+        self.peaks = PeakCache()
+        self.worker_info: dict[str, Any] = {}
+        self.started = time.time()
+        self.count = 0
+        header = {"profile": self.profile, "backend": self.backend, **self.axes.to_dict()}
+        self.journal = Journal(journal_path, header, resume)
+
+    # -- progress -----------------------------------------------------------
+    def _start(self, name: str) -> float:
+        self.count += 1
+        self.write(f"[resnet-bench] {time.strftime('%H:%M:%S')} start  {name}")
+        return time.monotonic()
+
+    def _done(self, name: str, row: dict[str, Any], t0: float) -> None:
+        self.write(
+            f"[resnet-bench] {time.strftime('%H:%M:%S')} finish {name} "
+            f"({time.monotonic() - t0:.0f} s): {_fmt(row)}"
+        )
+
+    def _record(self, row: dict[str, Any], benchmark: Any | None) -> None:
+        self.rows.append(row)
+        self.journal.append(row)
+        if benchmark is not None:
+            benchmark.extra_info.update({k: v for k, v in row.items() if k != "case_id"})
+
+    def _outcome(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        """("skip"|"xfail"|"fail", reason) for a case that did not run, else None."""
+        status = row["status"]
+        if status == "ok":
+            return None
+        if status == "skipped":
+            return "skip", row["reason"]
+        if status == "oom":
+            return "xfail", f"out of memory: {row['reason']}"
+        return "fail", f"{status}: {row['reason']}"
+
+    def _remember_info(self, info: dict[str, Any]) -> None:
+        if not self.worker_info:
+            self.worker_info = dict(info)
+
+    # -- kinds of case --------------------------------------------------------
+    def run_case(self, case_id: str, benchmark: Any) -> tuple[str, str] | None:
+        """Measure one throughput case; returns the pytest outcome if it did not run."""
+        case = self.cases[case_id]
+        if case_id in self.journal.done:
+            row = self.journal.done[case_id]
+            self.rows.append(row)
+            return "skip", f"already measured in {self.journal.path} (--resume)"
+        t0 = self._start(case_id)
+        row = measure(
+            case,
+            benchmark,
+            rounds=self.axes.rounds,
+            warmup_rounds=self.axes.warmup_rounds,
+            timeout=self.case_timeout,
+            peaks=self.peaks,
+            on_worker_info=self._remember_info,
+        )
+        self._record(row, benchmark if row["status"] == "ok" else None)
+        self._done(case_id, row, t0)
+        return self._outcome(row)
+
+    def _aux_case(self, version: str, batch_size: int | None = None) -> Case:
+        device = self.axes.devices[0]
+        return Case(
+            version=version,
+            mode="inference",
+            batch_size=batch_size or max(self.axes.batch_sizes),
+            precision="float32",
+            device=device,
+            jit=False,
+            image_size=self.axes.image_size,
+            threads=self.axes.threads[0],
+            backend=self.backend,
+        )
+
+    def run_build(self, version: str, benchmark: Any) -> tuple[str, str] | None:
+        """Benchmark building ``version`` and record its parameters and MACs."""
+        case = self._aux_case(version, 1)
+        name = f"build-{version}"
+        row = {**base_row(case), "case_id": name, "mode": "build"}
+        t0 = self._start(name)
+        try:
+            with Worker(threads=case.threads, timeout=self.case_timeout) as worker:
+                self._remember_info(worker.info)
+                size = worker.call("build", case=case.to_dict())  # first build: imports, warm-up
+                row.update({k: v for k, v in size.items() if k in row})
+                benchmark.pedantic(lambda: worker.call("build", case=case.to_dict()), rounds=3, iterations=1)
+                row["build_s"] = statistics.median(benchmark.stats.stats.data)
+                row["status"] = "ok"
+        except CaseFailed as err:
+            row.update(status=err.status, reason=err.reason)
+        self._record(row, benchmark if row["status"] == "ok" else None)
+        self._done(name, row, t0)
+        return self._outcome(row)
+
+    def run_ratio(self, name: str, ours: str, theirs: str | None, benchmark: Any) -> tuple[str, str] | None:
+        """images/s of ``ours`` measured by the suite, over either a bare loop of the
+        same compiled step (``theirs`` None: the harness's cost) or the suite's
+        measurement of ``theirs`` (a reference model), steps interleaved in one run."""
+        case = self._aux_case(ours)
+        row = {**base_row(case), "case_id": name, "mode": "inference", "goal": name}
+        rounds, warm = max(self.axes.rounds, 5), max(self.axes.warmup_rounds, 1)
+        t0 = self._start(name)
+        try:
+            with Worker(threads=case.threads, timeout=self.case_timeout) as a:
+                self._remember_info(a.info)
+                a.call("setup", case=case.to_dict())
+                a.call("warm")
+                other = None
+                if theirs is not None:
+                    other = Worker(threads=case.threads, timeout=self.case_timeout)
+                    other.call("setup", case=self._aux_case(theirs).to_dict())
+                    other.call("warm")
+                base: list[float] = []
+
+                def reference_round() -> None:
+                    # Runs before each of our rounds, untimed by pytest-benchmark:
+                    # interleaving makes drift of the machine hit both alike.
+                    if other is None:
+                        base.extend(a.call("bare_loop", n=1)["times"])
+                    else:
+                        base.append(_timed(lambda: other.call("step")))
+
+                try:
+                    benchmark.pedantic(
+                        lambda: a.call("step"),
+                        setup=reference_round,
+                        rounds=rounds,
+                        warmup_rounds=warm,
+                        iterations=1,
+                    )
+                    suite = list(benchmark.stats.stats.data)
+                    a.call("finish")
+                finally:
+                    if other is not None:
+                        other.close()
+            ours_row = metrics_from_times(case, suite, None)
+            ref_ips = case.batch_size / statistics.median(base[-rounds:])
+            row.update(ours_row)
+            row["reference_images_per_sec"] = ref_ips
+            row["reference"] = theirs or "bare loop (same compiled step, no harness)"
+            row["ratio"] = ours_row["images_per_sec"] / ref_ips
+            row["status"] = "ok"
+        except CaseFailed as err:
+            row.update(status=err.status, reason=err.reason)
+        self._record(row, benchmark if row["status"] == "ok" else None)
+        self._done(name, row, t0)
+        return self._outcome(row)
+
+    # -- output ---------------------------------------------------------------
+    def machine_info(self) -> dict[str, Any]:
+        """Machine facts plus what the workers' backend reported."""
+        info = machine_info()
+        info["backend_info"] = self.worker_info
+        return info
+
+    def json_section(self) -> dict[str, Any]:
+        """What the run adds to pytest-benchmark's JSON: every case's row, including
+        the ones that failed, were skipped or came from a resumed journal."""
+        return {
+            "profile": self.profile,
+            "backend": self.backend,
+            "axes": self.axes.to_dict(),
+            "journal": str(self.journal.path),
+            "wall_s": time.time() - self.started,
+            "cases": self.rows,
+        }
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def default_journal(json_path: str | None) -> Path:
+    """Next to the JSON (``out.json`` -> ``out.journal.jsonl``), else under .benchmarks/."""
+    if json_path:
+        p = Path(json_path)
+        return p.with_name(p.stem + ".journal.jsonl")
+    return Path(".benchmarks") / "resnet-bench.journal.jsonl"
+
+
+__all__ = ["BenchRun", "Outcome", "UsageError", "default_journal"]

@@ -1,0 +1,260 @@
+"""The worker process: builds one case's model, compiles its step and runs steps
+on command, so that each case has its own process (host memory, thread settings,
+precision policy, crashes).
+
+Protocol: one JSON object per line on stdin; one JSON reply per line on the
+original stdout (the worker's own stdout and stderr go to stderr).  Replies are
+``{"ok": true, ...}`` or ``{"ok": false, "status": "error|oom|skipped", "reason": ...}``.
+Started by :class:`resnet.engine.runner.Worker` as ``python -m resnet.engine.worker``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+import traceback
+from typing import Any
+
+#: Compute dtype of each precision, for the matrix-product peak probe.
+COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+
+
+class CaseError(Exception):
+    """A case that cannot run; ``status`` is "skipped", "oom" or "error"."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+
+
+def _is_oom(err: BaseException) -> bool:
+    text = f"{type(err).__name__} {err}".lower()
+    return any(k in text for k in ("resourceexhausted", "out of memory", "oom", "memoryerror"))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Session:
+    """The state of one worker: the backend, the model and its compiled step."""
+
+    def __init__(self) -> None:
+        self.backend: Any = None
+        self.case: dict[str, Any] = {}
+        self.step: Any = None
+        self.args: tuple = ()
+        self.traces_after_warmup = 0
+        self.step_times: list[float] = []
+
+    # -- set-up ---------------------------------------------------------------
+    def start(self, threads: int | None) -> dict[str, Any]:
+        from resnet.engine.backends import get_backend
+
+        self.backend = get_backend()
+        used = self.backend.set_threads(threads)
+        return {"threads": used, "devices": self.backend.devices(), **self._versions()}
+
+    def _versions(self) -> dict[str, Any]:
+        import keras
+
+        return {
+            "backend": keras.backend.backend(),
+            "keras": keras.__version__,
+            **self.backend.versions(),
+        }
+
+    def _check_device(self, device: str) -> None:
+        seen = self.backend.devices()
+        if device not in seen:
+            kind = "GPU" if device.startswith("gpu") else "device"
+            raise CaseError(
+                "skipped",
+                f"no {kind} {device} found by the {self.backend.name} backend (it sees: {', '.join(seen)})",
+            )
+
+    def _model(self, case: dict[str, Any]) -> Any:
+        import keras
+
+        import resnet
+
+        shape = (case["image_size"], case["image_size"], 3)
+        version = case["version"]
+        if version.startswith("keras-"):
+            # The reference models follow the global policy: this process runs one
+            # case only, so setting it here cannot leak into another case.
+            keras.config.set_dtype_policy(case["precision"])
+            app = {"keras-v1": "ResNet50", "keras-v2": "ResNet50V2"}[version]
+            return getattr(keras.applications, app)(weights=None, input_shape=shape)
+        return resnet.build(version, input_shape=shape, dtype=case["precision"])
+
+    def build(self, case: dict[str, Any]) -> dict[str, Any]:
+        """Build the model once (for build-time cases); returns its size."""
+        import resnet
+
+        t0 = time.perf_counter()
+        model = self._model(case)
+        seconds = time.perf_counter() - t0
+        params = resnet.count_params(model)
+        flops = resnet.count_flops(model)
+        return {
+            "build_s": seconds,
+            "params_total": params.total,
+            "params_trainable": params.trainable,
+            "params_non_trainable": params.non_trainable,
+            "gmacs_per_image": flops.gmacs,
+        }
+
+    def setup(self, case: dict[str, Any]) -> dict[str, Any]:
+        """Build, place inputs, compile and run the first step (timed as compile_s)."""
+        import keras
+        import numpy as np
+
+        import resnet
+
+        self.case = case
+        device = case["device"]
+        self._check_device(device)
+        size = self.build(case)
+        model = self._model(case)
+        rng = np.random.default_rng(0)
+        shape = (case["batch_size"], case["image_size"], case["image_size"], 3)
+        x = self.backend.put(rng.standard_normal(shape, dtype=np.float32), device)
+        if case["mode"] == "inference":
+            self.step = self.backend.inference_step(model, device, case["jit"])
+            self.args = (x,)
+        else:
+            y = self.backend.put(rng.integers(0, 1000, case["batch_size"]).astype("int32"), device)
+            optimizer: Any = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+            if case["precision"] == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+            self.step = self.backend.training_step(model, device, case["jit"], x, y)
+            self.args = (x, y)
+        self.backend.reset_peak_memory(device)
+        t0 = time.perf_counter()
+        out = self.step(*self.args)
+        self.backend.wait(out)
+        compile_s = time.perf_counter() - t0
+        placed = self.backend.placement(out)
+        want = "CPU" if device == "cpu" else "GPU"
+        if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
+            raise CaseError("error", f"asked for {device} but the step ran on {placed}")
+        del resnet
+        return {"compile_s": compile_s, "device_name": placed, **size}
+
+    # -- steps ----------------------------------------------------------------
+    def run_step(self) -> float:
+        t0 = time.perf_counter()
+        self.backend.wait(self.step(*self.args))
+        seconds = time.perf_counter() - t0
+        self.step_times.append(seconds)
+        return seconds
+
+    def mark_warm(self) -> dict[str, Any]:
+        """End of warm-up: later traces are retraces; step times start afresh."""
+        self.traces_after_warmup = self.backend.trace_count()
+        self.step_times = []
+        return {"traces": self.traces_after_warmup}
+
+    def bare_loop(self, n: int) -> dict[str, Any]:
+        """``n`` steps in a tight loop, no protocol in between: the harness-free time."""
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            self.backend.wait(self.step(*self.args))
+            times.append(time.perf_counter() - t0)
+        return {"times": times}
+
+    def finish(self) -> dict[str, Any]:
+        traces = self.backend.trace_count()
+        if traces != self.traces_after_warmup:
+            raise CaseError(
+                "error",
+                f"the step was retraced after warm-up ({self.traces_after_warmup} -> {traces} traces)",
+            )
+        times = self.step_times
+        return {
+            "peak_host_rss_mb": peak_rss_mb(),
+            "peak_device_mem_mb": self.backend.peak_memory_mb(self.case["device"]),
+            "worker_step_s_median": statistics.median(times) if times else None,
+            "traces": traces,
+        }
+
+    def peak(self, device: str, precision: str, seconds: float) -> dict[str, Any]:
+        """Peak matrix-product rate on ``device`` in the precision's compute dtype."""
+        self._check_device(device)
+        dtype = COMPUTE_DTYPE[precision]
+        n = 8192 if device != "cpu" else 2048
+        times = self.backend.matmul_seconds(device, dtype, n, 2)
+        reps = max(3, min(50, int(seconds / max(min(times), 1e-6))))
+        times = self.backend.matmul_seconds(device, dtype, n, reps)
+        return {"tflops": 2 * n**3 / min(times) / 1e12, "n": n, "dtype": dtype, "reps": reps}
+
+
+def serve(inp: Any, out: Any) -> None:
+    """Answer commands until ``exit`` or end of input."""
+    session = Session()
+    for line in inp:
+        msg = json.loads(line)
+        cmd = msg.get("cmd")
+        try:
+            if cmd == "start":
+                reply = session.start(msg.get("threads"))
+            elif cmd == "build":
+                reply = session.build(msg["case"])
+            elif cmd == "setup":
+                reply = session.setup(msg["case"])
+            elif cmd == "step":
+                reply = {"seconds": session.run_step()}
+            elif cmd == "warm":
+                reply = session.mark_warm()
+            elif cmd == "bare_loop":
+                reply = session.bare_loop(int(msg["n"]))
+            elif cmd == "finish":
+                reply = session.finish()
+            elif cmd == "peak":
+                reply = session.peak(msg["device"], msg["precision"], msg.get("seconds", 2.0))
+            elif cmd == "sleep":  # for tests of the runner's time-outs
+                time.sleep(float(msg["seconds"]))
+                reply = {}
+            elif cmd == "crash":  # for tests of a worker that dies
+                os._exit(int(msg.get("code", 1)))
+            elif cmd == "exit":
+                out.write(json.dumps({"ok": True}) + "\n")
+                out.flush()
+                return
+            else:
+                raise CaseError("error", f"unknown command {cmd!r}")
+            reply = {"ok": True, **reply}
+        except CaseError as err:
+            reply = {"ok": False, "status": err.status, "reason": err.reason}
+        except Exception as err:
+            traceback.print_exc(file=sys.stderr)
+            status = "oom" if _is_oom(err) else "error"
+            reply = {"ok": False, "status": status, "reason": _one_line(err)}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+def main() -> None:
+    """Entry point: keep the protocol on the original stdout, everything else on stderr."""
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin, proto)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""The measurement engine: axes, journals, workers, time-outs, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from resnet.engine.config import PROFILES, Case, UsageError, resolve_axes
+from resnet.engine.journal import Journal, read_journal
+from resnet.engine.measure import metrics_from_times, percentile
+from resnet.engine.runner import CaseFailed, Worker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def axes(**kw):
+    return resolve_axes({"devices": "cpu", **kw})
+
+
+def test_quick_profile_is_the_default():
+    a = axes()
+    assert a.versions == ("v1", "v1.5", "v2")
+    assert a.modes == ("inference", "training")
+    assert a.image_size == 224
+    assert "float32" in a.precisions and "mixed_bfloat16" in a.precisions
+
+
+def test_explicit_options_override_the_profile():
+    a = axes(profile="smoke", batch_sizes="4,8", precisions="mixed_float16")
+    assert a.batch_sizes == (4, 8)
+    assert a.precisions == ("mixed_float16",)
+    assert a.image_size == int(PROFILES["smoke"]["image_size"])
+
+
+def test_case_ids_read_well():
+    case = Case("v1.5", "training", 32, "mixed_bfloat16", "cpu", False, 224, None, "tensorflow")
+    assert case.id == "v1.5-training-bs32-mixed_bfloat16-cpu"
+    assert Case.from_dict(case.to_dict()) == case
+    other = Case("v1", "inference", 1, "float32", "gpu:0", True, 64, 2, "jax")
+    assert other.id == "v1-inference-bs1-float32-gpu:0-xla-t2-64px"
+
+
+def test_cases_are_the_product_of_the_axes():
+    a = axes(profile="smoke", threads="1,2", jit="off,on")
+    cases = a.cases("tensorflow")
+    assert len(cases) == 3 * 2 * 1 * 1 * 1 * 2 * 2
+    assert len({c.id for c in cases}) == len(cases)
+
+
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        ({"versions": "v1,v3"}, "--versions: unknown value 'v3'; valid: v1, v1.5, v2, keras-v1, keras-v2"),
+        ({"modes": "eval"}, "--modes: unknown value 'eval'; valid: inference, training"),
+        ({"precisions": "fp8"}, "--precisions: unknown value 'fp8'"),
+        ({"devices": "tpu"}, "--devices: unknown device 'tpu'; valid: cpu, gpu, gpu:0"),
+        ({"batch_sizes": "8,0"}, "--batch-sizes: '0' is not a positive integer"),
+        ({"batch_sizes": "two"}, "--batch-sizes: 'two' is not a positive integer"),
+        ({"threads": "-1"}, "--threads: '-1' is not a positive integer"),
+        ({"image_size": "16"}, "--image-size: 16 is too small; the smallest is 32"),
+        ({"jit": "maybe"}, "--jit: unknown value 'maybe'; valid: off, on"),
+        ({"profile": "huge"}, "--profile: unknown profile 'huge'; valid: smoke, quick, full"),
+    ],
+)
+def test_bad_axes_are_usage_errors(kw, message):
+    with pytest.raises(UsageError) as info:
+        axes(**kw)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_metrics_from_times():
+    case = Case("v1", "training", 8, "float32", "cpu", False, 224, None, "tensorflow")
+    row = metrics_from_times(case, [0.5, 1.0, 2.0], 4.0)
+    assert row["images_per_sec"] == pytest.approx(8.0)
+    assert row["latency_ms_p50"] == pytest.approx(1000.0)
+    assert row["latency_ms_p99"] == pytest.approx(1980.0)
+    # 2 FLOPs per MAC, x3 for training, 8 images per 1 s.
+    assert row["achieved_tflops"] == pytest.approx(2 * 4e9 * 3 * 8 / 1e12)
+    assert percentile([3.0], 90) == 3.0
+
+
+def test_journal_keeps_complete_lines_and_resumes(tmp_path):
+    path = tmp_path / "run.journal.jsonl"
+    header = {"profile": "smoke", "backend": "tensorflow", "image_size": 32, "rounds": 3, "warmup_rounds": 1}
+    j = Journal(path, header, resume=False)
+    j.append({"case_id": "a", "status": "ok"})
+    j.append({"case_id": "b", "status": "error", "reason": "boom"})
+    with path.open("a") as f:
+        f.write('{"type": "case", "row": {"case_id": "c", "sta')  # killed mid-line
+    head, rows = read_journal(path)
+    assert head["profile"] == "smoke"
+    assert [r["case_id"] for r in rows] == ["a", "b"]
+    resumed = Journal(path, header, resume=True)
+    assert set(resumed.done) == {"a"}  # failed cases run again
+    with pytest.raises(UsageError, match="different configuration"):
+        Journal(path, {**header, "image_size": 224}, resume=True)
+
+
+def test_worker_timeout_kills_and_reports(tmp_path):
+    w = Worker(timeout=60)
+    w.deadline = time.monotonic() + 1.0
+    t0 = time.monotonic()
+    with pytest.raises(CaseFailed) as info:
+        w.call("sleep", seconds=30)
+    assert time.monotonic() - t0 < 10
+    assert info.value.status == "timeout"
+    assert w.proc.poll() is not None
+    w.close()
+
+
+def test_worker_crash_is_a_failed_case():
+    w = Worker(timeout=60)
+    with pytest.raises(CaseFailed) as info:
+        w.call("crash", code=3)
+    assert info.value.status == "error"
+    assert "exited with code 3" in info.value.reason
+    w.close()
+
+
+def test_missing_gpu_is_skipped_never_run_on_cpu():
+    case = Case("v1", "inference", 2, "float32", "gpu:0", False, 32, None, "tensorflow")
+    with Worker(timeout=120) as w:
+        if "gpu:0" in w.info["devices"]:
+            pytest.skip("this machine has a GPU")
+        with pytest.raises(CaseFailed) as info:
+            w.call("setup", case=case.to_dict())
+    assert info.value.status == "skipped"
+    assert "no GPU gpu:0 found" in info.value.reason
+
+
+def _bench(*args, timeout=600):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_bench_bad_option_is_a_usage_error_before_any_case(tmp_path):
+    out = _bench("bench", "--versions", "v1,v9", "--benchmark-json", str(tmp_path / "o.json"), timeout=120)
+    assert out.returncode == 4
+    assert "--versions: unknown value 'v9'" in out.stderr
+    assert "start" not in out.stdout
+    assert not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.slow
+def test_bench_end_to_end_with_journal_and_resume(tmp_path):
+    """A tiny real run: JSON fields, journal, progress lines, then --resume skips it."""
+    out_json = tmp_path / "run.json"
+    args = [
+        "bench/test_throughput.py",
+        "--profile",
+        "smoke",
+        "--versions",
+        "v1.5",
+        "--modes",
+        "inference",
+        "--devices",
+        "cpu,gpu:0",
+        "--benchmark-json",
+        str(out_json),
+    ]
+    out = _bench(*args)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "start  v1.5-inference-bs2-float32-cpu-32px" in out.stdout
+    assert "finish v1.5-inference-bs2-float32-cpu-32px" in out.stdout
+    data = json.loads(out_json.read_text())
+    (bench,) = data["benchmarks"]
+    extra = bench["extra_info"]
+    for key in (
+        "version mode batch_size precision device jit image_size threads backend status reason "
+        "images_per_sec images_per_sec_mean latency_ms_p50 latency_ms_p90 latency_ms_p99 compile_s "
+        "peak_host_rss_mb peak_device_mem_mb params_total params_trainable params_non_trainable "
+        "gmacs_per_image achieved_tflops device_peak_tflops utilization device_name"
+    ).split():
+        assert key in extra, key
+    assert extra["status"] == "ok" and extra["images_per_sec"] > 0
+    assert extra["images_per_sec"] == pytest.approx(2 / bench["stats"]["median"])
+    assert "CPU:0" in extra["device_name"]
+    assert 0 < extra["utilization"] < 1.5
+    assert extra["params_total"] == 25_636_712
+    assert data["machine_info"]["backend_info"]["backend"] == "tensorflow"
+    rows = {r["case_id"]: r for r in data["resnet_bench"]["cases"]}
+    gpu = rows["v1.5-inference-bs2-float32-gpu:0-32px"]
+    if gpu["status"] != "ok":
+        assert gpu["status"] == "skipped" and "no GPU" in gpu["reason"]
+    journal = tmp_path / "run.journal.jsonl"
+    assert len(read_journal(journal)[1]) == 2
+    again = _bench(*args, "--resume")
+    assert again.returncode == 0
+    assert "2 skipped" in again.stdout
+    assert "start  v1.5-inference-bs2-float32-cpu-32px" not in again.stdout
