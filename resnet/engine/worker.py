@@ -196,7 +196,7 @@ class Session:
         """Peak matrix-product rate on ``device`` in the precision's compute dtype."""
         self._check_device(device)
         dtype = COMPUTE_DTYPE[precision]
-        n = 8192 if device != "cpu" else 2048
+        n = 8192 if device != "cpu" else 4096
         times = self.backend.matmul_seconds(device, dtype, n, 2)
         reps = max(3, min(50, int(seconds / max(min(times), 1e-6))))
         times = self.backend.matmul_seconds(device, dtype, n, reps)
