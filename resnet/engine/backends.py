@@ -101,7 +101,7 @@ class TensorFlowBackend(Backend):
             return self.tf.identity(self.tf.constant(array))
 
     def _function(self, fn: Callable, jit: bool) -> Any:
-        f = self.tf.function(fn, jit_compile=jit, reduce_retracing=False)
+        f = self.tf.function(fn, jit_compile=jit, reduce_retracing=False, autograph=False)
         self._functions.append(f)
         return f
 
@@ -153,7 +153,7 @@ class TensorFlowBackend(Backend):
         with self._scope(device):
             a = tf.cast(tf.random.normal((n, n)), dtype)
             b = tf.cast(tf.random.normal((n, n)), dtype)
-            f = tf.function(lambda a, b: tf.matmul(a, b))
+            f = tf.function(lambda a, b: tf.matmul(a, b), autograph=False)
             f(a, b).numpy()
             times = []
             for _ in range(reps):

@@ -110,7 +110,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "versions": "v1,v1.5,v2",
         "modes": "inference,training",
-        "batch_sizes": "1,32",
+        "batch_sizes": "1,8,32",
         "precisions": "float32,mixed_bfloat16",
         "jit": "off",
         "image_size": "224",

@@ -93,3 +93,11 @@ def machine_label(info: dict[str, Any]) -> str:
         cpu = cpu.replace(word, "")
     cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
     return f"{' '.join(cpu.split())} x{cores}" if cores else " ".join(cpu.split())
+
+
+def machine_slug(info: dict[str, Any] | None = None) -> str:
+    """The machine label as a file-name part: ``intel-xeon-x2``."""
+    import re
+
+    label = machine_label(info or machine_info())
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")

@@ -78,6 +78,15 @@ def base_row(case: Case) -> dict[str, Any]:
     }
 
 
+def harness_overhead_ms(outside: list[float], inside: list[float]) -> float | None:
+    """Median per-step time the harness adds: each timed round as pytest-benchmark
+    saw it minus the same step as the worker timed it (warm-up rounds come first)."""
+    if not outside or len(inside) < len(outside):
+        return None
+    pairs = zip(outside, inside[-len(outside) :], strict=True)
+    return 1000 * statistics.median(o - i for o, i in pairs)
+
+
 def metrics_from_times(case: Case, times: list[float], gmacs: float | None) -> dict[str, Any]:
     """Throughput, latency and achieved TFLOP/s from the timed rounds (seconds)."""
     median = statistics.median(times)
@@ -120,8 +129,9 @@ def measure(
             setup = worker.call("setup", case=case.to_dict())
             row.update({k: v for k, v in setup.items() if k in row})
             worker.call("warm")
+            inside: list[float] = []  # the worker's own time of each step
             benchmark.pedantic(
-                lambda: worker.call("step"),
+                lambda: inside.append(worker.call("step")["seconds"]),
                 rounds=rounds,
                 warmup_rounds=warmup_rounds,
                 iterations=1,

@@ -16,7 +16,7 @@ from typing import Any
 from resnet.engine.config import Axes, Case, UsageError, current_backend, resolve_axes
 from resnet.engine.journal import Journal
 from resnet.engine.machine import machine_info
-from resnet.engine.measure import PeakCache, base_row, measure, metrics_from_times
+from resnet.engine.measure import PeakCache, base_row, harness_overhead_ms, measure, metrics_from_times
 from resnet.engine.runner import CaseFailed, Worker
 
 #: pytest option name -> Axes/profile key.
@@ -99,7 +99,7 @@ class BenchRun:
         self.rows.append(row)
         self.journal.append(row)
         if benchmark is not None:
-            benchmark.extra_info.update({k: v for k, v in row.items() if k != "case_id"})
+            benchmark.extra_info.update(row)
 
     def _outcome(self, row: dict[str, Any]) -> tuple[str, str] | None:
         """("skip"|"xfail"|"fail", reason) for a case that did not run, else None."""
@@ -178,46 +178,44 @@ class BenchRun:
         measurement of ``theirs`` (a reference model), steps interleaved in one run."""
         case = self._aux_case(ours)
         row = {**base_row(case), "case_id": name, "mode": "inference", "goal": name}
-        rounds, warm = max(self.axes.rounds, 5), max(self.axes.warmup_rounds, 1)
+        # Ten rounds at least: these ratios are read against a 3% goal.
+        rounds, warm = max(self.axes.rounds, 10), max(self.axes.warmup_rounds, 1)
         t0 = self._start(name)
         try:
-            with Worker(threads=case.threads, timeout=self.case_timeout) as a:
-                self._remember_info(a.info)
-                a.call("setup", case=case.to_dict())
-                a.call("warm")
-                other = None
+            with Worker(threads=case.threads, timeout=self.case_timeout) as w:
+                self._remember_info(w.info)
+                w.call("setup", case=case.to_dict())
                 if theirs is not None:
-                    other = Worker(threads=case.threads, timeout=self.case_timeout)
-                    other.call("setup", case=self._aux_case(theirs).to_dict())
-                    other.call("warm")
+                    # Same process: no second process's threads compete with ours.
+                    w.call("setup", case=self._aux_case(theirs).to_dict(), slot="reference")
+                w.call("warm")
                 base: list[float] = []
+                inside: list[float] = []
 
                 def reference_round() -> None:
                     # Runs before each of our rounds, untimed by pytest-benchmark:
                     # interleaving makes drift of the machine hit both alike.
-                    if other is None:
-                        base.extend(a.call("bare_loop", n=1)["times"])
+                    if theirs is None:
+                        base.extend(w.call("bare_loop", n=1)["times"])
                     else:
-                        base.append(_timed(lambda: other.call("step")))
+                        base.append(w.call("step", slot="reference")["seconds"])
 
-                try:
-                    benchmark.pedantic(
-                        lambda: a.call("step"),
-                        setup=reference_round,
-                        rounds=rounds,
-                        warmup_rounds=warm,
-                        iterations=1,
-                    )
-                    suite = list(benchmark.stats.stats.data)
-                    a.call("finish")
-                finally:
-                    if other is not None:
-                        other.close()
+                benchmark.pedantic(
+                    lambda: inside.append(w.call("step")["seconds"]),
+                    setup=reference_round,
+                    rounds=rounds,
+                    warmup_rounds=warm,
+                    iterations=1,
+                )
+                suite = list(benchmark.stats.stats.data)
+                w.call("finish")
+            row["harness_overhead_ms"] = harness_overhead_ms(suite, inside)
             ours_row = metrics_from_times(case, suite, None)
             ref_ips = case.batch_size / statistics.median(base[-rounds:])
             row.update(ours_row)
             row["reference_images_per_sec"] = ref_ips
             row["reference"] = theirs or "bare loop (same compiled step, no harness)"
+            row["rounds"] = rounds
             row["ratio"] = ours_row["images_per_sec"] / ref_ips
             row["status"] = "ok"
         except CaseFailed as err:
@@ -244,12 +242,6 @@ class BenchRun:
             "wall_s": time.time() - self.started,
             "cases": self.rows,
         }
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def default_journal(json_path: str | None) -> Path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 import traceback
@@ -53,8 +52,7 @@ class Session:
     def __init__(self) -> None:
         self.backend: Any = None
         self.case: dict[str, Any] = {}
-        self.step: Any = None
-        self.args: tuple = ()
+        self.steps: dict[str, tuple[Any, tuple]] = {}
         self.traces_after_warmup = 0
         self.step_times: list[float] = []
 
@@ -116,14 +114,16 @@ class Session:
             "gmacs_per_image": flops.gmacs,
         }
 
-    def setup(self, case: dict[str, Any]) -> dict[str, Any]:
-        """Build, place inputs, compile and run the first step (timed as compile_s)."""
+    def setup(self, case: dict[str, Any], slot: str = "main") -> dict[str, Any]:
+        """Build, place inputs, compile and run the first step (timed as compile_s).
+
+        ``slot`` names the step: a second model ("reference") can live in the same
+        process, so that two models are compared under identical conditions."""
         import keras
         import numpy as np
 
-        import resnet
-
-        self.case = case
+        if slot == "main":
+            self.case = case
         device = case["device"]
         self._check_device(device)
         size = self.build(case)
@@ -132,34 +132,34 @@ class Session:
         shape = (case["batch_size"], case["image_size"], case["image_size"], 3)
         x = self.backend.put(rng.standard_normal(shape, dtype=np.float32), device)
         if case["mode"] == "inference":
-            self.step = self.backend.inference_step(model, device, case["jit"])
-            self.args = (x,)
+            step, args = self.backend.inference_step(model, device, case["jit"]), (x,)
         else:
             y = self.backend.put(rng.integers(0, 1000, case["batch_size"]).astype("int32"), device)
             optimizer: Any = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
             if case["precision"] == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-            self.step = self.backend.training_step(model, device, case["jit"], x, y)
-            self.args = (x, y)
+            step, args = self.backend.training_step(model, device, case["jit"], x, y), (x, y)
+        self.steps[slot] = (step, args)
         self.backend.reset_peak_memory(device)
         t0 = time.perf_counter()
-        out = self.step(*self.args)
+        out = step(*args)
         self.backend.wait(out)
         compile_s = time.perf_counter() - t0
         placed = self.backend.placement(out)
         want = "CPU" if device == "cpu" else "GPU"
         if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
             raise CaseError("error", f"asked for {device} but the step ran on {placed}")
-        del resnet
         return {"compile_s": compile_s, "device_name": placed, **size}
 
     # -- steps ----------------------------------------------------------------
-    def run_step(self) -> float:
+    def run_step(self, slot: str = "main") -> float:
+        step, args = self.steps[slot]
         t0 = time.perf_counter()
-        self.backend.wait(self.step(*self.args))
+        self.backend.wait(step(*args))
         seconds = time.perf_counter() - t0
-        self.step_times.append(seconds)
+        if slot == "main":
+            self.step_times.append(seconds)
         return seconds
 
     def mark_warm(self) -> dict[str, Any]:
@@ -170,10 +170,11 @@ class Session:
 
     def bare_loop(self, n: int) -> dict[str, Any]:
         """``n`` steps in a tight loop, no protocol in between: the harness-free time."""
+        step, args = self.steps["main"]
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
-            self.backend.wait(self.step(*self.args))
+            self.backend.wait(step(*args))
             times.append(time.perf_counter() - t0)
         return {"times": times}
 
@@ -188,7 +189,7 @@ class Session:
         return {
             "peak_host_rss_mb": peak_rss_mb(),
             "peak_device_mem_mb": self.backend.peak_memory_mb(self.case["device"]),
-            "worker_step_s_median": statistics.median(times) if times else None,
+            "worker_step_s": times,
             "traces": traces,
         }
 
@@ -215,9 +216,9 @@ def serve(inp: Any, out: Any) -> None:
             elif cmd == "build":
                 reply = session.build(msg["case"])
             elif cmd == "setup":
-                reply = session.setup(msg["case"])
+                reply = session.setup(msg["case"], msg.get("slot", "main"))
             elif cmd == "step":
-                reply = {"seconds": session.run_step()}
+                reply = {"seconds": session.run_step(msg.get("slot", "main"))}
             elif cmd == "warm":
                 reply = session.mark_warm()
             elif cmd == "bare_loop":

@@ -1,0 +1,68 @@
+"""The ``resnet-bench`` command: report, versions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit code 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _fail(message: str) -> int:
+    print(f"resnet-bench: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Tables, plots and an HTML report from benchmark JSON files and journals."""
+    from resnet.report import write_report
+    from resnet.results import LoadError, load
+
+    errors: list[LoadError] = []
+    df = load(args.files, label=args.label, errors=errors)
+    for err in errors:
+        print(f"resnet-bench: error: {err}", file=sys.stderr)
+    if df.empty:
+        return _fail("no readable results; nothing written") if not errors else 2
+    path = write_report(df, args.out, title=args.title)
+    ok = int((df["status"] == "ok").sum())
+    print(f"report of {len(df)} cases ({ok} ok) from {df['source'].nunique()} file(s): {path}")
+    return 2 if errors else 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    """List the versions with a one-line description each."""
+    from resnet.engine.config import REFERENCE_VERSIONS
+    from resnet.specs import versions
+
+    for name, text in {**versions(), **REFERENCE_VERSIONS}.items():
+        print(f"{name:10s} {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="resnet-bench", description="ResNet-50 v1/v1.5/v2 benchmark tools")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    rep = sub.add_parser("report", help="tables, plots and an HTML report from runs")
+    rep.add_argument("files", nargs="+", help="pytest-benchmark JSON files or .jsonl journals")
+    rep.add_argument("--out", required=True, help="directory to write the report into")
+    rep.add_argument("--label", default=None, help="machine label for every row (default: derived)")
+    rep.add_argument("--title", default="ResNet benchmark report")
+    rep.set_defaults(fn=cmd_report)
+    ver = sub.add_parser("versions", help="list the versions")
+    ver.set_defaults(fn=cmd_versions)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``resnet-bench`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

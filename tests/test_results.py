@@ -1,0 +1,210 @@
+"""Loading results and writing reports, on small synthetic result files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from resnet.cli import main
+from resnet.results import LoadError, load
+
+MACHINE = {"cpu_model": "Test CPU <b>9000</b>", "cpu_affinity": 2, "gpus": []}
+
+
+def _row(version, mode, bs, precision="float32", status="ok", ips=10.0, **extra):
+    row = {
+        "case_id": f"{version}-{mode}-bs{bs}-{precision}-cpu",
+        "version": version,
+        "mode": mode,
+        "batch_size": bs,
+        "precision": precision,
+        "device": "cpu",
+        "jit": False,
+        "image_size": 224,
+        "threads": None,
+        "backend": "tensorflow",
+        "status": status,
+        "reason": None if status == "ok" else "worker killed by SIGKILL (out of memory?)",
+        "images_per_sec": ips if status == "ok" else None,
+        "latency_ms_p50": 1000 * bs / ips if status == "ok" else None,
+        "latency_ms_p90": 1100 * bs / ips if status == "ok" else None,
+        "latency_ms_p99": 1200 * bs / ips if status == "ok" else None,
+        "peak_host_rss_mb": 1000.0 + bs,
+        "peak_device_mem_mb": None,
+        "utilization": 0.5,
+    }
+    row.update(extra)
+    return row
+
+
+def make_run(path: Path, rows: list[dict], machine=MACHINE) -> Path:
+    benchmarks = []
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        median = row["batch_size"] / row["images_per_sec"]
+        benchmarks.append(
+            {
+                "name": f"test_case[{row['case_id']}]",
+                "params": {"case_id": row["case_id"]},
+                "extra_info": {k: v for k, v in row.items() if k != "case_id"},
+                "stats": {"median": median, "mean": median, "min": median, "max": median, "rounds": 5},
+            }
+        )
+    data = {
+        "machine_info": machine,
+        "commit_info": {"id": "abc123"},
+        "datetime": "2026-11-26T10:00:00",
+        "benchmarks": benchmarks,
+        "resnet_bench": {"cases": rows},
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def run_file(tmp_path):
+    rows = []
+    for version, factor in [("v1", 1.0), ("v1.5", 0.95), ("v2", 0.97)]:
+        for mode, base in [("inference", 20.0), ("training", 6.0)]:
+            for bs in (1, 8, 32):
+                for precision, speed in [("float32", 1.0), ("mixed_bfloat16", 1.5)]:
+                    rows.append(_row(version, mode, bs, precision, ips=base * factor * speed * (1 + bs / 64)))
+    rows.append(_row("v1", "training", 256, status="oom"))
+    rows.append(_row("v1", "inference", 64, "float32", status="skipped"))
+    return make_run(tmp_path / "run.json", rows)
+
+
+def test_load_one_row_per_case_failed_included(run_file):
+    df = load(run_file)
+    assert len(df) == 3 * 2 * 3 * 2 + 2
+    assert set(df["status"]) == {"ok", "oom", "skipped"}
+    oom = df[df["status"] == "oom"].iloc[0]
+    assert pd.isna(oom["images_per_sec"])  # never a zero
+    assert df["machine"].iloc[0] == "Test <b>9000</b> x2"
+    ok = df[df["status"] == "ok"].iloc[0]
+    assert ok["step_median_s"] == pytest.approx(ok["batch_size"] / ok["images_per_sec"])
+    assert load(run_file, label="box")["machine"].unique().tolist() == ["box"]
+
+
+def test_journal_with_cut_off_line(tmp_path):
+    path = tmp_path / "run.journal.jsonl"
+    lines = [
+        json.dumps({"type": "header", "profile": "quick", "machine": "m1"}),
+        json.dumps({"type": "case", "row": _row("v1", "inference", 1)}),
+        json.dumps({"type": "case", "row": _row("v1", "inference", 8)})[:40],
+    ]
+    path.write_text("\n".join(lines))
+    df = load(path)
+    assert len(df) == 1 and df["machine"].iloc[0] == "m1"
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        (None, "no such file"),
+        ("{not json", "not JSON"),
+        ('{"hello": 1}', "not a pytest-benchmark JSON file"),
+        ('{"benchmarks": []}', "no resnet-bench cases"),
+    ],
+)
+def test_bad_files(tmp_path, content, problem):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(LoadError) as info:
+        load(path)
+    assert str(path) in str(info.value) and problem in str(info.value)
+
+
+def test_report_writes_tables_plots_and_html(run_file, tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", str(run_file), "--out", str(out)]) == 0
+    for stem in ("throughput", "mixed_precision_speedup", "version_cost", "memory", "latency", "best_batch"):
+        for ext in ("md", "csv"):
+            assert (out / f"{stem}.{ext}").exists(), f"{stem}.{ext}"
+    for stem in ("throughput", "memory", "speedup", "latency"):
+        assert (out / f"{stem}.png").stat().st_size > 10_000
+        assert (out / f"{stem}.svg").exists()
+    page = (out / "report.html").read_text()
+    assert "<b>9000</b>" not in page and "&lt;b&gt;9000&lt;/b&gt;" in page
+    assert page.count("data:image/png;base64,") == 4
+    throughput = pd.read_csv(out / "throughput.csv")
+    assert "oom" in throughput.to_string()
+    cost = pd.read_csv(out / "version_cost.csv")
+    assert cost.filter(like="bs").stack().astype(float).between(0.9, 1.0).all()
+    best = pd.read_csv(out / "best_batch.csv")
+    v1_train = best[
+        (best["version"] == "v1") & (best["mode"] == "training") & (best["precision"] == "float32")
+    ]
+    assert v1_train["largest_that_fit"].iloc[0] == 32
+    assert "256 (oom)" in v1_train["failed_batches"].iloc[0]
+
+
+def test_report_cli_bad_inputs(run_file, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    code = main(
+        ["report", str(run_file), str(bad), str(tmp_path / "nope.json"), "--out", str(tmp_path / "r")]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 2 and "bad.json: not JSON" in err[0] and "nope.json: no such file" in err[1]
+    assert (tmp_path / "r" / "report.html").exists()  # the readable input is still reported
+    code = main(["report", str(bad), "--out", str(tmp_path / "r2")])
+    assert code == 2 and not (tmp_path / "r2").exists()
+
+
+def test_cli_usage_error_is_one_line_exit_2():
+    out = subprocess.run(
+        [sys.executable, "-m", "resnet.cli", "report"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh --browser)"
+)
+def test_report_renders_in_headless_chromium(run_file, tmp_path):
+    out = tmp_path / "report"
+    main(["report", str(run_file), "--out", str(out)])
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    page = (out / "report.html").as_uri()
+    # Script-free check of what a person sees: the DOM after rendering, and a screenshot.
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "Throughput (images/s)" in dom and "Mixed precision speed-up" in dom
+    assert dom.count("<img") == 4
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1400,3000", page],
+        capture_output=True,
+        timeout=120,
+    )
+    from matplotlib import image
+
+    pixels = image.imread(shot)
+    # Figures drawn: a good share of the page is neither white nor background.
+    assert (pixels[..., :3].mean(axis=2) < 0.9).mean() > 0.02
