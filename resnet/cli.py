@@ -1,4 +1,4 @@
-"""The ``resnet-bench`` command: report, versions."""
+"""The ``resnet-bench`` command: report, compare, versions."""
 
 from __future__ import annotations
 
@@ -34,6 +34,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
+    from resnet.compare import DEFAULT_THRESHOLDS, CompareError, compare, parse_threshold
+    from resnet.results import LoadError, load
+
+    try:
+        thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
+        base, new = load(args.base), load(args.new)
+        table = compare(base, new, thresholds, args.allow_machine_mismatch)
+    except (CompareError, LoadError) as err:
+        return _fail(str(err))
+    if table.empty:
+        return _fail("no metric of the thresholds was measured in both runs")
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
+        print(table.to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+    regressions = table[table["verdict"] == "regression"]
+    counts = table["verdict"].value_counts().to_dict()
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print(f"{len(table)} comparisons: {summary}")
+    return 1 if len(regressions) else 0
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the versions with a one-line description each."""
     from resnet.engine.config import REFERENCE_VERSIONS
@@ -53,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--label", default=None, help="machine label for every row (default: derived)")
     rep.add_argument("--title", default="ResNet benchmark report")
     rep.set_defaults(fn=cmd_report)
+    cmp = sub.add_parser("compare", help="regression gate: compare two runs of one machine")
+    cmp.add_argument("base", help="the baseline run (JSON or journal)")
+    cmp.add_argument("new", help="the run to check")
+    cmp.add_argument(
+        "--fail-on",
+        action="append",
+        metavar="METRIC:CHANGE",
+        help="e.g. images_per_sec:-5%% or peak_host_rss_mb:+10%% (repeatable; default: "
+        "images_per_sec:-5%%, peak_host_rss_mb:+10%%, peak_device_mem_mb:+10%%)",
+    )
+    cmp.add_argument("--allow-machine-mismatch", action="store_true", help="pair cases across machines")
+    cmp.add_argument("--out", default=None, help="also write the table as CSV")
+    cmp.set_defaults(fn=cmd_compare)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser

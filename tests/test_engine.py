@@ -191,6 +191,8 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
     assert "CPU:0" in extra["device_name"]
     assert 0 < extra["utilization"] < 1.5
     assert extra["params_total"] == 25_636_712
+    # The harness's own cost per step: parent-side time minus the worker's time of the same step.
+    assert 0 <= extra["harness_overhead_ms"] < 0.1 * extra["latency_ms_p50"]
     assert data["machine_info"]["backend_info"]["backend"] == "tensorflow"
     rows = {r["case_id"]: r for r in data["resnet_bench"]["cases"]}
     gpu = rows["v1.5-inference-bs2-float32-gpu:0-32px"]

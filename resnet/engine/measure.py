@@ -141,8 +141,7 @@ def measure(
             row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
             row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
             row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
-            if done.get("worker_step_s_median"):
-                row["harness_overhead_ms"] = 1000 * (statistics.median(times) - done["worker_step_s_median"])
+            row["harness_overhead_ms"] = harness_overhead_ms(times, inside)
             if peaks is not None:
                 row["device_peak_tflops"] = peaks.get(case, worker)
                 if row["device_peak_tflops"] and row["achieved_tflops"]:

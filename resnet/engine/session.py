@@ -216,7 +216,11 @@ class BenchRun:
             row["reference_images_per_sec"] = ref_ips
             row["reference"] = theirs or "bare loop (same compiled step, no harness)"
             row["rounds"] = rounds
-            row["ratio"] = ours_row["images_per_sec"] / ref_ips
+            # Median of per-pair ratios: each timed round against the reference step
+            # run just before it, so slow drift of a shared machine cancels out.
+            pairs = zip(base[-len(suite) :], suite, strict=True)
+            row["ratio"] = statistics.median(r / s for r, s in pairs)
+            row["ratio_of_medians"] = ours_row["images_per_sec"] / ref_ips
             row["status"] = "ok"
         except CaseFailed as err:
             row.update(status=err.status, reason=err.reason)
