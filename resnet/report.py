@@ -173,7 +173,16 @@ def goals_table(df: pd.DataFrame) -> pd.DataFrame:
     goals = df[df["kind"] == "goal"]
     if goals.empty:
         return pd.DataFrame()
-    cols = ["machine", "goal", "datetime", "status", "images_per_sec", "reference_images_per_sec", "ratio", "reference"]
+    cols = [
+        "machine",
+        "goal",
+        "datetime",
+        "status",
+        "images_per_sec",
+        "reference_images_per_sec",
+        "ratio",
+        "reference",
+    ]
     cols = [c for c in cols if c in goals.columns]
     return goals[cols].set_index(["machine", "goal", "datetime"]).round(3)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: lint, unit and integration tests, then the smoke benchmark
-# profile (every code path of `pytest bench`, small images) with its report.
+# profile (every code path of `pytest bench`, small images) on every installed
+# Keras backend, and a report of the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
@@ -8,4 +9,13 @@ export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -p no:cacheprovider tests
 out=$(mktemp -d)
-.venv/bin/python -m pytest -p no:cacheprovider bench --profile smoke --benchmark-json "$out/smoke.json"
+for backend in tensorflow jax torch; do
+  if .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$backend') is None)"; then
+    echo "== smoke profile, KERAS_BACKEND=$backend"
+    KERAS_BACKEND=$backend .venv/bin/python -m pytest -p no:cacheprovider bench --profile smoke \
+      --benchmark-json "$out/smoke-$backend.json"
+  else
+    echo "== smoke profile, KERAS_BACKEND=$backend: skipped ($backend is not installed)"
+  fi
+done
+.venv/bin/resnet-bench report "$out"/smoke-*.json --out "$out/report"

@@ -204,3 +204,55 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
     assert again.returncode == 0
     assert "2 skipped" in again.stdout
     assert "start  v1.5-inference-bs2-float32-cpu-32px" not in again.stdout
+
+
+@pytest.mark.parametrize("backend,jit", [("tensorflow", (False,)), ("jax", (True,)), ("torch", (False,))])
+def test_profile_jit_follows_the_backend(backend, jit):
+    assert axes(profile="smoke").jit == (False,)
+    assert resolve_axes({"devices": "cpu", "profile": "smoke"}, backend).jit == jit
+    assert resolve_axes({"devices": "cpu", "jit": "off,on"}, backend).jit == (False, True)
+
+
+def test_unknown_or_missing_backend_is_a_usage_error(monkeypatch):
+    from resnet.engine import config
+
+    monkeypatch.setenv("KERAS_BACKEND", "mxnet")
+    with pytest.raises(
+        UsageError, match="KERAS_BACKEND='mxnet' is not supported; valid: tensorflow, jax, torch"
+    ):
+        config.current_backend()
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setattr(config, "installed_backends", lambda: ["tensorflow"])
+    with pytest.raises(UsageError, match="KERAS_BACKEND='jax' is not installed; installed: tensorflow"):
+        config.current_backend()
+
+
+def test_bench_unknown_backend_stops_before_any_case():
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "bench", "--profile", "smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KERAS_BACKEND": "mxnet"},
+    )
+    assert out.returncode == 4
+    assert "KERAS_BACKEND='mxnet' is not supported" in out.stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_other_backends_measure_a_case(backend):
+    """The engine runs one small case on JAX and PyTorch too (CPU), where installed."""
+    pytest.importorskip(backend)
+    case = Case("v1.5", "training", 2, "float32", "cpu", backend == "jax", 32, None, backend)
+    with Worker(timeout=300, env={"KERAS_BACKEND": backend}) as w:
+        assert w.info["backend"] == backend
+        setup = w.call("setup", case=case.to_dict())
+        assert setup["params_total"] == 25_636_712
+        w.call("warm")
+        assert w.call("step")["seconds"] > 0
+        assert w.call("finish")["peak_host_rss_mb"] > 0
+        skipped = Case("v1", "inference", 2, "float32", "cpu", backend != "jax", 32, None, backend)
+        with pytest.raises(CaseFailed) as info:
+            w.call("setup", case=skipped.to_dict())
+        assert info.value.status == "skipped" and "jit" in info.value.reason

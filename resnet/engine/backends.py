@@ -31,6 +31,10 @@ class Backend:
         """Devices this backend sees: ``cpu``, ``gpu:0``, ..."""
         raise NotImplementedError
 
+    def build_scope(self, device: str) -> Any:
+        """The scope that creates a model's variables on ``device``."""
+        return keras.device("cpu:0" if device == "cpu" else device)
+
     def put(self, array: np.ndarray, device: str) -> Any:
         """A copy of ``array`` on ``device``."""
         raise NotImplementedError
@@ -296,6 +300,14 @@ class TorchBackend(Backend):
 
     def _device(self, device: str) -> str:
         return "cpu" if device == "cpu" else f"cuda:{device.split(':')[1]}"
+
+    def build_scope(self, device: str) -> Any:
+        # Variables built under keras.device() lose their gradients on the torch
+        # backend (Keras 3.15): build where torch puts them by default (the first
+        # GPU if there is one), and let the placement check catch a mismatch.
+        import contextlib
+
+        return contextlib.nullcontext()
 
     def put(self, array: np.ndarray, device: str) -> Any:
         return self.torch.as_tensor(array, device=self._device(device))

@@ -19,6 +19,19 @@ REFERENCE_VERSIONS = {
 ALL_VERSIONS = (*VERSIONS, *REFERENCE_VERSIONS)
 BACKENDS = ("tensorflow", "jax", "torch")
 MIN_IMAGE = 32
+#: The jit (XLA) settings each backend can run; the first is its default.
+BACKEND_JIT: dict[str, tuple[bool, ...]] = {
+    "tensorflow": (False, True),
+    "jax": (True,),
+    "torch": (False,),
+}
+JIT_REASON = {
+    ("jax", False): "JAX steps are always XLA-compiled: jit=off does not apply to the jax backend",
+    (
+        "torch",
+        True,
+    ): "jit=on (torch.compile) is not supported on the torch backend yet: Keras runs it eagerly",
+}
 
 
 class UsageError(ValueError):
@@ -192,14 +205,19 @@ def default_devices() -> str:
     return ",".join(["cpu", *(f"gpu:{i}" for i in range(len(nvidia_gpus())))])
 
 
-def resolve_axes(options: dict[str, Any]) -> Axes:
-    """Combine a profile with explicit options (None = not given) into validated axes."""
+def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
+    """Combine a profile with explicit options (None = not given) into validated axes.
+
+    A profile's jit setting is the backend's own default (off on TensorFlow and
+    PyTorch, on for JAX) unless ``--jit`` is given."""
     profile = options.get("profile") or DEFAULT_PROFILE
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     merged = dict(PROFILES[profile])
     merged.setdefault("threads", "")
     merged.setdefault("devices", "")
+    if options.get("jit") is None and backend in BACKEND_JIT and merged["jit"] == "off":
+        merged["jit"] = "on" if BACKEND_JIT[backend][0] else "off"
     for key, value in options.items():
         if value is not None and key != "profile":
             merged[key] = value

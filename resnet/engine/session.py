@@ -71,7 +71,7 @@ class BenchRun:
     ) -> None:
         self.backend = current_backend()
         self.profile = options.get("profile") or "quick"
-        self.axes: Axes = resolve_axes({k: options.get(k) for k in OPTION_KEYS})
+        self.axes: Axes = resolve_axes({k: options.get(k) for k in OPTION_KEYS}, self.backend)
         self.cases = {c.id: c for c in self.axes.cases(self.backend)}
         self.case_timeout = case_timeout
         self.write = write
@@ -146,7 +146,7 @@ class BenchRun:
             batch_size=batch_size or max(self.axes.batch_sizes),
             precision="float32",
             device=device,
-            jit=False,
+            jit=self.axes.jit[0],
             image_size=self.axes.image_size,
             threads=self.axes.threads[0],
             backend=self.backend,

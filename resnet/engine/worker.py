@@ -18,6 +18,8 @@ import time
 import traceback
 from typing import Any
 
+from resnet.engine.config import BACKEND_JIT, JIT_REASON
+
 #: Compute dtype of each precision, for the matrix-product peak probe.
 COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
@@ -97,22 +99,27 @@ class Session:
             return getattr(keras.applications, app)(weights=None, input_shape=shape)
         return resnet.build(version, input_shape=shape, dtype=case["precision"])
 
-    def build(self, case: dict[str, Any]) -> dict[str, Any]:
-        """Build the model once (for build-time cases); returns its size."""
+    def _built(self, case: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Build the model on the case's device; returns it with its size and build time."""
+
         import resnet
 
         t0 = time.perf_counter()
-        model = self._model(case)
+        with self.backend.build_scope(case["device"]):
+            model = self._model(case)
         seconds = time.perf_counter() - t0
         params = resnet.count_params(model)
-        flops = resnet.count_flops(model)
-        return {
+        return model, {
             "build_s": seconds,
             "params_total": params.total,
             "params_trainable": params.trainable,
             "params_non_trainable": params.non_trainable,
-            "gmacs_per_image": flops.gmacs,
+            "gmacs_per_image": resnet.count_flops(model).gmacs,
         }
+
+    def build(self, case: dict[str, Any]) -> dict[str, Any]:
+        """Build the model once (for build-time cases); returns its size."""
+        return self._built(case)[1]
 
     def setup(self, case: dict[str, Any], slot: str = "main") -> dict[str, Any]:
         """Build, place inputs, compile and run the first step (timed as compile_s).
@@ -126,8 +133,9 @@ class Session:
             self.case = case
         device = case["device"]
         self._check_device(device)
-        size = self.build(case)
-        model = self._model(case)
+        if case["jit"] not in BACKEND_JIT[self.backend.name]:
+            raise CaseError("skipped", JIT_REASON[(self.backend.name, case["jit"])])
+        model, size = self._built(case)
         rng = np.random.default_rng(0)
         shape = (case["batch_size"], case["image_size"], case["image_size"], 3)
         x = self.backend.put(rng.standard_normal(shape, dtype=np.float32), device)
