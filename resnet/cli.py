@@ -1,4 +1,4 @@
-"""The ``resnet-bench`` command: report, compare, versions."""
+"""The ``resnet-bench`` command: report, compare, machines, dashboard, versions."""
 
 from __future__ import annotations
 
@@ -60,6 +60,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if len(regressions) else 0
 
 
+def cmd_machines(args: argparse.Namespace) -> int:
+    """Procurement table: best throughput, latency, memory fit and cost per machine."""
+    from resnet.machines import PriceError, machines_table, read_prices, write_machines
+    from resnet.results import LoadError, load
+
+    try:
+        prices = read_prices(args.prices) if args.prices else None
+        df = load(args.files)
+        table = machines_table(df, args.reference, prices)
+    except (LoadError, PriceError, ValueError) as err:
+        return _fail(str(err))
+    if table.empty:
+        return _fail("no finished cases in these runs")
+    notes = [f"Reference machine: {table.attrs['reference']}."]
+    machines = sorted(set(table.index.get_level_values("machine")))
+    priced = set(prices.index) if prices is not None else set()
+    unpriced = [m for m in machines if m not in priced]
+    if unpriced:
+        notes.append(f"No price for: {', '.join(unpriced)} (images per dollar left out for them).")
+    if table["joules_per_image"].isna().all():
+        notes.append(
+            "No energy counter was readable on these machines: joules per image is empty, not estimated."
+        )
+    path = write_machines(table, args.out, notes)
+    print(table.reset_index().to_string(index=False))
+    print(f"written: {path}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """A static HTML dashboard over a directory of runs."""
+    from resnet.compare import CompareError, parse_threshold
+    from resnet.dashboard import write_dashboard
+    from resnet.results import LoadError
+
+    try:
+        threshold = parse_threshold(args.fail_on)
+        path, count, errors = write_dashboard(args.directory, args.out, threshold)
+    except (LoadError, CompareError) as err:
+        return _fail(str(err))
+    for err in errors:
+        print(f"resnet-bench: warning: skipped {err}", file=sys.stderr)
+    print(f"dashboard: {path} ({count} regression(s) marked)")
+    return 0
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the versions with a one-line description each."""
     from resnet.engine.config import REFERENCE_VERSIONS
@@ -92,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--allow-machine-mismatch", action="store_true", help="pair cases across machines")
     cmp.add_argument("--out", default=None, help="also write the table as CSV")
     cmp.set_defaults(fn=cmd_compare)
+    mac = sub.add_parser("machines", help="procurement: compare machines, with prices")
+    mac.add_argument("files", nargs="+", help="runs (JSON or journals) of one or more machines")
+    mac.add_argument("--reference", default=None, help="machine label to compare against")
+    mac.add_argument(
+        "--prices", default=None, help="CSV: machine, price_per_hour and/or purchase_price, years"
+    )
+    mac.add_argument("--out", required=True, help="directory for machines.md/.csv/.html and charts")
+    mac.set_defaults(fn=cmd_machines)
+    dash = sub.add_parser("dashboard", help="static HTML dashboard over a directory of runs")
+    dash.add_argument("directory", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)")
+    dash.add_argument("--out", required=True, help="directory for index.html")
+    dash.add_argument("--fail-on", default="images_per_sec:-5%", help="regression threshold (default -5%%)")
+    dash.set_defaults(fn=cmd_dashboard)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser

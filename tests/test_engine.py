@@ -256,3 +256,20 @@ def test_other_backends_measure_a_case(backend):
         with pytest.raises(CaseFailed) as info:
             w.call("setup", case=skipped.to_dict())
         assert info.value.status == "skipped" and "jit" in info.value.reason
+
+
+def test_rapl_counter_sums_packages_and_handles_wrap(tmp_path):
+    from resnet.engine.energy import RaplCounter, counter_for
+
+    for zone, value in [("intel-rapl:0", 1_000_000), ("intel-rapl:1", 2_000_000)]:
+        (tmp_path / zone).mkdir()
+        (tmp_path / zone / "energy_uj").write_text(str(value))
+        (tmp_path / zone / "max_energy_range_uj").write_text("10000000")
+    (tmp_path / "intel-rapl:0:0").mkdir()  # a sub-zone (core): not counted twice
+    c = RaplCounter(str(tmp_path))
+    assert c.read() == 0.0
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("3000000")  # +2 J
+    (tmp_path / "intel-rapl:1" / "energy_uj").write_text("500000")  # wrapped: +8.5 J
+    assert c.read() == pytest.approx(10.5)
+    # No counter on this kind of machine: None, never an estimate.
+    assert counter_for("gpu:7").read() is None

@@ -75,6 +75,8 @@ def base_row(case: Case) -> dict[str, Any]:
         "utilization": None,
         "device_name": None,
         "harness_overhead_ms": None,
+        "joules_per_image": None,
+        "energy_source": None,
     }
 
 
@@ -141,6 +143,8 @@ def measure(
             row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
             row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
             row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
+            row["joules_per_image"] = done.get("joules_per_image")
+            row["energy_source"] = done.get("energy_source")
             row["harness_overhead_ms"] = harness_overhead_ms(times, inside)
             if peaks is not None:
                 row["device_peak_tflops"] = peaks.get(case, worker)

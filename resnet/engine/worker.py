@@ -57,6 +57,8 @@ class Session:
         self.steps: dict[str, tuple[Any, tuple]] = {}
         self.traces_after_warmup = 0
         self.step_times: list[float] = []
+        self.energy: Any = None
+        self.joules_at_warm: float | None = None
 
     # -- set-up ---------------------------------------------------------------
     def start(self, threads: int | None) -> dict[str, Any]:
@@ -172,8 +174,12 @@ class Session:
 
     def mark_warm(self) -> dict[str, Any]:
         """End of warm-up: later traces are retraces; step times start afresh."""
+        from resnet.engine.energy import counter_for
+
         self.traces_after_warmup = self.backend.trace_count()
         self.step_times = []
+        self.energy = counter_for(self.case["device"])
+        self.joules_at_warm = self.energy.read()
         return {"traces": self.traces_after_warmup}
 
     def bare_loop(self, n: int) -> dict[str, Any]:
@@ -194,7 +200,14 @@ class Session:
                 f"the step was retraced after warm-up ({self.traces_after_warmup} -> {traces} traces)",
             )
         times = self.step_times
+        joules = None
+        if self.energy is not None and self.joules_at_warm is not None and times:
+            now = self.energy.read()
+            if now is not None:
+                joules = (now - self.joules_at_warm) / (len(times) * self.case["batch_size"])
         return {
+            "joules_per_image": joules,
+            "energy_source": getattr(self.energy, "source", "none"),
             "peak_host_rss_mb": peak_rss_mb(),
             "peak_device_mem_mb": self.backend.peak_memory_mb(self.case["device"]),
             "worker_step_s": times,

@@ -1,0 +1,108 @@
+"""Procurement tables and the dashboard, on small synthetic runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from resnet.cli import main
+from tests.test_results import _row, make_run
+
+FAST = {"cpu_model": "Fast CPU", "cpu_affinity": 8, "gpus": []}
+SLOW = {"cpu_model": "Slow CPU", "cpu_affinity": 2, "gpus": []}
+
+
+def _machine_run(path, machine, scale):
+    rows = [_row("v1", "inference", bs, ips=10.0 * scale * bs**0.5) for bs in (1, 8, 32)]
+    rows.append(_row("v1", "inference", 64, status="oom"))
+    return make_run(path, rows, machine)
+
+
+def test_machines_with_prices(tmp_path, capsys):
+    fast = _machine_run(tmp_path / "fast.json", FAST, 4.0)
+    slow = _machine_run(tmp_path / "slow.json", SLOW, 1.0)
+    prices = tmp_path / "prices.csv"
+    prices.write_text("machine,price_per_hour\nFast x8,4.0\n")
+    out = tmp_path / "m"
+    code = main(
+        [
+            "machines",
+            str(slow),
+            str(fast),
+            "--reference",
+            "Slow x2",
+            "--prices",
+            str(prices),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = (out / "machines.md").read_text()
+    assert "No price for: Slow x2" in text
+    import pandas as pd
+
+    table = pd.read_csv(out / "machines.csv").set_index("machine")
+    assert table.loc["Fast x8", "speedup_vs_reference"] == pytest.approx(4.0)
+    assert table.loc["Slow x2", "best_batch"] == 32
+    assert table.loc["Slow x2", "largest_batch_that_fit"] == 32
+    assert table.loc["Fast x8", "images_per_dollar_rented"] == pytest.approx(40 * 32**0.5 * 3600 / 4.0)
+    assert pd.isna(table.loc["Slow x2", "images_per_dollar_rented"])
+    assert (out / "speedup_vs_reference.png").exists() and (out / "machines.html").exists()
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("name,price\nx,1\n", "missing column 'machine'"),
+        ("machine,cost\nx,1\n", "needs a 'price_per_hour' or a 'purchase_price'"),
+        ("machine,purchase_price\nx,1\n", "needs a 'years' column"),
+        ("machine,price_per_hour\nx,-1\n", "price_per_hour must be positive"),
+        ("machine,price_per_hour\nx,cheap\n", "is not a number"),
+    ],
+)
+def test_bad_price_files(tmp_path, capsys, content, message):
+    run = _machine_run(tmp_path / "a.json", FAST, 1.0)
+    prices = tmp_path / "p.csv"
+    prices.write_text(content)
+    out = tmp_path / "m"
+    assert main(["machines", str(run), "--prices", str(prices), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing written half-way
+
+
+def _history(tmp_path, speeds, spread=0.02):
+    runs = tmp_path / "runs" / "Linux-CPython-3.11-64bit"
+    runs.mkdir(parents=True)
+    for i, speed in enumerate(speeds, start=1):
+        path = make_run(runs / f"{i:04d}_run.json", [_row("v1", "inference", 8, ips=speed)])
+        data = json.loads(path.read_text())
+        data["datetime"] = f"2026-11-2{i}T10:00:00"
+        for b in data["benchmarks"]:
+            b["stats"]["iqr"] = spread * b["stats"]["median"]
+        path.write_text(json.dumps(data))
+    return tmp_path / "runs"
+
+
+def test_dashboard_flags_the_slow_run_only(tmp_path, capsys):
+    runs = _history(tmp_path, [100.0, 99.0, 60.0])
+    out = tmp_path / "site"
+    assert main(["dashboard", str(runs), "--out", str(out)]) == 0
+    assert "1 regression(s) marked" in capsys.readouterr().out
+    page = (out / "index.html").read_text()
+    assert "REGRESSION" in page and "0003_run.json" in page
+    assert page.count("data:image/png;base64,") == 1
+
+
+def test_dashboard_plain_reruns_not_flagged(tmp_path, capsys):
+    runs = _history(tmp_path, [100.0, 98.0, 101.0])
+    assert main(["dashboard", str(runs), "--out", str(tmp_path / "site")]) == 0
+    assert "0 regression(s) marked" in capsys.readouterr().out
+
+
+def test_dashboard_empty_directory(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["dashboard", str(tmp_path / "empty"), "--out", str(tmp_path / "site")]) == 2
+    assert "no readable runs" in capsys.readouterr().err
