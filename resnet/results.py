@@ -28,6 +28,8 @@ class LoadError(ValueError):
 
 
 def _kind(row: dict[str, Any]) -> str:
+    if row.get("kind"):
+        return str(row["kind"])  # e.g. "loader": not a model case
     if row.get("mode") == "build":
         return "build"
     if row.get("goal"):
@@ -143,3 +145,47 @@ def load(
                 raise
             errors.append(err)
     return to_frame(rows)
+
+
+def write_synthetic_runs(directory: str | os.PathLike, files: int, cases: int) -> list[Path]:
+    """Write ``files`` pytest-benchmark-shaped JSON files of ``cases`` cases each (made-up
+    numbers, for measuring the loader itself; never for results)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in range(files):
+        benchmarks = []
+        for c in range(cases):
+            extra = {
+                "case_id": f"case{c}",
+                "version": ("v1", "v1.5", "v2")[c % 3],
+                "mode": ("inference", "training")[c % 2],
+                "batch_size": 2 ** (c % 8),
+                "precision": "float32",
+                "device": "cpu",
+                "jit": False,
+                "image_size": 224,
+                "threads": None,
+                "backend": "tensorflow",
+                "status": "ok",
+                "reason": None,
+                "images_per_sec": 10.0 + c,
+                "latency_ms_p50": 100.0,
+            }
+            stats = {"median": 0.1, "mean": 0.1, "min": 0.09, "max": 0.12, "iqr": 0.01, "rounds": 5}
+            benchmarks.append(
+                {
+                    "name": f"test_case[case{c}]",
+                    "params": {"case_id": f"case{c}"},
+                    "extra_info": extra,
+                    "stats": stats,
+                }
+            )
+        path = out / f"{f:04d}_run.json"
+        path.write_text(
+            json.dumps(
+                {"machine_info": {"cpu_model": "synthetic"}, "datetime": f"run{f}", "benchmarks": benchmarks}
+            )
+        )
+        paths.append(path)
+    return paths
