@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-GROUP = ["machine", "backend", "device", "mode", "precision", "jit", "threads", "image_size"]
+GROUP = ["machine", "backend", "device", "mode", "precision", "jit", "threads", "image_size", "replicas"]
 VERSION_ORDER = ["v1", "v1.5", "v2", "keras-v1", "keras-v2"]
 
 
@@ -21,6 +21,7 @@ def _cases(df: pd.DataFrame) -> pd.DataFrame:
     cases["threads"] = cases["threads"].fillna(0).astype(int)
     cases["jit"] = cases["jit"].fillna(False).astype(bool)
     cases["batch_size"] = cases["batch_size"].astype(int)
+    cases["replicas"] = cases["replicas"].fillna(1).astype(int) if "replicas" in cases else 1
     return cases
 
 
@@ -195,6 +196,16 @@ def problems_table(df: pd.DataFrame) -> pd.DataFrame:
     return bad[["machine", "case_id", "status", "reason"]].set_index(["machine", "case_id"])
 
 
+def scaling_table(df: pd.DataFrame) -> pd.DataFrame:
+    """images/s and scaling efficiency against data-parallel replicas."""
+    cases = _ok(_cases(df))
+    if "replicas" not in cases or cases["replicas"].fillna(1).nunique() < 2:
+        return pd.DataFrame()
+    keys = [*_index(cases, [k for k in [*GROUP, "version"] if k != "replicas"]), "batch_size", "replicas"]
+    cols = ["global_batch", "images_per_sec", "scaling_efficiency"]
+    return cases.set_index(keys)[cols].astype(float).round(3).sort_index()
+
+
 TABLES = {
     "throughput": ("Throughput (images/s)", throughput_table),
     "mixed_precision_speedup": ("Mixed precision speed-up over float32", speedup_table),
@@ -205,6 +216,10 @@ TABLES = {
     "utilization": ("Utilization (% of the measured matrix-product peak)", utilization_table),
     "model_size": ("Parameters, multiply-accumulates, build time", size_table),
     "goals": ("Measured goals (ratios within one run)", goals_table),
+    "scaling": (
+        "Data-parallel scaling (per-replica batch; efficiency = N-replica over N x 1-replica)",
+        scaling_table,
+    ),
     "problems": ("Cases that did not run", problems_table),
 }
 
@@ -272,6 +287,36 @@ def _bar_plot(table: pd.DataFrame, ylabel: str, title: str, subtitle: str, ref: 
     return fig
 
 
+def _scaling_plot(flat: pd.DataFrame, subtitle: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6))
+    keys = [
+        k
+        for k in flat.columns
+        if k not in ("replicas", "global_batch", "images_per_sec", "scaling_efficiency")
+    ]
+    for key, group in flat.groupby(keys):
+        label = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+        group = group.sort_values("replicas")
+        ax1.plot(group["replicas"], group["images_per_sec"], marker="o", label=label)
+        ax2.plot(group["replicas"], group["scaling_efficiency"], marker="o", label=label)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("replicas")
+        ax.set_xticks(sorted(set(flat["replicas"])))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    ax1.set_ylabel("images per second (all replicas)")
+    ax2.set_ylabel("scaling efficiency (1 = linear)")
+    ax2.axhline(1.0, color="black", linewidth=0.8)
+    fig.suptitle(f"Data-parallel scaling\n{subtitle}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def figures(df: pd.DataFrame) -> dict[str, Any]:
     """The report's matplotlib figures, by file stem."""
     cases = _ok(_cases(df))
@@ -290,6 +335,9 @@ def figures(df: pd.DataFrame) -> dict[str, Any]:
     speed = speedup_table(df)
     if not speed.empty:
         figs["speedup"] = _bar_plot(speed, "speed-up (x, float32 = 1)", "Mixed precision speed-up", sub, 1.0)
+    scale = scaling_table(df)
+    if not scale.empty:
+        figs["scaling"] = _scaling_plot(scale.reset_index(), sub)
     lat = latency_table(df)
     if not lat.empty:
         small = lat.reset_index()

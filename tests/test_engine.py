@@ -273,3 +273,38 @@ def test_rapl_counter_sums_packages_and_handles_wrap(tmp_path):
     assert c.read() == pytest.approx(10.5)
     # No counter on this kind of machine: None, never an estimate.
     assert counter_for("gpu:7").read() is None
+
+
+def test_replicas_axis_and_ids():
+    a = axes(profile="smoke", replicas="1,2")
+    cases = a.cases("tensorflow")
+    assert {c.replicas for c in cases} == {1, 2}
+    two = next(c for c in cases if c.replicas == 2)
+    assert two.id.endswith("-r2") and two.global_batch == 2 * two.batch_size
+    with pytest.raises(UsageError, match="--replicas: '0' is not a positive integer"):
+        axes(replicas="0")
+
+
+def test_mirrored_training_on_two_logical_cpus():
+    """A MirroredStrategy training case end to end, the CPU split into two devices."""
+    case = Case("v1.5", "training", 2, "float32", "cpu", False, 32, None, "tensorflow", 2)
+    with Worker(timeout=300) as w:
+        setup = w.call("setup", case=case.to_dict())
+        assert setup["replicas_in_sync"] == 2
+        w.call("warm")
+        assert w.call("step")["seconds"] > 0
+        assert w.call("finish")["traces"] >= 1
+    gpus = Case("v1", "training", 2, "float32", "gpu:0", False, 32, None, "tensorflow", 2)
+    with Worker(timeout=120) as w:
+        with pytest.raises(CaseFailed) as info:
+            w.call("setup", case=gpus.to_dict())
+    assert info.value.status == "skipped"  # more replicas than devices: a reason, not a hang
+
+
+def test_replicas_on_other_backends_are_skipped():
+    pytest.importorskip("jax")
+    case = Case("v1", "inference", 2, "float32", "cpu", True, 32, None, "jax", 2)
+    with Worker(timeout=120, env={"KERAS_BACKEND": "jax"}) as w:
+        with pytest.raises(CaseFailed) as info:
+            w.call("setup", case=case.to_dict())
+    assert info.value.status == "skipped" and "not supported on the jax backend" in info.value.reason

@@ -51,6 +51,10 @@ class Backend:
         """Block until ``out`` has been computed."""
         raise NotImplementedError
 
+    def data_parallel(self, device: str, replicas: int) -> Any:
+        """A data-parallel strategy over ``replicas`` devices (TensorFlow only for now)."""
+        raise NotImplementedError(f"--replicas > 1 is not supported on the {self.name} backend yet")
+
     def placement(self, out: Any) -> str:
         """Where ``out`` was computed, as the backend names it."""
         raise NotImplementedError
@@ -130,11 +134,62 @@ class TensorFlowBackend(Backend):
         return step
 
     def wait(self, out: Any) -> None:
-        for t in self.tf.nest.flatten(out):
+        for t in self._local(out):
             t.numpy()
 
     def placement(self, out: Any) -> str:
-        return str(self.tf.nest.flatten(out)[0].device)
+        return ",".join(str(t.device) for t in self._local(out))
+
+    def _local(self, out: Any) -> list:
+        """Every tensor of ``out``; per-replica values give one tensor per replica."""
+        tf = self.tf
+        flat = []
+        for item in tf.nest.flatten(out):
+            if isinstance(item, tf.distribute.DistributedValues):
+                flat.extend(item.values)
+            else:
+                flat.append(item)
+        return flat
+
+    def data_parallel(self, device: str, replicas: int) -> Any:
+        """MirroredStrategy over ``replicas`` logical CPUs (the CPU split before TensorFlow
+        starts) or over GPUs ``device``, ``device+1``, ..."""
+        tf = self.tf
+        if device == "cpu":
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
+            )
+            names = [f"/cpu:{i}" for i in range(replicas)]
+            ops = tf.distribute.ReductionToOneDevice()
+        else:
+            first = int(device.split(":")[1])
+            count = len(tf.config.list_physical_devices("GPU"))
+            if first + replicas > count:
+                raise LookupError(
+                    f"{replicas} replicas from {device} need {first + replicas} GPUs; found {count}"
+                )
+            names = [f"/gpu:{first + i}" for i in range(replicas)]
+            ops = None
+        return tf.distribute.MirroredStrategy(devices=names, cross_device_ops=ops)
+
+    def distributed_steps(self, strategy: Any, model: keras.Model, mode: str, jit: bool) -> Callable:
+        """``step(x, y=None)`` running one replica step per device under ``strategy``."""
+        if mode == "inference":
+            inner = lambda x: model(x, training=False)  # noqa: E731
+        else:
+            inner = lambda x, y: model.train_step((x, y))["loss"]  # noqa: E731
+        f = self._function(lambda *args: strategy.run(inner, args=args), jit)
+        return lambda *args: f(*args)
+
+    def distribute_batch(self, strategy: Any, array: np.ndarray, replicas: int) -> Any:
+        """Split ``array`` along the batch into one slice per replica, on its device."""
+        per = len(array) // replicas
+        return strategy.experimental_distribute_values_from_function(
+            lambda ctx: self.tf.constant(
+                array[ctx.replica_id_in_sync_group * per : (ctx.replica_id_in_sync_group + 1) * per]
+            )
+        )
 
     def trace_count(self) -> int:
         return sum(int(f.experimental_get_tracing_count()) for f in self._functions)

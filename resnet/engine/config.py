@@ -51,6 +51,13 @@ class Case:
     image_size: int
     threads: int | None
     backend: str
+    #: Data-parallel replicas (tf.distribute.MirroredStrategy); batch_size is per replica.
+    replicas: int = 1
+
+    @property
+    def global_batch(self) -> int:
+        """Images per step over all replicas."""
+        return self.batch_size * self.replicas
 
     @property
     def id(self) -> str:
@@ -62,6 +69,8 @@ class Case:
             parts.append(f"t{self.threads}")
         if self.image_size != 224:
             parts.append(f"{self.image_size}px")
+        if self.replicas != 1:
+            parts.append(f"r{self.replicas}")
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,11 +98,12 @@ class Axes:
     threads: tuple[int | None, ...]
     rounds: int
     warmup_rounds: int
+    replicas: tuple[int, ...] = (1,)
 
     def cases(self, backend: str) -> list[Case]:
         """Every case of the run, versions outermost."""
         return [
-            Case(v, m, b, p, d, j, self.image_size, t, backend)
+            Case(v, m, b, p, d, j, self.image_size, t, backend, r)
             for v in self.versions
             for m in self.modes
             for b in self.batch_sizes
@@ -101,6 +111,7 @@ class Axes:
             for d in self.devices
             for j in self.jit
             for t in self.threads
+            for r in self.replicas
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,6 +227,7 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
     merged = dict(PROFILES[profile])
     merged.setdefault("threads", "")
     merged.setdefault("devices", "")
+    merged.setdefault("replicas", "1")
     if options.get("jit") is None and backend in BACKEND_JIT and merged["jit"] == "off":
         merged["jit"] = "on" if BACKEND_JIT[backend][0] else "off"
     for key, value in options.items():
@@ -243,6 +255,7 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
         threads=threads,
         rounds=rounds,
         warmup_rounds=int(warmup),
+        replicas=_positive_ints(merged["replicas"], "--replicas"),
     )
 
 

@@ -77,6 +77,9 @@ def base_row(case: Case) -> dict[str, Any]:
         "harness_overhead_ms": None,
         "joules_per_image": None,
         "energy_source": None,
+        "global_batch": case.global_batch,
+        "replicas_in_sync": None,
+        "scaling_efficiency": None,
     }
 
 
@@ -93,16 +96,18 @@ def metrics_from_times(case: Case, times: list[float], gmacs: float | None) -> d
     """Throughput, latency and achieved TFLOP/s from the timed rounds (seconds)."""
     median = statistics.median(times)
     mean = statistics.fmean(times)
+    images = case.global_batch
     row: dict[str, Any] = {
-        "images_per_sec": case.batch_size / median,
-        "images_per_sec_mean": case.batch_size / mean,
+        "global_batch": images,
+        "images_per_sec": images / median,
+        "images_per_sec_mean": images / mean,
         "latency_ms_p50": 1000 * median,
         "latency_ms_p90": 1000 * percentile(times, 90),
         "latency_ms_p99": 1000 * percentile(times, 99),
     }
     if gmacs:
         work = TRAINING_WORK if case.mode == "training" else 1
-        row["achieved_tflops"] = 2 * gmacs * 1e9 * work * case.batch_size / median / 1e12
+        row["achieved_tflops"] = 2 * gmacs * 1e9 * work * images / median / 1e12
     return row
 
 

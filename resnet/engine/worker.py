@@ -101,13 +101,15 @@ class Session:
             return getattr(keras.applications, app)(weights=None, input_shape=shape)
         return resnet.build(version, input_shape=shape, dtype=case["precision"])
 
-    def _built(self, case: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """Build the model on the case's device; returns it with its size and build time."""
+    def _built(self, case: dict[str, Any], scoped: bool = True) -> tuple[Any, dict[str, Any]]:
+        """Build the model on the case's device (``scoped``; a distribution strategy
+        places it otherwise); returns it with its size and build time."""
+        import contextlib
 
         import resnet
 
         t0 = time.perf_counter()
-        with self.backend.build_scope(case["device"]):
+        with self.backend.build_scope(case["device"]) if scoped else contextlib.nullcontext():
             model = self._model(case)
         seconds = time.perf_counter() - t0
         params = resnet.count_params(model)
@@ -128,7 +130,6 @@ class Session:
 
         ``slot`` names the step: a second model ("reference") can live in the same
         process, so that two models are compared under identical conditions."""
-        import keras
         import numpy as np
 
         if slot == "main":
@@ -137,19 +138,22 @@ class Session:
         self._check_device(device)
         if case["jit"] not in BACKEND_JIT[self.backend.name]:
             raise CaseError("skipped", JIT_REASON[(self.backend.name, case["jit"])])
-        model, size = self._built(case)
+        replicas = int(case.get("replicas") or 1)
         rng = np.random.default_rng(0)
-        shape = (case["batch_size"], case["image_size"], case["image_size"], 3)
-        x = self.backend.put(rng.standard_normal(shape, dtype=np.float32), device)
-        if case["mode"] == "inference":
-            step, args = self.backend.inference_step(model, device, case["jit"]), (x,)
+        shape = (case["batch_size"] * replicas, case["image_size"], case["image_size"], 3)
+        images = rng.standard_normal(shape, dtype=np.float32)
+        labels = rng.integers(0, 1000, shape[0]).astype("int32")
+        if replicas > 1:
+            step, args, size, model = self._data_parallel(case, replicas, images, labels)
         else:
-            y = self.backend.put(rng.integers(0, 1000, case["batch_size"]).astype("int32"), device)
-            optimizer: Any = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-            if case["precision"] == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-            step, args = self.backend.training_step(model, device, case["jit"], x, y), (x, y)
+            model, size = self._built(case)
+            x = self.backend.put(images, device)
+            if case["mode"] == "inference":
+                step, args = self.backend.inference_step(model, device, case["jit"]), (x,)
+            else:
+                y = self.backend.put(labels, device)
+                self._compile(model, case)
+                step, args = self.backend.training_step(model, device, case["jit"], x, y), (x, y)
         self.steps[slot] = (step, args)
         self.backend.reset_peak_memory(device)
         t0 = time.perf_counter()
@@ -161,6 +165,37 @@ class Session:
         if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
             raise CaseError("error", f"asked for {device} but the step ran on {placed}")
         return {"compile_s": compile_s, "device_name": placed, **size}
+
+    def _compile(self, model: Any, case: dict[str, Any]) -> None:
+        import keras
+
+        optimizer: Any = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        if case["precision"] == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+
+    def _data_parallel(self, case: dict[str, Any], replicas: int, images: Any, labels: Any) -> tuple:
+        """Model and step under a data-parallel strategy; inputs split per replica."""
+        try:
+            strategy = self.backend.data_parallel(case["device"], replicas)
+        except (NotImplementedError, LookupError) as err:
+            raise CaseError("skipped", str(err)) from None
+        with strategy.scope():
+            model, size = self._built(case, scoped=False)
+            if case["mode"] == "training":
+                self._compile(model, case)
+                model.optimizer.build(model.trainable_variables)
+        x = self.backend.distribute_batch(strategy, images, replicas)
+        args: tuple = (x,)
+        if case["mode"] == "training":
+            args = (x, self.backend.distribute_batch(strategy, labels, replicas))
+        step = self.backend.distributed_steps(strategy, model, case["mode"], case["jit"])
+        if strategy.num_replicas_in_sync != replicas:
+            raise CaseError(
+                "error", f"asked for {replicas} replicas, the strategy has {strategy.num_replicas_in_sync}"
+            )
+        size["replicas_in_sync"] = strategy.num_replicas_in_sync
+        return step, args, size, model
 
     # -- steps ----------------------------------------------------------------
     def run_step(self, slot: str = "main") -> float:
