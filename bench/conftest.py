@@ -18,6 +18,7 @@ AXIS_OPTIONS = [
     ("--threads", "threads", "intra-op threads (and cores) per case: an axis, e.g. 1,2"),
     ("--rounds", "rounds", "timed rounds per case"),
     ("--warmup-rounds", "warmup_rounds", "untimed rounds after compilation"),
+    ("--strategy", "strategy", "mirrored (local devices) or multiworker (TF_CONFIG, one replica per worker)"),
     ("--replicas", "replicas", "data-parallel replicas (MirroredStrategy, TensorFlow): an axis, e.g. 1,2,4"),
 ]
 

@@ -308,3 +308,74 @@ def test_replicas_on_other_backends_are_skipped():
         with pytest.raises(CaseFailed) as info:
             w.call("setup", case=case.to_dict())
     assert info.value.status == "skipped" and "not supported on the jax backend" in info.value.reason
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tf_config(ports, index):
+    return json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
+    )
+
+
+def test_multiworker_case_on_two_local_workers():
+    """Two worker processes on 127.0.0.1 with TF_CONFIG run one training case together."""
+    ports = [_free_port(), _free_port()]
+    case = Case("v1.5", "training", 2, "float32", "cpu", False, 32, None, "tensorflow", 2, "multiworker")
+    workers = [Worker(timeout=240, env={"TF_CONFIG": _tf_config(ports, i)}) for i in range(2)]
+    try:
+        for w in workers:
+            w.send("setup", case=case.to_dict())
+        assert [w.receive("setup")["replicas_in_sync"] for w in workers] == [2, 2]
+        for cmd in ("warm", "step", "step", "finish"):
+            for w in workers:
+                w.send(cmd)
+            replies = [w.receive(cmd) for w in workers]
+        assert all(r["traces"] >= 1 for r in replies)
+    finally:
+        for w in workers:
+            w.close()
+
+
+def test_multiworker_peer_that_never_joins_times_out():
+    ports = [_free_port(), _free_port()]
+    case = Case("v1", "inference", 2, "float32", "cpu", False, 32, None, "tensorflow", 2, "multiworker")
+    t0 = time.monotonic()
+    with Worker(timeout=45, env={"TF_CONFIG": _tf_config(ports, 0)}) as w:
+        with pytest.raises(CaseFailed) as info:
+            w.call("setup", case=case.to_dict())
+    assert info.value.status in ("timeout", "error")
+    assert time.monotonic() - t0 < 120
+
+
+@pytest.mark.parametrize(
+    "tf_config,message",
+    [
+        (None, "needs TF_CONFIG"),
+        ("{not json", "TF_CONFIG is malformed"),
+        ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "TF_CONFIG is malformed"),
+        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "out of range"),
+    ],
+)
+def test_bad_tf_config(monkeypatch, tf_config, message):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(UsageError, match=message):
+        axes(strategy="multiworker")
+
+
+def test_multiworker_replicas_must_match_cluster(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", _tf_config([1, 2], 0))
+    assert axes(strategy="multiworker").replicas == (2,)
+    with pytest.raises(UsageError, match="cluster's size, 2 workers"):
+        axes(strategy="multiworker", replicas="4")
+    with pytest.raises(UsageError, match="--strategy: unknown value 'ring'"):
+        axes(strategy="ring")

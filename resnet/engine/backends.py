@@ -51,7 +51,7 @@ class Backend:
         """Block until ``out`` has been computed."""
         raise NotImplementedError
 
-    def data_parallel(self, device: str, replicas: int) -> Any:
+    def data_parallel(self, device: str, replicas: int, strategy: str = "mirrored") -> Any:
         """A data-parallel strategy over ``replicas`` devices (TensorFlow only for now)."""
         raise NotImplementedError(f"--replicas > 1 is not supported on the {self.name} backend yet")
 
@@ -151,10 +151,17 @@ class TensorFlowBackend(Backend):
                 flat.append(item)
         return flat
 
-    def data_parallel(self, device: str, replicas: int) -> Any:
+    def data_parallel(self, device: str, replicas: int, strategy: str = "mirrored") -> Any:
         """MirroredStrategy over ``replicas`` logical CPUs (the CPU split before TensorFlow
-        starts) or over GPUs ``device``, ``device+1``, ..."""
+        starts) or over GPUs ``device``, ``device+1``, ...; or MultiWorkerMirroredStrategy
+        over the workers of TF_CONFIG (one replica each, on ``device``)."""
         tf = self.tf
+        if strategy == "multiworker":
+            options = tf.distribute.experimental.CommunicationOptions(
+                implementation=tf.distribute.experimental.CommunicationImplementation.RING,
+                timeout_seconds=120,
+            )
+            return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         if device == "cpu":
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(

@@ -53,6 +53,8 @@ class Case:
     backend: str
     #: Data-parallel replicas (tf.distribute.MirroredStrategy); batch_size is per replica.
     replicas: int = 1
+    #: "mirrored" (local devices) or "multiworker" (one replica per worker of TF_CONFIG).
+    strategy: str = "mirrored"
 
     @property
     def global_batch(self) -> int:
@@ -71,6 +73,8 @@ class Case:
             parts.append(f"{self.image_size}px")
         if self.replicas != 1:
             parts.append(f"r{self.replicas}")
+        if self.strategy != "mirrored":
+            parts.append(self.strategy)
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,11 +103,12 @@ class Axes:
     rounds: int
     warmup_rounds: int
     replicas: tuple[int, ...] = (1,)
+    strategy: str = "mirrored"
 
     def cases(self, backend: str) -> list[Case]:
         """Every case of the run, versions outermost."""
         return [
-            Case(v, m, b, p, d, j, self.image_size, t, backend, r)
+            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy)
             for v in self.versions
             for m in self.modes
             for b in self.batch_sizes
@@ -228,11 +233,24 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
     merged.setdefault("threads", "")
     merged.setdefault("devices", "")
     merged.setdefault("replicas", "1")
+    merged.setdefault("strategy", "mirrored")
     if options.get("jit") is None and backend in BACKEND_JIT and merged["jit"] == "off":
         merged["jit"] = "on" if BACKEND_JIT[backend][0] else "off"
     for key, value in options.items():
         if value is not None and key != "profile":
             merged[key] = value
+    strategy = str(merged["strategy"])
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy: unknown value {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    if strategy == "multiworker":
+        workers = tf_config_workers()
+        if options.get("replicas") is None:
+            merged["replicas"] = str(workers)
+        elif _positive_ints(merged["replicas"], "--replicas") != (workers,):
+            raise UsageError(
+                f"--replicas: with --strategy multiworker it is the cluster's size, {workers} "
+                "workers in TF_CONFIG (one replica each)"
+            )
     devices = merged["devices"] or default_devices()
     threads: tuple[int | None, ...] = (None,)
     if str(merged["threads"]).strip():
@@ -256,7 +274,38 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
         rounds=rounds,
         warmup_rounds=int(warmup),
         replicas=_positive_ints(merged["replicas"], "--replicas"),
+        strategy=strategy,
     )
+
+
+STRATEGIES = ("mirrored", "multiworker")
+
+
+def tf_config_workers() -> int:
+    """The number of workers in TF_CONFIG; a UsageError when it is missing or malformed."""
+    import json
+
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        raise UsageError(
+            "--strategy multiworker needs TF_CONFIG (cluster.worker list and task) in the environment"
+        )
+    try:
+        config = json.loads(text)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        index = int(task["index"])
+        ok = isinstance(workers, list) and workers and task["type"] in ("worker", "chief") and index >= 0
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise UsageError(
+            'TF_CONFIG is malformed; expected {"cluster": {"worker": ["host:port", ...]}, '
+            '"task": {"type": "worker", "index": N}}'
+        )
+    if index >= len(workers):
+        raise UsageError(f"TF_CONFIG task index {index} is out of range for {len(workers)} workers")
+    return len(workers)
 
 
 def current_backend() -> str:

@@ -68,12 +68,21 @@ class Worker:
 
     def call(self, cmd: str, **args: Any) -> dict[str, Any]:
         """Send one command and wait for its reply (within the case's deadline)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.send(cmd, **args)
+        return self.receive(cmd)
+
+    def send(self, cmd: str, **args: Any) -> None:
+        """Send a command without waiting (pair with :meth:`receive`)."""
+        assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self._died()
+
+    def receive(self, cmd: str = "command") -> dict[str, Any]:
+        """Wait for the reply to the last command sent, within the case's deadline."""
+        assert self.proc.stdout is not None
         remaining = self.deadline - time.monotonic()
         if remaining <= 0 or not self._sel.select(timeout=remaining):
             self.kill()

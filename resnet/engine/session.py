@@ -33,6 +33,7 @@ OPTION_KEYS = {
     "rounds": "rounds",
     "warmup_rounds": "warmup_rounds",
     "replicas": "replicas",
+    "strategy": "strategy",
 }
 
 

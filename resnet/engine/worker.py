@@ -143,7 +143,7 @@ class Session:
         shape = (case["batch_size"] * replicas, case["image_size"], case["image_size"], 3)
         images = rng.standard_normal(shape, dtype=np.float32)
         labels = rng.integers(0, 1000, shape[0]).astype("int32")
-        if replicas > 1:
+        if replicas > 1 or case.get("strategy", "mirrored") != "mirrored":
             step, args, size, model = self._data_parallel(case, replicas, images, labels)
         else:
             model, size = self._built(case)
@@ -177,7 +177,7 @@ class Session:
     def _data_parallel(self, case: dict[str, Any], replicas: int, images: Any, labels: Any) -> tuple:
         """Model and step under a data-parallel strategy; inputs split per replica."""
         try:
-            strategy = self.backend.data_parallel(case["device"], replicas)
+            strategy = self.backend.data_parallel(case["device"], replicas, case.get("strategy", "mirrored"))
         except (NotImplementedError, LookupError) as err:
             raise CaseError("skipped", str(err)) from None
         with strategy.scope():
