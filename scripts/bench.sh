@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 bash scripts/setup.sh
 slug=$(.venv/bin/python -c "from resnet.engine.machine import machine_slug; print(machine_slug())")
-name="results/${slug}-$(date +%Y-%m-%d)"
+# Date and time in the name: a second run the same day never overwrites the first.
+name="results/${slug}-$(date +%Y-%m-%d-%H%M)"
 mkdir -p results
 start=$(date +%s)
 status=0
