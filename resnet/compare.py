@@ -24,7 +24,8 @@ METRICS: dict[str, bool] = {
 }
 #: Metrics computed from step times: their noise is the runs' step-time spread.
 TIMED = {"images_per_sec", "images_per_sec_mean", "utilization", "achieved_tflops", "latency_ms_p50"}
-KEY = ["version", "mode", "batch_size", "precision", "device", "jit", "image_size", "threads", "backend"]
+#: Cases pair by their id (which names every axis, replicas included) and backend.
+KEY = ["case_id", "backend"]
 DEFAULT_THRESHOLDS = ("images_per_sec:-5%", "peak_host_rss_mb:+10%", "peak_device_mem_mb:+10%")
 
 
@@ -91,9 +92,7 @@ def compare(
     key = KEY if allow_machine_mismatch else ["machine", *KEY]
 
     def keyed(df: pd.DataFrame) -> pd.DataFrame:
-        df = df.copy()
-        df["threads"] = df["threads"].fillna(0)
-        return df.drop_duplicates(key, keep="last").set_index(key)
+        return df.drop_duplicates(key, keep="last").set_index(key, drop=False)
 
     b, n = keyed(base), keyed(new)
     common = b.index.intersection(n.index)

@@ -3,15 +3,14 @@ regressions between consecutive runs marked, latest against previous summarised.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import itertools
 from pathlib import Path
 
 import pandas as pd
 
 from resnet.compare import Threshold, compare
+from resnet.report import embed_figure
 from resnet.results import LoadError, load
 
 
@@ -122,10 +121,7 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         ax.set_title(f"{case_id} | {machine}", fontsize=9)
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        data = base64.b64encode(buf.getvalue()).decode()
+        data = embed_figure(fig, dpi=90)
         parts.append(f"<img alt='{html.escape(case_id)}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>Runs</h2><ol>")
     for run in runs:

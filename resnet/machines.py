@@ -108,13 +108,12 @@ def machines_table(
 
 def write_machines(table: pd.DataFrame, out: str | Path, notes: list[str]) -> Path:
     """Markdown, CSV, bar charts (relative throughput, images per dollar) and an HTML page."""
-    import base64
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from resnet.report import embed_figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,12 +143,7 @@ def write_machines(table: pd.DataFrame, out: str | Path, notes: list[str]) -> Pa
         ax.grid(True, axis="y", alpha=0.3)
         ax.set_title(f"ResNet-50: {label}")
         fig.tight_layout()
-        fig.savefig(out / f"{column}.png", dpi=110)
-        fig.savefig(out / f"{column}.svg")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        images.append(base64.b64encode(buf.getvalue()).decode())
+        images.append(embed_figure(fig, out, column))
     page = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Machines</title></head><body>",
         "<h1>ResNet-50 across machines</h1>",

@@ -351,6 +351,20 @@ def figures(df: pd.DataFrame) -> dict[str, Any]:
 
 
 # -- writing -----------------------------------------------------------------
+def embed_figure(fig: Any, out: Path | None = None, stem: str = "", dpi: int = 110) -> str:
+    """Render ``fig`` once as PNG (also saved as ``out/stem.png`` and ``.svg`` when
+    ``out`` is given), close it, and return the PNG base64-encoded for an <img> tag."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    if out is not None:
+        (out / f"{stem}.png").write_bytes(buf.getvalue())
+        fig.savefig(out / f"{stem}.svg")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.85em}
@@ -376,14 +390,7 @@ def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchma
         sections.append((heading, table.to_html(escape=True, na_rep="")))
     images = []
     for stem, fig in figures(df).items():
-        buf = io.BytesIO()
-        fig.savefig(out / f"{stem}.png", dpi=110)
-        fig.savefig(out / f"{stem}.svg")
-        fig.savefig(buf, format="png", dpi=110)
-        images.append((stem, base64.b64encode(buf.getvalue()).decode()))
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        images.append((stem, embed_figure(fig, out, stem)))
     sources = ", ".join(sorted(map(str, df.get("source", pd.Series(dtype=str)).dropna().unique())))
     dates = ", ".join(sorted(map(str, df.get("datetime", pd.Series(dtype=str)).dropna().unique())))
     parts = [

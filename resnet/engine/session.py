@@ -37,10 +37,6 @@ OPTION_KEYS = {
 }
 
 
-class Outcome(Exception):
-    """How a case ended for pytest: raised by :meth:`BenchRun.finish_case`."""
-
-
 def _fmt(row: dict[str, Any]) -> str:
     if row["status"] != "ok":
         return f"{row['status'].upper()}: {row['reason']}"
@@ -275,4 +271,4 @@ def default_journal(json_path: str | None) -> Path:
     return Path(".benchmarks") / "resnet-bench.journal.jsonl"
 
 
-__all__ = ["BenchRun", "Outcome", "UsageError", "default_journal"]
+__all__ = ["BenchRun", "UsageError", "default_journal"]
