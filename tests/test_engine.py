@@ -301,13 +301,35 @@ def test_mirrored_training_on_two_logical_cpus():
     assert info.value.status == "skipped"  # more replicas than devices: a reason, not a hang
 
 
-def test_replicas_on_other_backends_are_skipped():
+@pytest.mark.parametrize("mode", ["training", "inference"])
+def test_jax_data_parallel_on_two_cpu_devices(mode):
+    """keras.distribution.DataParallel: the batch sharded over two CPU devices, compiled once."""
     pytest.importorskip("jax")
+    case = Case("v1.5", mode, 2, "float32", "cpu", True, 32, None, "jax", 2)
+    with Worker(timeout=300, env={"KERAS_BACKEND": "jax"}, cpu_devices=2) as w:
+        setup = w.call("setup", case=case.to_dict())
+        assert setup["replicas_in_sync"] == 2
+        assert setup["device_name"].count("CPU") == 2 or setup["device_name"].count("cpu") == 2
+        assert w.call("warm")["traces"] == 1
+        w.call("step")
+        w.call("step")
+        assert w.call("finish")["traces"] == 1  # no retrace after warm-up
+
+
+def test_data_parallel_where_it_cannot_run_is_skipped():
+    pytest.importorskip("jax")
+    # JAX started with one CPU device: two replicas do not fit.
     case = Case("v1", "inference", 2, "float32", "cpu", True, 32, None, "jax", 2)
     with Worker(timeout=120, env={"KERAS_BACKEND": "jax"}) as w:
         with pytest.raises(CaseFailed) as info:
             w.call("setup", case=case.to_dict())
-    assert info.value.status == "skipped" and "not supported on the jax backend" in info.value.reason
+    assert info.value.status == "skipped" and "2 replicas from cpu need 2 CPU devices" in info.value.reason
+    pytest.importorskip("torch")
+    case = Case("v1", "inference", 2, "float32", "cpu", False, 32, None, "torch", 2)
+    with Worker(timeout=120, env={"KERAS_BACKEND": "torch"}) as w:
+        with pytest.raises(CaseFailed) as info:
+            w.call("setup", case=case.to_dict())
+    assert info.value.status == "skipped" and "not supported on the torch backend" in info.value.reason
 
 
 def _free_port():

@@ -52,8 +52,22 @@ class Backend:
         raise NotImplementedError
 
     def data_parallel(self, device: str, replicas: int, strategy: str = "mirrored") -> Any:
-        """A data-parallel strategy over ``replicas`` devices (TensorFlow only for now)."""
-        raise NotImplementedError(f"--replicas > 1 is not supported on the {self.name} backend yet")
+        """A data-parallel strategy over ``replicas`` devices: an object with ``scope()``
+        (variables created inside are replicated) and ``num_replicas_in_sync``."""
+        raise NotImplementedError(
+            f"--replicas > 1 is not supported on the {self.name} backend "
+            "(Keras's data parallelism exists for TensorFlow and JAX only)"
+        )
+
+    def distributed_steps(
+        self, strategy: Any, model: keras.Model, mode: str, jit: bool, args: tuple
+    ) -> Callable:
+        """``step(*args)`` running one data-parallel step of ``mode`` under ``strategy``."""
+        raise NotImplementedError
+
+    def distribute_batch(self, strategy: Any, array: np.ndarray, replicas: int) -> Any:
+        """``array`` split along the batch, one slice per replica, on its device."""
+        raise NotImplementedError
 
     def placement(self, out: Any) -> str:
         """Where ``out`` was computed, as the backend names it."""
@@ -180,8 +194,9 @@ class TensorFlowBackend(Backend):
             ops = None
         return tf.distribute.MirroredStrategy(devices=names, cross_device_ops=ops)
 
-    def distributed_steps(self, strategy: Any, model: keras.Model, mode: str, jit: bool) -> Callable:
-        """``step(x, y=None)`` running one replica step per device under ``strategy``."""
+    def distributed_steps(
+        self, strategy: Any, model: keras.Model, mode: str, jit: bool, args: tuple
+    ) -> Callable:
         if mode == "inference":
             inner = lambda x: model(x, training=False)  # noqa: E731
         else:
@@ -190,7 +205,6 @@ class TensorFlowBackend(Backend):
         return lambda *args: f(*args)
 
     def distribute_batch(self, strategy: Any, array: np.ndarray, replicas: int) -> Any:
-        """Split ``array`` along the batch into one slice per replica, on its device."""
         per = len(array) // replicas
         return strategy.experimental_distribute_values_from_function(
             lambda ctx: self.tf.constant(
@@ -270,21 +284,25 @@ class JaxBackend(Backend):
     def put(self, array: np.ndarray, device: str) -> Any:
         return self.jax.device_put(array, self._device(device))
 
-    def _state(self, variables: list, device: str) -> list:
+    def _state(self, variables: list, device: str, place: bool = True) -> list:
+        if not place:  # already laid out by a distribution
+            return [v.value for v in variables]
         return [self.jax.device_put(v.value, self._device(device)) for v in variables]
 
-    def inference_step(self, model: keras.Model, device: str, jit: bool) -> Callable:
-        tv = self._state(model.trainable_variables, device)
-        ntv = self._state(model.non_trainable_variables, device)
+    def inference_step(self, model: keras.Model, device: str, jit: bool, place: bool = True) -> Callable:
+        tv = self._state(model.trainable_variables, device, place)
+        ntv = self._state(model.non_trainable_variables, device, place)
         fn = self.jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
         self._jitted.append(fn)
         return lambda x: fn(tv, ntv, x)
 
-    def training_step(self, model: keras.Model, device: str, jit: bool, x: Any, y: Any) -> Callable:
+    def training_step(
+        self, model: keras.Model, device: str, jit: bool, x: Any, y: Any, place: bool = True
+    ) -> Callable:
         model._symbolic_build(data_batch=(x, y, None))
         state = [
             tuple(
-                self._state(vs, device)
+                self._state(vs, device, place)
                 for vs in (
                     model.trainable_variables,
                     model.non_trainable_variables,
@@ -293,7 +311,14 @@ class JaxBackend(Backend):
                 )
             )
         ]
-        fn = self.jax.jit(model.train_step, donate_argnums=0)
+        out_shardings = None
+        if not place:
+            # As Keras's own trainer does: state keeps its layout from step to step,
+            # so the step is compiled once.
+            spec = model._get_state_sharding_spec()
+            state[0] = self.jax.device_put(state[0], spec)
+            out_shardings = (None, spec)
+        fn = self.jax.jit(model.train_step, donate_argnums=0, out_shardings=out_shardings)
         self._jitted.append(fn)
 
         def step(x: Any, y: Any) -> Any:
@@ -304,6 +329,39 @@ class JaxBackend(Backend):
 
     def wait(self, out: Any) -> None:
         self.jax.block_until_ready(out)
+
+    def data_parallel(self, device: str, replicas: int, strategy: str = "mirrored") -> Any:
+        """keras.distribution.DataParallel over ``replicas`` devices: CPU devices (the
+        worker starts JAX with that many host devices) or GPUs ``device``, ``device+1``, ..."""
+        if strategy != "mirrored":
+            raise NotImplementedError(
+                f"--strategy {strategy} is TensorFlow's; on JAX use --strategy mirrored "
+                "(keras.distribution.DataParallel over local devices)"
+            )
+        kind, first = ("cpu", 0) if device == "cpu" else ("gpu", int(device.split(":")[1]))
+        found = self.jax.devices(kind)
+        if first + replicas > len(found):
+            raise LookupError(
+                f"{replicas} replicas from {device} need {first + replicas} {kind.upper()} devices; "
+                f"JAX sees {len(found)}"
+            )
+        distribution = keras.distribution.DataParallel(devices=found[first : first + replicas])
+        # One case per worker process, so a global setting cannot leak into another case.
+        keras.distribution.set_distribution(distribution)
+        return _JaxDataParallel(distribution, replicas)
+
+    def distribute_batch(self, strategy: Any, array: np.ndarray, replicas: int) -> Any:
+        layout = strategy.distribution.get_data_layout(array.shape).backend_layout
+        return self.jax.device_put(array, layout)
+
+    def distributed_steps(
+        self, strategy: Any, model: keras.Model, mode: str, jit: bool, args: tuple
+    ) -> Callable:
+        # Variables were created replicated under the distribution; the batch is sharded
+        # along "batch", so XLA partitions each step and all-reduces the gradients.
+        if mode == "inference":
+            return self.inference_step(model, "", jit, place=False)
+        return self.training_step(model, "", jit, *args, place=False)
 
     def placement(self, out: Any) -> str:
         leaf = self.jax.tree_util.tree_leaves(out)[0]
@@ -338,6 +396,17 @@ class JaxBackend(Backend):
         import jaxlib
 
         return {"jax": self.jax.__version__, "jaxlib": jaxlib.__version__}
+
+
+class _JaxDataParallel:
+    """A keras.distribution.DataParallel seen through the strategy interface the worker uses."""
+
+    def __init__(self, distribution: Any, replicas: int) -> None:
+        self.distribution = distribution
+        self.num_replicas_in_sync = replicas
+
+    def scope(self) -> Any:
+        return self.distribution.scope()
 
 
 class TorchBackend(Backend):
@@ -397,6 +466,12 @@ class TorchBackend(Backend):
     def placement(self, out: Any) -> str:
         leaf = keras.tree.flatten(out)[0]
         return str(getattr(leaf, "device", "cpu"))
+
+    def trace_count(self) -> int:
+        # Keras models run eagerly here; a torch.compile'd peer counts its graphs.
+        from resnet.engine.peers import compiled_graphs
+
+        return compiled_graphs()
 
     def reset_peak_memory(self, device: str) -> None:
         if device != "cpu":

@@ -129,7 +129,8 @@ def measure(
     row = base_row(case)
     t0 = time.monotonic()
     try:
-        with Worker(threads=case.threads, timeout=timeout) as worker:
+        cpu_devices = case.replicas if case.device == "cpu" else None
+        with Worker(threads=case.threads, timeout=timeout, cpu_devices=cpu_devices) as worker:
             if on_worker_info:
                 on_worker_info(worker.info)
             row["threads"] = worker.info.get("threads", case.threads)

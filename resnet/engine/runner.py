@@ -36,10 +36,16 @@ class Worker:
         threads: compute threads (None: every core the process may use).
         timeout: seconds the whole case may take, start-up included.
         env: extra environment variables for the worker.
+        cpu_devices: split the CPU into this many devices for data-parallel cases (JAX
+            needs it before it starts; TensorFlow splits the CPU itself, in the worker).
     """
 
     def __init__(
-        self, threads: int | None = None, timeout: float = 1800.0, env: dict[str, str] | None = None
+        self,
+        threads: int | None = None,
+        timeout: float = 1800.0,
+        env: dict[str, str] | None = None,
+        cpu_devices: int | None = None,
     ) -> None:
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
@@ -51,6 +57,9 @@ class Worker:
             child_env["XLA_FLAGS"] = (
                 f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
             ).strip()
+        if cpu_devices and cpu_devices > 1:
+            flags = child_env.get("XLA_FLAGS", "")
+            child_env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={cpu_devices}".strip()
         child_env.update(env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "resnet.engine.worker"],

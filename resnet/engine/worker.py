@@ -18,7 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from resnet.engine.config import BACKEND_JIT, JIT_REASON
+from resnet.engine.config import BACKEND_JIT, JIT_REASON, PEER_VERSIONS
 
 #: Compute dtype of each precision, for the matrix-product peak probe.
 COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
@@ -123,7 +123,25 @@ class Session:
 
     def build(self, case: dict[str, Any]) -> dict[str, Any]:
         """Build the model once (for build-time cases); returns its size."""
+        if case["version"] in PEER_VERSIONS:
+            import numpy as np
+
+            s = case["image_size"]
+            return self._peer(case, np.zeros((1, s, s, 3), "float32"), np.zeros(1, "int32"))[2]
         return self._built(case)[1]
+
+    def _peer(self, case: dict[str, Any], images: Any, labels: Any) -> tuple:
+        """A peer model's ``(step, args, size)`` (resnet/engine/peers.py)."""
+        from resnet.engine.peers import PeerUnavailable, build_peer
+
+        if int(case.get("replicas") or 1) > 1:
+            raise CaseError(
+                "skipped", f"{case['version']} is a single-device peer: --replicas does not apply"
+            )
+        try:
+            return build_peer(case, images, labels)
+        except PeerUnavailable as err:
+            raise CaseError("skipped", str(err)) from None
 
     def setup(self, case: dict[str, Any], slot: str = "main") -> dict[str, Any]:
         """Build, place inputs, compile and run the first step (timed as compile_s).
@@ -136,14 +154,17 @@ class Session:
             self.case = case
         device = case["device"]
         self._check_device(device)
-        if case["jit"] not in BACKEND_JIT[self.backend.name]:
+        peer = case["version"] in PEER_VERSIONS
+        if case["jit"] not in BACKEND_JIT[self.backend.name] and not peer:
             raise CaseError("skipped", JIT_REASON[(self.backend.name, case["jit"])])
         replicas = int(case.get("replicas") or 1)
         rng = np.random.default_rng(0)
         shape = (case["batch_size"] * replicas, case["image_size"], case["image_size"], 3)
         images = rng.standard_normal(shape, dtype=np.float32)
         labels = rng.integers(0, 1000, shape[0]).astype("int32")
-        if replicas > 1 or case.get("strategy", "mirrored") != "mirrored":
+        if peer:
+            step, args, size = self._peer(case, images, labels)
+        elif replicas > 1 or case.get("strategy", "mirrored") != "mirrored":
             step, args, size, model = self._data_parallel(case, replicas, images, labels)
         else:
             model, size = self._built(case)
@@ -189,7 +210,8 @@ class Session:
         args: tuple = (x,)
         if case["mode"] == "training":
             args = (x, self.backend.distribute_batch(strategy, labels, replicas))
-        step = self.backend.distributed_steps(strategy, model, case["mode"], case["jit"])
+        with strategy.scope():
+            step = self.backend.distributed_steps(strategy, model, case["mode"], case["jit"], args)
         if strategy.num_replicas_in_sync != replicas:
             raise CaseError(
                 "error", f"asked for {replicas} replicas, the strategy has {strategy.num_replicas_in_sync}"
@@ -239,7 +261,8 @@ class Session:
         if self.energy is not None and self.joules_at_warm is not None and times:
             now = self.energy.read()
             if now is not None:
-                joules = (now - self.joules_at_warm) / (len(times) * self.case["batch_size"])
+                images = self.case["batch_size"] * int(self.case.get("replicas") or 1)
+                joules = (now - self.joules_at_warm) / (len(times) * images)
         return {
             "joules_per_image": joules,
             "energy_source": getattr(self.energy, "source", "none"),
