@@ -8,7 +8,11 @@ from resnet.engine.config import PROFILES, UsageError
 from resnet.engine.session import BenchRun, default_journal
 
 AXIS_OPTIONS = [
-    ("--versions", "versions", "comma-separated versions: v1,v1.5,v2 (keras-v1, keras-v2: references)"),
+    (
+        "--versions",
+        "versions",
+        "comma-separated versions: v1,v1.5,v2 (keras-v1, keras-v2, torchvision-resnet50: references)",
+    ),
     ("--modes", "modes", "inference,training"),
     ("--batch-sizes", "batch_sizes", "comma-separated batch sizes, e.g. 1,8,32"),
     ("--precisions", "precisions", "float32,mixed_float16,mixed_bfloat16"),

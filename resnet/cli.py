@@ -108,11 +108,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the versions with a one-line description each."""
-    from resnet.engine.config import REFERENCE_VERSIONS
+    from resnet.engine.config import PEER_VERSIONS, REFERENCE_VERSIONS
     from resnet.specs import versions
 
-    for name, text in {**versions(), **REFERENCE_VERSIONS}.items():
-        print(f"{name:10s} {text}")
+    for name, text in {**versions(), **REFERENCE_VERSIONS, **PEER_VERSIONS}.items():
+        print(f"{name:20s} {text}")
     return 0
 
 

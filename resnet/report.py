@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 GROUP = ["machine", "backend", "device", "mode", "precision", "jit", "threads", "image_size", "replicas"]
-VERSION_ORDER = ["v1", "v1.5", "v2", "keras-v1", "keras-v2"]
+VERSION_ORDER = ["v1", "v1.5", "v2", "keras-v1", "keras-v2", "torchvision-resnet50"]
 
 
 def _cases(df: pd.DataFrame) -> pd.DataFrame:
@@ -206,10 +206,55 @@ def scaling_table(df: pd.DataFrame) -> pd.DataFrame:
     return cases.set_index(keys)[cols].astype(float).round(3).sort_index()
 
 
+#: Each reference or peer model, and our version of the same layout.
+OURS_FOR = {"keras-v1": "v1", "keras-v2": "v2", "torchvision-resnet50": "v1.5"}
+
+
+def _jit_label(row: pd.Series) -> str:
+    return f"{row['backend']}, jit {'on' if row['jit'] else 'off'}"
+
+
+def peer_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Our model against each reference (keras.applications) or peer (torchvision) of
+    the same layout, on the same machine, device, mode, precision and batch: the
+    images/s of our best configuration (any backend, jit on or off) over theirs."""
+    cases = _ok(_cases(df))
+    refs = cases[cases["version"].isin(list(OURS_FOR))]
+    match = ["machine", "device", "mode", "precision", "batch_size", "image_size", "threads", "replicas"]
+    rows = []
+    for _, ref in refs.iterrows():
+        ours = cases[cases["version"] == OURS_FOR[ref["version"]]]
+        for k in match:
+            ours = ours[ours[k] == ref[k]]
+        if ours.empty:
+            continue
+        best = ours.loc[ours["images_per_sec"].idxmax()]
+        rows.append(
+            {
+                **{k: ref[k] for k in match},
+                "theirs": f"{ref['version']} ({_jit_label(ref)})",
+                "theirs_images_per_sec": round(float(ref["images_per_sec"]), 1),
+                "ours": f"{best['version']} ({_jit_label(best)})",
+                "ours_images_per_sec": round(float(best["images_per_sec"]), 1),
+                "ours_over_theirs": round(float(best["images_per_sec"] / ref["images_per_sec"]), 3),
+            }
+        )
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows)
+    keys = [k for k in match if k in ("mode", "precision", "batch_size") or table[k].nunique() > 1]
+    return table.set_index([*keys, "theirs"]).drop(columns=[k for k in match if k not in keys]).sort_index()
+
+
 TABLES = {
     "throughput": ("Throughput (images/s)", throughput_table),
     "mixed_precision_speedup": ("Mixed precision speed-up over float32", speedup_table),
     "version_cost": ("Each version's images/s relative to v1", version_cost_table),
+    "ours_vs_theirs": (
+        "Ours against references and peers of the same layout (not ours: keras-v1, keras-v2, "
+        "torchvision-resnet50)",
+        peer_table,
+    ),
     "memory": ("Peak memory (MiB: device memory on GPUs, process RSS on CPUs)", memory_table),
     "latency": ("Step latency (ms)", latency_table),
     "best_batch": ("Best batch size and largest that fit", best_batch_table),

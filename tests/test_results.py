@@ -208,3 +208,27 @@ def test_report_renders_in_headless_chromium(run_file, tmp_path):
     pixels = image.imread(shot)
     # Figures drawn: a good share of the page is neither white nor background.
     assert (pixels[..., :3].mean(axis=2) < 0.9).mean() > 0.02
+
+
+def test_ours_against_the_peer_across_backends(tmp_path):
+    """torchvision-resnet50 (torch backend) against our best v1.5 of the same machine and case."""
+    from resnet.report import peer_table
+
+    rows = [
+        _row("v1.5", "training", 256, "mixed_bfloat16", ips=5000.0, backend="jax", jit=True),
+        _row("v1.5", "training", 256, "mixed_bfloat16", ips=2000.0, backend="torch"),
+        _row("torchvision-resnet50", "training", 256, "mixed_bfloat16", ips=4000.0, backend="torch"),
+        _row(
+            "torchvision-resnet50", "training", 256, "mixed_bfloat16", ips=6250.0, backend="torch", jit=True
+        ),
+        _row("torchvision-resnet50", "inference", 256, "mixed_bfloat16", ips=9.0, backend="torch"),  # no ours
+    ]
+    for r in rows:
+        r["case_id"] += f"-{r['backend']}-{r['jit']}"
+    table = peer_table(load(make_run(tmp_path / "gpu.json", rows))).reset_index()
+    assert len(table) == 2
+    compiled = table[table["theirs"] == "torchvision-resnet50 (torch, jit on)"].iloc[0]
+    assert compiled["ours"] == "v1.5 (jax, jit on)"
+    assert compiled["ours_over_theirs"] == pytest.approx(0.8)
+    eager = table[table["theirs"] == "torchvision-resnet50 (torch, jit off)"].iloc[0]
+    assert eager["ours_over_theirs"] == pytest.approx(1.25)

@@ -16,7 +16,11 @@ REFERENCE_VERSIONS = {
     "keras-v1": "keras.applications.ResNet50 (reference, not ours)",
     "keras-v2": "keras.applications.ResNet50V2 (reference, not ours)",
 }
-ALL_VERSIONS = (*VERSIONS, *REFERENCE_VERSIONS)
+#: Peers: other libraries' ResNet-50s (see resnet/engine/peers.py); labelled as not ours.
+PEER_VERSIONS = {
+    "torchvision-resnet50": "torchvision.models.resnet50, v1.5 layout (peer, not ours; torch backend)",
+}
+ALL_VERSIONS = (*VERSIONS, *REFERENCE_VERSIONS, *PEER_VERSIONS)
 BACKENDS = ("tensorflow", "jax", "torch")
 MIN_IMAGE = 32
 #: The jit (XLA) settings each backend can run; the first is its default.
@@ -30,7 +34,8 @@ JIT_REASON = {
     (
         "torch",
         True,
-    ): "jit=on (torch.compile) is not supported on the torch backend yet: Keras runs it eagerly",
+    ): "jit=on (torch.compile) is not supported for Keras models on the torch backend: Keras runs "
+    "them eagerly (the torchvision-resnet50 peer does run under torch.compile)",
 }
 
 
