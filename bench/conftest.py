@@ -22,8 +22,18 @@ AXIS_OPTIONS = [
     ("--threads", "threads", "intra-op threads (and cores) per case: an axis, e.g. 1,2"),
     ("--rounds", "rounds", "timed rounds per case"),
     ("--warmup-rounds", "warmup_rounds", "untimed rounds after compilation"),
+    (
+        "--min-time",
+        "min_time",
+        "seconds of timed steps per case at least: more rounds than --rounds when steps are short "
+        "(steadier numbers on shared machines)",
+    ),
     ("--strategy", "strategy", "mirrored (local devices) or multiworker (TF_CONFIG, one replica per worker)"),
-    ("--replicas", "replicas", "data-parallel replicas (MirroredStrategy, TensorFlow): an axis, e.g. 1,2,4"),
+    (
+        "--replicas",
+        "replicas",
+        "data-parallel replicas (TensorFlow MirroredStrategy, JAX DataParallel): an axis, e.g. 1,2,4",
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from resnet.engine.config import PROFILES, Case, UsageError, resolve_axes
 from resnet.engine.journal import Journal, read_journal
-from resnet.engine.measure import metrics_from_times, percentile
+from resnet.engine.measure import MAX_ROUNDS, metrics_from_times, percentile, rounds_for
 from resnet.engine.runner import CaseFailed, Worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +73,22 @@ def test_bad_axes_are_usage_errors(kw, message):
         axes(**kw)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_rounds_for_min_time():
+    assert rounds_for(5, None, 0.01) == 5
+    assert rounds_for(5, 2.0, 0.01) == 200  # 2 s of 10 ms steps
+    assert rounds_for(5, 2.0, 1.0) == 5  # long steps: --rounds already covers it
+    assert rounds_for(5, 10.0, 1e-6) == MAX_ROUNDS
+
+
+def test_min_time_option():
+    assert axes().min_time is None
+    assert axes(min_time="10").min_time == 10.0
+    assert axes(min_time="2.5s").min_time == 2.5
+    for bad in ("0", "-3", "soon", "7200"):
+        with pytest.raises(UsageError, match=r"--min-time: .* is not a number of seconds between 0 and 3600"):
+            axes(min_time=bad)
 
 
 def test_metrics_from_times():
@@ -169,6 +185,8 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
         "inference",
         "--devices",
         "cpu,gpu:0",
+        "--min-time",
+        "0.5",
         "--benchmark-json",
         str(out_json),
     ]
@@ -188,6 +206,9 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
         assert key in extra, key
     assert extra["status"] == "ok" and extra["images_per_sec"] > 0
     assert extra["images_per_sec"] == pytest.approx(2 / bench["stats"]["median"])
+    # --min-time 0.5: steps of a few ms need many more rounds than the profile's 3.
+    assert extra["rounds"] == bench["stats"]["rounds"] > 3
+    assert extra["timed_s"] == pytest.approx(bench["stats"]["mean"] * bench["stats"]["rounds"])
     assert "CPU:0" in extra["device_name"]
     assert 0 < extra["utilization"] < 1.5
     assert extra["params_total"] == 25_636_712

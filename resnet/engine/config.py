@@ -109,6 +109,8 @@ class Axes:
     warmup_rounds: int
     replicas: tuple[int, ...] = (1,)
     strategy: str = "mirrored"
+    #: Seconds of timed steps per case at least (more rounds than ``rounds`` if needed).
+    min_time: float | None = None
 
     def cases(self, backend: str) -> list[Case]:
         """Every case of the run, versions outermost."""
@@ -267,6 +269,17 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
     warmup = str(merged["warmup_rounds"]).strip()
     if not warmup.isdigit():
         raise UsageError(f"--warmup-rounds: {warmup!r} is not a non-negative integer")
+    min_time = None
+    if merged.get("min_time") not in (None, ""):
+        text = str(merged["min_time"]).strip().removesuffix("s")
+        try:
+            min_time = float(text)
+        except ValueError:
+            min_time = -1.0
+        if not 0 < min_time <= 3600:
+            raise UsageError(
+                f"--min-time: {merged['min_time']!r} is not a number of seconds between 0 and 3600"
+            )
     return Axes(
         versions=_choices(merged["versions"], "--versions", ALL_VERSIONS),
         modes=_choices(merged["modes"], "--modes", MODES),
@@ -280,6 +293,7 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
         warmup_rounds=int(warmup),
         replicas=_positive_ints(merged["replicas"], "--replicas"),
         strategy=strategy,
+        min_time=min_time,
     )
 
 

@@ -6,6 +6,7 @@ with pytest-benchmark's pedantic mode, and turns what it measured into one row.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -80,6 +81,8 @@ def base_row(case: Case) -> dict[str, Any]:
         "global_batch": case.global_batch,
         "replicas_in_sync": None,
         "scaling_efficiency": None,
+        "rounds": None,
+        "timed_s": None,
     }
 
 
@@ -111,6 +114,18 @@ def metrics_from_times(case: Case, times: list[float], gmacs: float | None) -> d
     return row
 
 
+#: The most timed rounds --min-time may ask for.
+MAX_ROUNDS = 10_000
+
+
+def rounds_for(rounds: int, min_time: float | None, step_s: float) -> int:
+    """Timed rounds: ``rounds``, or more so that they add up to ``min_time`` seconds
+    at the estimated ``step_s`` per step (at most MAX_ROUNDS)."""
+    if not min_time or step_s <= 0:
+        return rounds
+    return max(rounds, min(MAX_ROUNDS, math.ceil(min_time / step_s)))
+
+
 def measure(
     case: Case,
     benchmark: Any,
@@ -118,11 +133,14 @@ def measure(
     rounds: int,
     warmup_rounds: int,
     timeout: float,
+    min_time: float | None = None,
     peaks: PeakCache | None = None,
     on_worker_info: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Measure ``case`` with ``benchmark`` (pytest-benchmark's fixture).
 
+    Warm-up rounds run first, untimed; with ``min_time`` their median step time sets
+    how many rounds are timed (at least one warm-up round then).
     Returns the case's row; a case that cannot run comes back with its status
     ("skipped", "oom", "timeout", "error") and reason, never as zeros.
     """
@@ -138,15 +156,19 @@ def measure(
             row.update({k: v for k, v in setup.items() if k in row})
             worker.call("warm")
             inside: list[float] = []  # the worker's own time of each step
+            warm = [worker.call("step")["seconds"] for _ in range(max(warmup_rounds, 1 if min_time else 0))]
+            timed = rounds_for(rounds, min_time, statistics.median(warm) if warm else 0.0)
             benchmark.pedantic(
                 lambda: inside.append(worker.call("step")["seconds"]),
-                rounds=rounds,
-                warmup_rounds=warmup_rounds,
+                rounds=timed,
+                warmup_rounds=0,
                 iterations=1,
             )
             done = worker.call("finish")
             times = list(benchmark.stats.stats.data)
             row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
+            row["rounds"] = len(times)
+            row["timed_s"] = sum(times)
             row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
             row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
             row["joules_per_image"] = done.get("joules_per_image")

@@ -34,6 +34,7 @@ OPTION_KEYS = {
     "warmup_rounds": "warmup_rounds",
     "replicas": "replicas",
     "strategy": "strategy",
+    "min_time": "min_time",
 }
 
 
@@ -128,6 +129,7 @@ class BenchRun:
             benchmark,
             rounds=self.axes.rounds,
             warmup_rounds=self.axes.warmup_rounds,
+            min_time=self.axes.min_time,
             timeout=self.case_timeout,
             peaks=self.peaks,
             on_worker_info=self._remember_info,
