@@ -63,6 +63,7 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
     if df.empty:
         raise LoadError(directory, "no readable runs in this directory")
     regs = regressions(df, threshold)
+    metric = threshold.metric if threshold.metric in df.columns else "images_per_sec"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = list(dict.fromkeys(df["run"]))
@@ -73,8 +74,8 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         "<h1>resnet-bench dashboard</h1>",
         f"<p>{len(runs)} runs, {df['case_id'].nunique()} cases, machines: "
         f"{html.escape(', '.join(sorted(map(str, df['machine'].unique()))))}. "
-        f"Regression: images/s below {threshold.limit:g}% of the previous run "
-        "and outside the runs' spread.</p>",
+        f"Regression: {html.escape(threshold.metric)} changed by more than {threshold.limit:+g}% "
+        "against the previous run and outside the runs' spread.</p>",
     ]
     # Latest against previous, per machine.
     summary = []
@@ -83,7 +84,7 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         latest = group[group["run"] == mruns[-1]].set_index("case_id")
         prev = group[group["run"] == mruns[-2]].set_index("case_id") if len(mruns) > 1 else None
         for case_id, row in latest.iterrows():
-            before = prev["images_per_sec"].get(case_id) if prev is not None else None
+            before = prev[metric].get(case_id) if prev is not None else None
             flagged = (
                 (regs["machine"] == machine) & (regs["run"] == mruns[-1]) & (regs["case_id"] == case_id)
             ).any()
@@ -91,10 +92,12 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
                 {
                     "machine": machine,
                     "case": case_id,
-                    "previous img/s": None if before is None or pd.isna(before) else round(float(before), 2),
-                    "latest img/s": row["status"]
+                    f"previous {metric}": None
+                    if before is None or pd.isna(before)
+                    else round(float(before), 2),
+                    f"latest {metric}": row["status"]
                     if row["status"] != "ok"
-                    else round(float(row["images_per_sec"]), 2),
+                    else round(float(row[metric]), 2),
                     "regression": "REGRESSION" if flagged else "",
                 }
             )
@@ -109,15 +112,19 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         ok = group[group["status"] == "ok"]
         fig, ax = plt.subplots(figsize=(6.5, 2.6))
         x = [runs.index(r) for r in ok["run"]]
-        ax.plot(x, ok["images_per_sec"], marker="o")
+        ax.plot(x, ok["images_per_sec"], marker="o", label="images/s (median step)")
+        if "images_per_sec_best" in ok and ok["images_per_sec_best"].notna().any():
+            ax.plot(x, ok["images_per_sec_best"], marker=".", linestyle="--", label="images/s (best step)")
         bad = regs[(regs["machine"] == machine) & (regs["case_id"] == case_id)]
-        for r in bad["run"]:
-            i = runs.index(r)
-            y = ok[ok["run"] == r]["images_per_sec"]
-            ax.plot([i], y, "rx", markersize=12, markeredgewidth=3, label="regression")
+        for i, r in enumerate(dict.fromkeys(bad["run"])):
+            y = ok[ok["run"] == r][metric]
+            ax.plot(
+                [runs.index(r)], y, "rx", markersize=12, markeredgewidth=3, label=None if i else "regression"
+            )
+        ax.legend(fontsize=7)
         ax.set_xticks(range(len(runs)), [str(i + 1) for i in range(len(runs))])
         ax.set_xlabel("run (oldest first)")
-        ax.set_ylabel("images/s")
+        ax.set_ylabel("images per second")
         ax.set_title(f"{case_id} | {machine}", fontsize=9)
         ax.grid(True, alpha=0.3)
         fig.tight_layout()

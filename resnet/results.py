@@ -56,6 +56,9 @@ def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, 
         stats = bench.get("stats") or {}
         row = {"case_id": case_id, **extra, **common}
         row.update({f"step_{k}_s" if k != "rounds" else "rounds": stats.get(k) for k in STAT_KEYS})
+        images = row.get("global_batch") or row.get("batch_size")
+        if row.get("images_per_sec_best") is None and row.get("step_min_s") and images:
+            row["images_per_sec_best"] = images / row["step_min_s"]  # runs from before the field
         rows[case_id] = row
     for extra in (data.get("resnet_bench") or {}).get("cases", []):
         case_id = extra.get("case_id")

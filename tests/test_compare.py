@@ -76,3 +76,30 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["compare", str(base), str(other)]) == 2
     assert "no cases in common" in capsys.readouterr().err
     assert main(["compare", str(base), str(tmp_path / "missing.json")]) == 2
+
+
+def _with_steps(path, median_s, min_s):
+    """A run of v1 and v1.5 at batch 8 whose steps have this median and minimum."""
+    import json
+
+    path = _run(path, 8 / median_s)
+    data = json.loads(path.read_text())
+    for b in data["benchmarks"]:
+        b["stats"].update(median=median_s, min=min_s, iqr=0.02 * median_s)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_gate_on_the_best_step(tmp_path, capsys):
+    """On a shared machine a slow spell moves the median, not the fastest step; a real
+    slowdown moves both. Older files get images_per_sec_best from the fastest step."""
+    from resnet.results import load
+
+    base = _with_steps(tmp_path / "a.json", median_s=0.150, min_s=0.117)
+    assert load(base)["images_per_sec_best"].tolist() == pytest.approx([8 / 0.117] * 2)
+    spell = _with_steps(tmp_path / "b.json", median_s=0.170, min_s=0.118)
+    slower = _with_steps(tmp_path / "c.json", median_s=0.190, min_s=0.165)
+    assert main(["compare", str(base), str(spell), "--fail-on", "images_per_sec:-5%"]) == 1
+    assert main(["compare", str(base), str(spell), "--fail-on", "images_per_sec_best:-5%"]) == 0
+    assert main(["compare", str(base), str(slower), "--fail-on", "images_per_sec_best:-5%"]) == 1
+    assert "-29.09" in capsys.readouterr().out
