@@ -85,6 +85,11 @@ def test_torchvision_peer_on_torch_backend():
         w.call("finish")
 
 
+def test_torch_compile_case_id():
+    case = Case("torchvision-resnet50", "training", 256, "mixed_bfloat16", "gpu:0", True, 224, None, "torch")
+    assert case.id == "torchvision-resnet50-training-bs256-mixed_bfloat16-gpu:0-compiled"
+
+
 def test_peer_version_is_an_accepted_value():
     a = resolve_axes({"profile": "smoke", "versions": "v1.5,torchvision-resnet50"}, "torch")
     assert a.versions == ("v1.5", "torchvision-resnet50")

@@ -497,7 +497,13 @@ class TorchBackend(Backend):
         return times
 
     def versions(self) -> dict[str, Any]:
-        return {"torch": self.torch.__version__, "cuda": self.torch.version.cuda}
+        from importlib import metadata
+
+        try:
+            vision = metadata.version("torchvision")  # the peer row's library, without importing it
+        except metadata.PackageNotFoundError:
+            vision = None
+        return {"torch": self.torch.__version__, "cuda": self.torch.version.cuda, "torchvision": vision}
 
 
 BACKEND_CLASSES: dict[str, type[Backend]] = {

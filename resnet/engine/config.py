@@ -56,7 +56,7 @@ class Case:
     image_size: int
     threads: int | None
     backend: str
-    #: Data-parallel replicas (tf.distribute.MirroredStrategy); batch_size is per replica.
+    #: Data-parallel replicas (MirroredStrategy, or DataParallel on JAX); batch_size is per replica.
     replicas: int = 1
     #: "mirrored" (local devices) or "multiworker" (one replica per worker of TF_CONFIG).
     strategy: str = "mirrored"
@@ -71,7 +71,7 @@ class Case:
         """A readable id: ``v1.5-training-bs32-mixed_bfloat16-cpu``."""
         parts = [self.version, self.mode, f"bs{self.batch_size}", self.precision, self.device]
         if self.jit:
-            parts.append("xla")
+            parts.append("compiled" if self.backend == "torch" else "xla")  # torch.compile is not XLA
         if self.threads:
             parts.append(f"t{self.threads}")
         if self.image_size != 224:
