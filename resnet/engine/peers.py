@@ -17,8 +17,6 @@ import numpy as np
 
 from resnet.engine.config import PEER_VERSIONS
 
-PEERS = PEER_VERSIONS
-
 #: Autocast dtype per precision (None: plain float32).
 _AUTOCAST = {"float32": None, "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
@@ -62,7 +60,7 @@ def build_peer(
     import keras
 
     if case["version"] != "torchvision-resnet50":
-        raise ValueError(f"unknown peer {case['version']!r}; known: {', '.join(PEERS)}")
+        raise ValueError(f"unknown peer {case['version']!r}; known: {', '.join(PEER_VERSIONS)}")
     if keras.backend.backend() != "torch":
         raise PeerUnavailable(
             f"{case['version']} is PyTorch code: it runs under KERAS_BACKEND=torch, "
