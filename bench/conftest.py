@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from resnet.engine.config import PROFILES, UsageError
-from resnet.engine.session import BenchRun, default_journal
+from resnet.engine.options import OPTIONS, PROFILES, UsageError, parse_case_timeout, parse_profile
+from resnet.engine.sweep import Sweep, default_journal, sweep_machine_info
 
-AXIS_OPTIONS = [
-    (
-        "--versions",
-        "versions",
-        "comma-separated versions: v1,v1.5,v2 (keras-v1, keras-v2, torchvision-resnet50: references)",
-    ),
-    ("--modes", "modes", "inference,training"),
-    ("--batch-sizes", "batch_sizes", "comma-separated batch sizes, e.g. 1,8,32"),
-    ("--precisions", "precisions", "float32,mixed_float16,mixed_bfloat16"),
-    ("--devices", "devices", "cpu,gpu:0,... (default: every device found)"),
-    ("--jit", "jit", "XLA compilation: off, on or off,on"),
-    ("--image-size", "image_size", "image height and width (at least 32)"),
-    ("--threads", "threads", "intra-op threads (and cores) per case: an axis, e.g. 1,2"),
-    ("--rounds", "rounds", "timed rounds per case"),
-    ("--warmup-rounds", "warmup_rounds", "untimed rounds after compilation"),
-    (
-        "--min-time",
-        "min_time",
-        "seconds of timed steps per case at least: more rounds than --rounds when steps are short "
-        "(steadier numbers on shared machines)",
-    ),
-    ("--strategy", "strategy", "mirrored (local devices) or multiworker (TF_CONFIG, one replica per worker)"),
-    (
-        "--replicas",
-        "replicas",
-        "data-parallel replicas (TensorFlow MirroredStrategy, JAX DataParallel): an axis, e.g. 1,2,4",
-    ),
-]
+
+def _typed(flag: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An option's parser as argparse wants it: a bad value reads ``argument FLAG: problem``."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{flag}: ")) from None
+
+    convert.__name__ = flag
+    return convert
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,19 +30,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--profile",
         default=None,
+        type=_typed("--profile", parse_profile),
         help=f"axes preset: {', '.join(PROFILES)} (default quick); explicit options override it",
     )
-    for flag, dest, text in AXIS_OPTIONS:
-        group.addoption(flag, dest=dest, default=None, help=text)
+    for option in OPTIONS:
+        group.addoption(
+            option.flag,
+            dest=option.dest,
+            default=None,
+            type=_typed(option.flag, option.parse),
+            help=option.help,
+        )
     group.addoption("--journal", default=None, help="journal path (default: next to --benchmark-json)")
     group.addoption("--resume", action="store_true", help="skip cases already in the journal")
-    group.addoption("--case-timeout", type=float, default=1800.0, help="seconds one case may take")
+    group.addoption(
+        "--case-timeout",
+        type=_typed("--case-timeout", parse_case_timeout),
+        default=1800.0,
+        help="seconds one case may take",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.help:
         return
-    options = {dest: config.getoption(dest) for _, dest, _ in AXIS_OPTIONS}
+    options = {o.dest: config.getoption(o.dest) for o in OPTIONS}
     options["profile"] = config.getoption("profile")
     json_path = getattr(config.option, "benchmark_json", None)
     json_name = str(json_path) if json_path else None
@@ -73,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 print(line, flush=True)
 
     try:
-        config.resnet_run = BenchRun(
+        config.resnet_sweep = Sweep(
             options,
             journal_path=config.getoption("journal") or default_journal(json_name),
             resume=config.getoption("resume"),
@@ -85,18 +85,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    run: BenchRun = metafunc.config.resnet_run
-    if "case_id" in metafunc.fixturenames:
-        ids = list(run.cases)
-        metafunc.parametrize("case_id", ids, ids=ids)
+    sweep: Sweep = metafunc.config.resnet_sweep
+    if "case" in metafunc.fixturenames:
+        metafunc.parametrize("case", sweep.cases, ids=[c.id for c in sweep.cases])
     if "version" in metafunc.fixturenames:
-        versions = list(run.axes.versions)
+        versions = list(sweep.axes.versions)
         metafunc.parametrize("version", versions, ids=versions)
 
 
 @pytest.fixture(scope="session")
-def bench_run(request: pytest.FixtureRequest) -> BenchRun:
-    return request.config.resnet_run
+def sweep(request: pytest.FixtureRequest) -> Sweep:
+    return request.config.resnet_sweep
 
 
 def settle(outcome: tuple[str, str] | None) -> None:
@@ -113,12 +112,11 @@ def settle_case():
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    run = getattr(config, "resnet_run", None)
-    if run is not None:
-        machine_info.update(run.machine_info())
+    if getattr(config, "resnet_sweep", None) is not None:
+        machine_info.update(sweep_machine_info())
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
-    run = getattr(config, "resnet_run", None)
-    if run is not None:
-        output_json["resnet_bench"] = run.json_section()
+    sweep = getattr(config, "resnet_sweep", None)
+    if sweep is not None:
+        output_json["resnet_bench"] = sweep.json_section()

@@ -2,11 +2,11 @@
 the harness adds nothing visible, and our v1 costs no more than keras.applications."""
 
 
-def test_harness_overhead(benchmark, bench_run, settle_case):
+def test_harness_overhead(benchmark, sweep, settle_case):
     """Suite images/s over a bare loop of the same compiled step (goal: >= 0.97)."""
-    settle_case(bench_run.run_ratio("harness-vs-bare-loop", "v1", None, benchmark))
+    settle_case(sweep.run_ratio("harness-vs-bare-loop", "v1", None, benchmark))
 
 
-def test_v1_vs_keras_applications(benchmark, bench_run, settle_case):
+def test_v1_vs_keras_applications(benchmark, sweep, settle_case):
     """Our v1 over keras.applications.ResNet50, same conditions (goal: >= 0.97)."""
-    settle_case(bench_run.run_ratio("v1-vs-keras-applications", "v1", "keras-v1", benchmark))
+    settle_case(sweep.run_ratio("v1-vs-keras-applications", "v1", "keras-v1", benchmark))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from resnet.results import load, write_synthetic_runs
+from resnet.results.loading import load, write_synthetic_runs
 
 
 @pytest.fixture(scope="module")

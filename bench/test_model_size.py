@@ -1,5 +1,5 @@
 """Build time, parameters and multiply-accumulates of each version."""
 
 
-def test_build(version, benchmark, bench_run, settle_case):
-    settle_case(bench_run.run_build(version, benchmark))
+def test_build(version, benchmark, sweep, settle_case):
+    settle_case(sweep.run_build(version, benchmark))

@@ -9,11 +9,13 @@ import keras
 from keras import layers
 
 from resnet.blocks import Layers, group
+from resnet.schema import PRECISIONS as BENCH_PRECISIONS
 from resnet.specs import GROUP_FILTERS, ResNetSpec, get_spec
 
 OUTPUTS = ("predictions", "features", "pyramid")
 POOLINGS = (None, "avg", "max")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
+#: The benchmark's precisions (mixed policies) and the plain low-precision dtypes.
+PRECISIONS = (*BENCH_PRECISIONS, "bfloat16", "float16")
 MIN_INPUT = 32
 PYRAMID_LEVELS = ("C2", "C3", "C4", "C5")
 

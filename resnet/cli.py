@@ -19,8 +19,8 @@ def _fail(message: str) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Tables, plots and an HTML report from benchmark JSON files and journals."""
-    from resnet.report import write_report
-    from resnet.results import LoadError, load
+    from resnet.results.loading import LoadError, load
+    from resnet.results.report import write_report
 
     errors: list[LoadError] = []
     df = load(args.files, label=args.label, errors=errors)
@@ -36,8 +36,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
-    from resnet.compare import DEFAULT_THRESHOLDS, CompareError, compare, parse_threshold
-    from resnet.results import LoadError, load
+    from resnet.results.compare import DEFAULT_THRESHOLDS, CompareError, compare, parse_threshold
+    from resnet.results.loading import LoadError, load
 
     try:
         thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
@@ -62,8 +62,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_machines(args: argparse.Namespace) -> int:
     """Procurement table: best throughput, latency, memory fit and cost per machine."""
-    from resnet.machines import PriceError, machines_table, read_prices, write_machines
-    from resnet.results import LoadError, load
+    from resnet.results.loading import LoadError, load
+    from resnet.results.machines import PriceError, machines_table, read_prices, write_machines
 
     try:
         prices = read_prices(args.prices) if args.prices else None
@@ -91,9 +91,9 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """A static HTML dashboard over a directory of runs."""
-    from resnet.compare import CompareError, parse_threshold
-    from resnet.dashboard import write_dashboard
-    from resnet.results import LoadError
+    from resnet.results.compare import CompareError, parse_threshold
+    from resnet.results.dashboard import write_dashboard
+    from resnet.results.loading import LoadError
 
     try:
         threshold = parse_threshold(args.fail_on)
@@ -108,10 +108,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the versions with a one-line description each."""
-    from resnet.engine.config import PEER_VERSIONS, REFERENCE_VERSIONS
+    from resnet.schema import DESCRIPTIONS
     from resnet.specs import versions
 
-    for name, text in {**versions(), **REFERENCE_VERSIONS, **PEER_VERSIONS}.items():
+    for name, text in {**versions(), **DESCRIPTIONS}.items():
         print(f"{name:20s} {text}")
     return 0
 

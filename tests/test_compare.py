@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from resnet.cli import main
-from resnet.compare import CompareError, parse_threshold
+from resnet.results.compare import CompareError, parse_threshold
 from tests.test_results import _row, make_run
 
 OTHER = {"cpu_model": "Other CPU", "cpu_affinity": 8, "gpus": []}

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from resnet.engine.config import PROFILES, Case, UsageError, resolve_axes
 from resnet.engine.journal import Journal, read_journal
 from resnet.engine.measure import MAX_ROUNDS, metrics_from_times, percentile, rounds_for
-from resnet.engine.runner import CaseFailed, Worker
+from resnet.engine.options import PROFILES, UsageError, parse_options, resolve_axes
+from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.schema import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def axes(**kw):
-    return resolve_axes({"devices": "cpu", **kw})
+def axes(backend="tensorflow", **kw):
+    return resolve_axes(parse_options({"devices": "cpu", **kw}), backend)
 
 
 def test_quick_profile_is_the_default():
@@ -35,7 +36,7 @@ def test_explicit_options_override_the_profile():
     a = axes(profile="smoke", batch_sizes="4,8", precisions="mixed_float16")
     assert a.batch_sizes == (4, 8)
     assert a.precisions == ("mixed_float16",)
-    assert a.image_size == int(PROFILES["smoke"]["image_size"])
+    assert a.image_size == PROFILES["smoke"]["image_size"]
 
 
 def test_case_ids_read_well():
@@ -110,9 +111,9 @@ def test_journal_keeps_complete_lines_and_resumes(tmp_path):
     j.append({"case_id": "b", "status": "error", "reason": "boom"})
     with path.open("a") as f:
         f.write('{"type": "case", "row": {"case_id": "c", "sta')  # killed mid-line
-    head, rows = read_journal(path)
-    assert head["profile"] == "smoke"
-    assert [r["case_id"] for r in rows] == ["a", "b"]
+    contents = read_journal(path)
+    assert contents.header["profile"] == "smoke"
+    assert [r["case_id"] for r in contents.rows] == ["a", "b"]
     resumed = Journal(path, header, resume=True)
     assert set(resumed.done) == {"a"}  # failed cases run again
     with pytest.raises(UsageError, match="different configuration"):
@@ -120,10 +121,10 @@ def test_journal_keeps_complete_lines_and_resumes(tmp_path):
 
 
 def test_worker_timeout_kills_and_reports(tmp_path):
-    w = Worker(timeout=60)
+    w = WorkerClient(timeout=60)
     w.deadline = time.monotonic() + 1.0
     t0 = time.monotonic()
-    with pytest.raises(CaseFailed) as info:
+    with pytest.raises(CaseFailure) as info:
         w.call("sleep", seconds=30)
     assert time.monotonic() - t0 < 10
     assert info.value.status == "timeout"
@@ -132,8 +133,8 @@ def test_worker_timeout_kills_and_reports(tmp_path):
 
 
 def test_worker_crash_is_a_failed_case():
-    w = Worker(timeout=60)
-    with pytest.raises(CaseFailed) as info:
+    w = WorkerClient(timeout=60)
+    with pytest.raises(CaseFailure) as info:
         w.call("crash", code=3)
     assert info.value.status == "error"
     assert "exited with code 3" in info.value.reason
@@ -142,10 +143,10 @@ def test_worker_crash_is_a_failed_case():
 
 def test_missing_gpu_is_skipped_never_run_on_cpu():
     case = Case("v1", "inference", 2, "float32", "gpu:0", False, 32, None, "tensorflow")
-    with Worker(timeout=120) as w:
+    with WorkerClient(timeout=120) as w:
         if "gpu:0" in w.info["devices"]:
             pytest.skip("this machine has a GPU")
-        with pytest.raises(CaseFailed) as info:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=case.to_dict())
     assert info.value.status == "skipped"
     assert "no GPU gpu:0 found" in info.value.reason
@@ -214,13 +215,13 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
     assert extra["params_total"] == 25_636_712
     # The harness's own cost per step: parent-side time minus the worker's time of the same step.
     assert 0 <= extra["harness_overhead_ms"] < 0.1 * extra["latency_ms_p50"]
-    assert data["machine_info"]["backend_info"]["backend"] == "tensorflow"
+    assert data["resnet_bench"]["backend_info"]["backend"] == "tensorflow"
     rows = {r["case_id"]: r for r in data["resnet_bench"]["cases"]}
     gpu = rows["v1.5-inference-bs2-float32-gpu:0-32px"]
     if gpu["status"] != "ok":
         assert gpu["status"] == "skipped" and "no GPU" in gpu["reason"]
     journal = tmp_path / "run.journal.jsonl"
-    assert len(read_journal(journal)[1]) == 2
+    assert len(read_journal(journal).rows) == 2
     again = _bench(*args, "--resume")
     assert again.returncode == 0
     assert "2 skipped" in again.stdout
@@ -230,12 +231,12 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
 @pytest.mark.parametrize("backend,jit", [("tensorflow", (False,)), ("jax", (True,)), ("torch", (False,))])
 def test_profile_jit_follows_the_backend(backend, jit):
     assert axes(profile="smoke").jit == (False,)
-    assert resolve_axes({"devices": "cpu", "profile": "smoke"}, backend).jit == jit
-    assert resolve_axes({"devices": "cpu", "jit": "off,on"}, backend).jit == (False, True)
+    assert axes(backend, profile="smoke").jit == jit
+    assert axes(backend, jit="off,on").jit == (False, True)
 
 
 def test_unknown_or_missing_backend_is_a_usage_error(monkeypatch):
-    from resnet.engine import config
+    from resnet.engine import options as config
 
     monkeypatch.setenv("KERAS_BACKEND", "mxnet")
     with pytest.raises(
@@ -266,7 +267,7 @@ def test_other_backends_measure_a_case(backend):
     """The engine runs one small case on JAX and PyTorch too (CPU), where installed."""
     pytest.importorskip(backend)
     case = Case("v1.5", "training", 2, "float32", "cpu", backend == "jax", 32, None, backend)
-    with Worker(timeout=300, env={"KERAS_BACKEND": backend}) as w:
+    with WorkerClient(timeout=300, env={"KERAS_BACKEND": backend}) as w:
         assert w.info["backend"] == backend
         setup = w.call("setup", case=case.to_dict())
         assert setup["params_total"] == 25_636_712
@@ -274,7 +275,7 @@ def test_other_backends_measure_a_case(backend):
         assert w.call("step")["seconds"] > 0
         assert w.call("finish")["peak_host_rss_mb"] > 0
         skipped = Case("v1", "inference", 2, "float32", "cpu", backend != "jax", 32, None, backend)
-        with pytest.raises(CaseFailed) as info:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=skipped.to_dict())
         assert info.value.status == "skipped" and "jit" in info.value.reason
 
@@ -309,15 +310,15 @@ def test_replicas_axis_and_ids():
 def test_mirrored_training_on_two_logical_cpus():
     """A MirroredStrategy training case end to end, the CPU split into two devices."""
     case = Case("v1.5", "training", 2, "float32", "cpu", False, 32, None, "tensorflow", 2)
-    with Worker(timeout=300) as w:
+    with WorkerClient(timeout=300) as w:
         setup = w.call("setup", case=case.to_dict())
         assert setup["replicas_in_sync"] == 2
         w.call("warm")
         assert w.call("step")["seconds"] > 0
         assert w.call("finish")["traces"] >= 1
     gpus = Case("v1", "training", 2, "float32", "gpu:0", False, 32, None, "tensorflow", 2)
-    with Worker(timeout=120) as w:
-        with pytest.raises(CaseFailed) as info:
+    with WorkerClient(timeout=120) as w:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=gpus.to_dict())
     assert info.value.status == "skipped"  # more replicas than devices: a reason, not a hang
 
@@ -327,7 +328,7 @@ def test_jax_data_parallel_on_two_cpu_devices(mode):
     """keras.distribution.DataParallel: the batch sharded over two CPU devices, compiled once."""
     pytest.importorskip("jax")
     case = Case("v1.5", mode, 2, "float32", "cpu", True, 32, None, "jax", 2)
-    with Worker(timeout=300, env={"KERAS_BACKEND": "jax"}, cpu_devices=2) as w:
+    with WorkerClient(timeout=300, env={"KERAS_BACKEND": "jax"}, cpu_devices=2) as w:
         setup = w.call("setup", case=case.to_dict())
         assert setup["replicas_in_sync"] == 2
         assert setup["device_name"].count("CPU") == 2 or setup["device_name"].count("cpu") == 2
@@ -341,14 +342,14 @@ def test_data_parallel_where_it_cannot_run_is_skipped():
     pytest.importorskip("jax")
     # JAX started with one CPU device: two replicas do not fit.
     case = Case("v1", "inference", 2, "float32", "cpu", True, 32, None, "jax", 2)
-    with Worker(timeout=120, env={"KERAS_BACKEND": "jax"}) as w:
-        with pytest.raises(CaseFailed) as info:
+    with WorkerClient(timeout=120, env={"KERAS_BACKEND": "jax"}) as w:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=case.to_dict())
     assert info.value.status == "skipped" and "2 replicas from cpu need 2 CPU devices" in info.value.reason
     pytest.importorskip("torch")
     case = Case("v1", "inference", 2, "float32", "cpu", False, 32, None, "torch", 2)
-    with Worker(timeout=120, env={"KERAS_BACKEND": "torch"}) as w:
-        with pytest.raises(CaseFailed) as info:
+    with WorkerClient(timeout=120, env={"KERAS_BACKEND": "torch"}) as w:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=case.to_dict())
     assert info.value.status == "skipped" and "not supported on the torch backend" in info.value.reason
 
@@ -371,7 +372,7 @@ def test_multiworker_case_on_two_local_workers():
     """Two worker processes on 127.0.0.1 with TF_CONFIG run one training case together."""
     ports = [_free_port(), _free_port()]
     case = Case("v1.5", "training", 2, "float32", "cpu", False, 32, None, "tensorflow", 2, "multiworker")
-    workers = [Worker(timeout=240, env={"TF_CONFIG": _tf_config(ports, i)}) for i in range(2)]
+    workers = [WorkerClient(timeout=240, env={"TF_CONFIG": _tf_config(ports, i)}) for i in range(2)]
     try:
         for w in workers:
             w.send("setup", case=case.to_dict())
@@ -390,8 +391,8 @@ def test_multiworker_peer_that_never_joins_times_out():
     ports = [_free_port(), _free_port()]
     case = Case("v1", "inference", 2, "float32", "cpu", False, 32, None, "tensorflow", 2, "multiworker")
     t0 = time.monotonic()
-    with Worker(timeout=45, env={"TF_CONFIG": _tf_config(ports, 0)}) as w:
-        with pytest.raises(CaseFailed) as info:
+    with WorkerClient(timeout=45, env={"TF_CONFIG": _tf_config(ports, 0)}) as w:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=case.to_dict())
     assert info.value.status in ("timeout", "error")
     assert time.monotonic() - t0 < 120
@@ -422,3 +423,20 @@ def test_multiworker_replicas_must_match_cluster(monkeypatch):
         axes(strategy="multiworker", replicas="4")
     with pytest.raises(UsageError, match="--strategy: unknown value 'ring'"):
         axes(strategy="ring")
+
+
+@pytest.mark.slow
+def test_pytest_benchmark_compare_is_quiet_on_the_same_machine(tmp_path):
+    """machine_info holds only the machine and its software, the same at every run: a
+    saved run and a rerun compare without "machine_info is different"."""
+    storage = f"file://{tmp_path / 'storage'}"
+    args = ["bench/test_model_size.py", "--versions", "v1", "--image-size", "32", "--devices", "cpu"]
+    args += ["--journal", str(tmp_path / "j.jsonl"), "--benchmark-storage", storage]
+    first = _bench(*args, "--benchmark-autosave")
+    assert first.returncode == 0, first.stdout[-2000:]
+    second = _bench(*args, "--benchmark-compare")
+    assert second.returncode == 0, second.stdout[-2000:]
+    assert "machine_info is different" not in second.stdout + second.stderr
+    saved = json.loads(next((tmp_path / "storage").rglob("*.json")).read_text())
+    assert "backend_info" not in saved["machine_info"]
+    assert saved["machine_info"]["cpu_model"]

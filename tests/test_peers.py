@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resnet.engine.config import Case, UsageError, resolve_axes
-from resnet.engine.runner import CaseFailed, Worker
+from resnet.engine.options import UsageError, parse_options, resolve_axes
+from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.schema import Case
 
 
 def _tiny():
@@ -23,8 +24,7 @@ def _tiny():
 
 
 def _case(mode, precision="float32", jit=False):
-    case = Case("torchvision-resnet50", mode, 4, precision, "cpu", jit, 16, None, "torch")
-    return case.to_dict()
+    return Case("torchvision-resnet50", mode, 4, precision, "cpu", jit, 16, None, "torch")
 
 
 def _data():
@@ -61,8 +61,8 @@ def test_torch_case_training_learns(precision):
 
 def test_peer_under_another_backend_is_skipped():
     case = Case("torchvision-resnet50", "inference", 2, "float32", "cpu", False, 32, None, "tensorflow")
-    with Worker(timeout=120) as w:
-        with pytest.raises(CaseFailed) as info:
+    with WorkerClient(timeout=120) as w:
+        with pytest.raises(CaseFailure) as info:
             w.call("setup", case=case.to_dict())
     assert info.value.status == "skipped" and "runs under KERAS_BACKEND=torch" in info.value.reason
 
@@ -72,12 +72,12 @@ def test_torchvision_peer_on_torch_backend():
     whose reason names torchvision (the CPU machine's PyPI torchvision is a CUDA build)."""
     pytest.importorskip("torch")
     case = Case("torchvision-resnet50", "inference", 2, "float32", "cpu", False, 64, None, "torch")
-    with Worker(timeout=240, env={"KERAS_BACKEND": "torch"}) as w:
+    with WorkerClient(timeout=240, env={"KERAS_BACKEND": "torch"}) as w:
         try:
-            setup = w.call("setup", case=case.to_dict())
-        except CaseFailed as err:
+            setup = w.call("setup", case=case)
+        except CaseFailure as err:
             assert err.status == "skipped" and "needs torchvision" in err.reason
-            return
+            pytest.skip(f"the peer cannot run here, and says why: {err.reason}")
         assert setup["params_trainable"] == 25_557_032  # torchvision's published count
         assert setup["device_name"] == "cpu"
         w.call("warm")
@@ -91,7 +91,10 @@ def test_torch_compile_case_id():
 
 
 def test_peer_version_is_an_accepted_value():
-    a = resolve_axes({"profile": "smoke", "versions": "v1.5,torchvision-resnet50"}, "torch")
+    a = resolve_axes(
+        parse_options({"profile": "smoke", "versions": "v1.5,torchvision-resnet50", "devices": "cpu"}),
+        "torch",
+    )
     assert a.versions == ("v1.5", "torchvision-resnet50")
     with pytest.raises(UsageError, match="torchvision-resnet50"):
-        resolve_axes({"versions": "timm-resnet50"}, "torch")
+        parse_options({"versions": "timm-resnet50"})

@@ -170,36 +170,131 @@ def test_cli_usage_error_is_one_line_exit_2():
     assert "Traceback" not in out.stderr
 
 
+def test_report_of_two_runs_of_one_machine_keeps_both(tmp_path):
+    """Two runs of one machine: every figure of both appears (side by side), none dropped."""
+    from resnet.results.tables import throughput_table, version_cost_table
+
+    rows_a = [_row(v, "inference", bs, ips=ips) for v, ips in [("v1", 10.0), ("v1.5", 9.5)] for bs in (1, 8)]
+    rows_b = [_row(v, "inference", bs, ips=ips) for v, ips in [("v1", 12.0), ("v1.5", 11.0)] for bs in (1, 8)]
+    a, b = make_run(tmp_path / "a.json", rows_a), make_run(tmp_path / "b.json", rows_b)
+    df = load([a, b])
+    table = throughput_table(df)
+    assert "run" in table.index.names
+    cells = sorted(float(v) for v in table.to_numpy().ravel())
+    assert cells == sorted(r["images_per_sec"] for r in rows_a + rows_b)
+    cost = version_cost_table(df).reset_index()
+    assert sorted(cost["bs 1"]) == pytest.approx([11.0 / 12.0, 0.95], abs=1e-3)  # each run: its own v1
+    out = tmp_path / "report"
+    assert main(["report", str(a), str(b), "--out", str(out)]) == 0
+    assert "side by side" in (out / "report.html").read_text()
+
+
+def test_the_same_file_twice_is_read_once(run_file):
+    assert len(load([run_file, run_file, str(run_file)])) == len(load(run_file))
+
+
+def test_report_into_an_old_report_folder_drops_its_stale_tables(run_file, tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "scaling.md").write_text("## Data-parallel scaling\n\nstale table from an older run\n")
+    (out / "scaling.png").write_bytes(b"stale")
+    (out / "notes.txt").write_text("the user's own file")
+    assert main(["report", str(run_file), "--out", str(out)]) == 0
+    assert "stale" not in (out / "README.md").read_text()
+    assert not (out / "scaling.md").exists() and not (out / "scaling.png").exists()
+    assert (out / "notes.txt").exists()  # only the report's own files are replaced
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+XSS = "<script>alert(1)</script><b>bold</b>"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _dom(page: Path, profile: Path) -> str:
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+
+
+def _pages_with_markup(tmp_path: Path) -> dict[str, Path]:
+    """The three pages, each made from a run whose machine and reasons carry markup."""
+    machine = {"cpu_model": f"CPU {XSS}", "cpu_affinity": 2, "gpus": []}
+    rows = [_row("v1", "inference", bs, ips=10.0 * bs) for bs in (1, 8)]
+    rows.append({**_row("v1", "inference", 64, status="error"), "reason": XSS})
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    first = make_run(runs / "0001_run.json", rows, machine)
+    make_run(runs / "0002_run.json", rows, machine)
+    main(["report", str(first), "--out", str(tmp_path / "report"), "--title", f"Report {XSS}"])
+    main(["machines", str(first), "--out", str(tmp_path / "machines")])
+    main(["dashboard", str(runs), "--out", str(tmp_path / "site")])
+    return {
+        "report": tmp_path / "report" / "report.html",
+        "machines": tmp_path / "machines" / "machines.html",
+        "dashboard": tmp_path / "site" / "index.html",
+    }
+
+
+def test_pages_share_one_base_and_escape_markup(tmp_path):
+    """Without a browser: each page comes from the shared base, markup shows as text."""
+    for name, page in _pages_with_markup(tmp_path).items():
+        text = page.read_text()
+        assert "<footer>resnet-bench" in text, name  # the shared base template
+        assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text, name
+    md = (tmp_path / "report" / "problems.md").read_text() + (
+        tmp_path / "machines" / "machines.md"
+    ).read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md
 
 
 @pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh --browser)"
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; CI does)"
+)
+def test_pages_render_in_headless_chromium(tmp_path):
+    pages = _pages_with_markup(tmp_path)
+    for name, page in pages.items():
+        dom = _dom(page, tmp_path / f"profile-{name}")
+        assert "<footer>resnet-bench" in dom, name
+        assert "<script>alert(1)" not in dom, name  # markup arrives as text, never as elements
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom, name
+        assert "<img" in dom, name
+    dom = _dom(pages["report"], tmp_path / "profile-report-2")
+    assert "Throughput (images/s)" in dom
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; CI does)"
 )
 def test_report_renders_in_headless_chromium(run_file, tmp_path):
     out = tmp_path / "report"
     main(["report", str(run_file), "--out", str(out)])
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
     page = (out / "report.html").as_uri()
     # Script-free check of what a person sees: the DOM after rendering, and a screenshot.
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
-    ).stdout
+    dom = _dom(out / "report.html", tmp_path / "profile")
     assert "Throughput (images/s)" in dom and "Mixed precision speed-up" in dom
     assert dom.count("<img") == 4
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1400,3000", page],
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            f"--screenshot={shot}",
+            "--window-size=1400,3000",
+            page,
+        ],
         capture_output=True,
         timeout=120,
     )
@@ -212,7 +307,7 @@ def test_report_renders_in_headless_chromium(run_file, tmp_path):
 
 def test_ours_against_the_peer_across_backends(tmp_path):
     """torchvision-resnet50 (torch backend) against our best v1.5 of the same machine and case."""
-    from resnet.report import peer_table
+    from resnet.results.tables import peer_table
 
     rows = [
         _row("v1.5", "training", 256, "mixed_bfloat16", ips=5000.0, backend="jax", jit=True),

@@ -14,6 +14,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from resnet.schema import device_index, is_gpu
+
 
 class Backend:
     """The interface; one subclass per backend."""
@@ -116,7 +118,7 @@ class TensorFlowBackend(Backend):
         return ["cpu", *(f"gpu:{i}" for i in range(len(gpus)))]
 
     def _scope(self, device: str) -> Any:
-        return self.tf.device("/CPU:0" if device == "cpu" else f"/GPU:{device.split(':')[1]}")
+        return self.tf.device(f"/GPU:{device_index(device)}" if is_gpu(device) else "/CPU:0")
 
     def put(self, array: np.ndarray, device: str) -> Any:
         with self._scope(device):
@@ -184,7 +186,7 @@ class TensorFlowBackend(Backend):
             names = [f"/cpu:{i}" for i in range(replicas)]
             ops = tf.distribute.ReductionToOneDevice()
         else:
-            first = int(device.split(":")[1])
+            first = device_index(device)
             count = len(tf.config.list_physical_devices("GPU"))
             if first + replicas > count:
                 raise LookupError(
@@ -216,7 +218,7 @@ class TensorFlowBackend(Backend):
         return sum(int(f.experimental_get_tracing_count()) for f in self._functions)
 
     def _tf_device(self, device: str) -> str:
-        return "GPU:" + device.split(":")[1]
+        return f"GPU:{device_index(device)}"
 
     def reset_peak_memory(self, device: str) -> None:
         if device != "cpu":
@@ -272,7 +274,7 @@ class JaxBackend(Backend):
     def _device(self, device: str) -> Any:
         if device == "cpu":
             return self.jax.devices("cpu")[0]
-        return self.jax.devices("gpu")[int(device.split(":")[1])]
+        return self.jax.devices("gpu")[device_index(device)]
 
     def devices(self) -> list[str]:
         try:
@@ -338,7 +340,7 @@ class JaxBackend(Backend):
                 f"--strategy {strategy} is TensorFlow's; on JAX use --strategy mirrored "
                 "(keras.distribution.DataParallel over local devices)"
             )
-        kind, first = ("cpu", 0) if device == "cpu" else ("gpu", int(device.split(":")[1]))
+        kind, first = ("gpu" if is_gpu(device) else "cpu"), device_index(device)
         found = self.jax.devices(kind)
         if first + replicas > len(found):
             raise LookupError(
@@ -430,7 +432,7 @@ class TorchBackend(Backend):
         return ["cpu", *(f"gpu:{i}" for i in range(n))]
 
     def _device(self, device: str) -> str:
-        return "cpu" if device == "cpu" else f"cuda:{device.split(':')[1]}"
+        return f"cuda:{device_index(device)}" if is_gpu(device) else "cpu"
 
     def build_scope(self, device: str) -> Any:
         # Variables built under keras.device() lose their gradients on the torch

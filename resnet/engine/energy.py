@@ -8,6 +8,8 @@ import glob
 import os
 from typing import Any
 
+from resnet.schema import device_index
+
 
 class EnergyCounter:
     """Cumulative joules of one device since an arbitrary origin."""
@@ -72,7 +74,7 @@ def counter_for(device: str) -> EnergyCounter:
         if device == "cpu":
             rapl = RaplCounter()
             return rapl if rapl.read() is not None else EnergyCounter()
-        counter: Any = NvmlCounter(int(device.split(":")[1]))
+        counter: Any = NvmlCounter(device_index(device))
         return counter if counter.read() is not None else EnergyCounter()
     except Exception:
         return EnergyCounter()

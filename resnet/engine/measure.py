@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from resnet.engine.config import Case
-from resnet.engine.runner import CaseFailed, Worker
+from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.schema import Case, new_row
 
 #: A training step does the forward work about three times (forward + two
 #: backward products), the convention for "achieved FLOP/s" of training.
@@ -38,7 +38,7 @@ class PeakCache:
         self.seconds = seconds
         self.values: dict[tuple, float | None] = {}
 
-    def get(self, case: Case, worker: Worker) -> float | None:
+    def get(self, case: Case, worker: WorkerClient) -> float | None:
         """The peak for ``case``'s device and precision, probing in ``worker`` if new."""
         key = (case.device, case.precision, case.threads)
         if key not in self.values:
@@ -47,44 +47,9 @@ class PeakCache:
                     "peak", device=case.device, precision=case.precision, seconds=self.seconds
                 )
                 self.values[key] = reply["tflops"]
-            except CaseFailed:
+            except CaseFailure:
                 self.values[key] = None
         return self.values[key]
-
-
-def base_row(case: Case) -> dict[str, Any]:
-    """A row with the case's axes and every metric empty (status ``pending``)."""
-    return {
-        "case_id": case.id,
-        **case.to_dict(),
-        "status": "pending",
-        "reason": None,
-        "images_per_sec": None,
-        "images_per_sec_mean": None,
-        "images_per_sec_best": None,
-        "latency_ms_p50": None,
-        "latency_ms_p90": None,
-        "latency_ms_p99": None,
-        "compile_s": None,
-        "peak_host_rss_mb": None,
-        "peak_device_mem_mb": None,
-        "params_total": None,
-        "params_trainable": None,
-        "params_non_trainable": None,
-        "gmacs_per_image": None,
-        "achieved_tflops": None,
-        "device_peak_tflops": None,
-        "utilization": None,
-        "device_name": None,
-        "harness_overhead_ms": None,
-        "joules_per_image": None,
-        "energy_source": None,
-        "global_batch": case.global_batch,
-        "replicas_in_sync": None,
-        "scaling_efficiency": None,
-        "rounds": None,
-        "timed_s": None,
-    }
 
 
 def harness_overhead_ms(outside: list[float], inside: list[float]) -> float | None:
@@ -148,15 +113,15 @@ def measure(
     Returns the case's row; a case that cannot run comes back with its status
     ("skipped", "oom", "timeout", "error") and reason, never as zeros.
     """
-    row = base_row(case)
+    row = new_row(case)
     t0 = time.monotonic()
     try:
         cpu_devices = case.replicas if case.device == "cpu" else None
-        with Worker(threads=case.threads, timeout=timeout, cpu_devices=cpu_devices) as worker:
+        with WorkerClient(threads=case.threads, timeout=timeout, cpu_devices=cpu_devices) as worker:
             if on_worker_info:
                 on_worker_info(worker.info)
             row["threads"] = worker.info.get("threads", case.threads)
-            setup = worker.call("setup", case=case.to_dict())
+            setup = worker.call("setup", case=case)
             row.update({k: v for k, v in setup.items() if k in row})
             worker.call("warm")
             inside: list[float] = []  # the worker's own time of each step
@@ -183,7 +148,7 @@ def measure(
                 if row["device_peak_tflops"] and row["achieved_tflops"]:
                     row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
             row["status"] = "ok"
-    except CaseFailed as err:
+    except CaseFailure as err:
         row["status"] = err.status
         row["reason"] = err.reason
     row["wall_s"] = time.monotonic() - t0

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from resnet.engine.config import PEER_VERSIONS
+from resnet.schema import PEERS, Case, device_index, is_gpu
 
 #: Autocast dtype per precision (None: plain float32).
 _AUTOCAST = {"float32": None, "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
@@ -52,18 +52,16 @@ def _macs_per_image(torch: Any, model: Any, x: Any) -> float:
     return total[0]
 
 
-def build_peer(
-    case: dict[str, Any], images: np.ndarray, labels: np.ndarray
-) -> tuple[Callable, tuple, dict[str, Any]]:
+def build_peer(case: Case, images: np.ndarray, labels: np.ndarray) -> tuple[Callable, tuple, dict[str, Any]]:
     """``(step, args, size)`` for a peer case: the compiled-or-eager step, its inputs on
     the case's device, and the model's size (parameters, MACs, build time)."""
     import keras
 
-    if case["version"] != "torchvision-resnet50":
-        raise ValueError(f"unknown peer {case['version']!r}; known: {', '.join(PEER_VERSIONS)}")
+    if case.version != "torchvision-resnet50":
+        raise ValueError(f"unknown peer {case.version!r}; known: {', '.join(PEERS)}")
     if keras.backend.backend() != "torch":
         raise PeerUnavailable(
-            f"{case['version']} is PyTorch code: it runs under KERAS_BACKEND=torch, "
+            f"{case.version} is PyTorch code: it runs under KERAS_BACKEND=torch, "
             f"not {keras.backend.backend()}"
         )
     try:
@@ -71,22 +69,22 @@ def build_peer(
     except Exception as err:  # not installed, or built for another torch (its C++ ops fail)
         text = " ".join(str(err).split())[:200]
         raise PeerUnavailable(
-            f"{case['version']} needs torchvision built for this torch ({type(err).__name__}: {text})"
+            f"{case.version} needs torchvision built for this torch ({type(err).__name__}: {text})"
         ) from None
     return torch_case(torchvision.models.resnet50, case, images, labels)
 
 
 def torch_case(
-    factory: Callable[[], Any], case: dict[str, Any], images: np.ndarray, labels: np.ndarray
+    factory: Callable[[], Any], case: Case, images: np.ndarray, labels: np.ndarray
 ) -> tuple[Callable, tuple, dict[str, Any]]:
     """A plain PyTorch model from ``factory`` as a case: channels-last inputs on the
     case's device, autocast for mixed precision, SGD with momentum for training,
     ``torch.compile`` when the case asks for jit."""
     import torch
 
-    device = "cpu" if case["device"] == "cpu" else "cuda:" + case["device"].split(":")[1]
+    device = f"cuda:{device_index(case.device)}" if is_gpu(case.device) else "cpu"
     kind = "cpu" if device == "cpu" else "cuda"
-    amp = _AUTOCAST[case["precision"]]
+    amp = _AUTOCAST[case.precision]
     amp_dtype = getattr(torch, amp) if amp else None
     fmt = torch.channels_last
 
@@ -105,12 +103,12 @@ def torch_case(
         "params_non_trainable": frozen + stats,
         "gmacs_per_image": _macs_per_image(torch, model, x) / 1e9,
     }
-    net = torch.compile(model) if case["jit"] else model
+    net = torch.compile(model) if case.jit else model
 
     def autocast() -> Any:
         return torch.autocast(kind, dtype=amp_dtype, enabled=amp_dtype is not None)
 
-    if case["mode"] == "inference":
+    if case.mode == "inference":
         model.eval()
 
         def infer(x: Any) -> Any:

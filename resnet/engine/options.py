@@ -1,0 +1,365 @@
+"""The sweep's options, typed where they come in, and the profiles that preset them.
+
+Each option has one parser that turns its text into a typed value or raises
+:class:`UsageError` with one line naming the option and what is valid; ``pytest
+bench`` registers these parsers as the options' types (as pytest-benchmark types
+its own), and profiles hold typed values, so nothing downstream re-parses text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from resnet.schema import ALL_VERSIONS, BACKENDS, MIN_IMAGE, MODES, PRECISIONS, STRATEGIES, Case
+
+
+class UsageError(ValueError):
+    """A bad option value: one line that names it and what is valid."""
+
+
+#: The jit (XLA) settings each backend can run; the first is its default.
+BACKEND_JIT: dict[str, tuple[bool, ...]] = {"tensorflow": (False, True), "jax": (True,), "torch": (False,)}
+JIT_REASON = {
+    ("jax", False): "JAX steps are always XLA-compiled: jit=off does not apply to the jax backend",
+    ("torch", True): "jit=on (torch.compile) is not supported for Keras models on the torch backend: Keras "
+    "runs them eagerly (the torchvision-resnet50 peer does run under torch.compile)",
+}
+#: The longest a case may take, seconds (a day).
+MAX_CASE_TIMEOUT = 86_400.0
+
+
+# -- parsers: text -> typed value ------------------------------------------------
+def _items(text: Any, option: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not items:
+        raise UsageError(f"{option} is empty; give a comma-separated list")
+    return items
+
+
+def choices(option: str, valid: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A parser of a comma-separated list of names out of ``valid``."""
+
+    def parse(text: Any) -> tuple[str, ...]:
+        items = _items(text, option)
+        for item in items:
+            if item not in valid:
+                raise UsageError(f"{option}: unknown value {item!r}; valid: {', '.join(valid)}")
+        return tuple(dict.fromkeys(items))
+
+    return parse
+
+
+def _positive_int(item: str, option: str) -> int:
+    try:
+        value = int(item)
+    except ValueError:
+        value = 0
+    if value < 1 or str(value) != item.strip().lstrip("+"):
+        raise UsageError(f"{option}: {item!r} is not a positive integer")
+    return value
+
+
+def positive_ints(option: str) -> Callable[[Any], tuple[int, ...]]:
+    """A parser of a comma-separated list of positive integers (an axis)."""
+
+    def parse(text: Any) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(_positive_int(i, option) for i in _items(text, option)))
+
+    return parse
+
+
+def one_int(option: str, minimum: int) -> Callable[[Any], int]:
+    """A parser of exactly one integer of at least ``minimum``."""
+
+    def parse(text: Any) -> int:
+        items = _items(text, option)
+        if len(items) != 1:
+            raise UsageError(f"{option} takes one value, not a list ({text!r})")
+        try:
+            value = int(items[0])
+        except ValueError:
+            raise UsageError(f"{option}: {items[0]!r} is not an integer") from None
+        if value < minimum:
+            what = "too small; the smallest is" if option == "--image-size" else "less than"
+            raise UsageError(f"{option}: {value} is {what} {minimum}")
+        return value
+
+    return parse
+
+
+def seconds(option: str, maximum: float) -> Callable[[Any], float]:
+    """A parser of a finite number of seconds in (0, maximum] (a trailing ``s`` is allowed)."""
+
+    def parse(text: Any) -> float:
+        raw = str(text).strip()
+        try:
+            value = float(raw.removesuffix("s"))
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= maximum):
+            raise UsageError(f"{option}: {raw!r} is not a number of seconds between 0 and {maximum:g}")
+        return value
+
+    return parse
+
+
+def parse_devices(text: Any) -> tuple[str, ...]:
+    """``cpu``, ``gpu``, ``gpu:0``, ... (``gpu`` means ``gpu:0``)."""
+    out = []
+    for item in _items(text, "--devices"):
+        item = item.lower()
+        if item == "gpu":
+            item = "gpu:0"
+        kind, _, index = item.partition(":")
+        ok = (kind == "cpu" and index in ("", "0")) or (kind == "gpu" and index.isdigit())
+        if not ok:
+            raise UsageError(f"--devices: unknown device {item!r}; valid: cpu, gpu, gpu:0, gpu:1, ...")
+        out.append("cpu" if kind == "cpu" else item)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_jit(text: Any) -> tuple[bool, ...]:
+    """``off``, ``on`` or both."""
+    names = {"off": False, "on": True, "false": False, "true": True, "0": False, "1": True}
+    out = []
+    for item in _items(text, "--jit"):
+        if item.lower() not in names:
+            raise UsageError(f"--jit: unknown value {item!r}; valid: off, on")
+        out.append(names[item.lower()])
+    return tuple(dict.fromkeys(out))
+
+
+def parse_threads(text: Any) -> tuple[int | None, ...]:
+    """Thread counts (an axis); empty means every core."""
+    if not str(text).strip():
+        return (None,)
+    return positive_ints("--threads")(text)
+
+
+def parse_warmup(text: Any) -> int:
+    """A non-negative number of warm-up rounds."""
+    raw = str(text).strip()
+    if not raw.isdigit():
+        raise UsageError(f"--warmup-rounds: {raw!r} is not a non-negative integer")
+    return int(raw)
+
+
+def parse_strategy(text: Any) -> str:
+    """``mirrored`` or ``multiworker``."""
+    (value,) = choices("--strategy", STRATEGIES)(text)[:1]
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One sweep option: its flag, the Axes field it sets, its parser and help."""
+
+    flag: str
+    dest: str
+    parse: Callable[[Any], Any]
+    help: str
+
+
+#: Every option that sets an axis or a timing setting, in the order ``--help`` lists them.
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--versions",
+        "versions",
+        choices("--versions", ALL_VERSIONS),
+        "versions: v1,v1.5,v2 (references keras-v1, keras-v2; peer torchvision-resnet50)",
+    ),
+    Option("--modes", "modes", choices("--modes", MODES), "inference,training"),
+    Option("--batch-sizes", "batch_sizes", positive_ints("--batch-sizes"), "batch sizes, e.g. 1,8,32"),
+    Option("--precisions", "precisions", choices("--precisions", PRECISIONS), ",".join(PRECISIONS)),
+    Option("--devices", "devices", parse_devices, "cpu,gpu:0,... (default: every device found)"),
+    Option("--jit", "jit", parse_jit, "XLA compilation: off, on or off,on"),
+    Option("--image-size", "image_size", one_int("--image-size", MIN_IMAGE), f"image side (>= {MIN_IMAGE})"),
+    Option("--threads", "threads", parse_threads, "intra-op threads (and cores) per case: an axis, e.g. 1,2"),
+    Option("--rounds", "rounds", one_int("--rounds", 1), "timed rounds per case"),
+    Option("--warmup-rounds", "warmup_rounds", parse_warmup, "untimed rounds after compilation"),
+    Option(
+        "--min-time",
+        "min_time",
+        seconds("--min-time", 3600.0),
+        "seconds of timed steps per case at least: more rounds than --rounds when steps are short",
+    ),
+    Option("--strategy", "strategy", parse_strategy, "mirrored (local devices) or multiworker (TF_CONFIG)"),
+    Option(
+        "--replicas",
+        "replicas",
+        positive_ints("--replicas"),
+        "data-parallel replicas (TensorFlow MirroredStrategy, JAX DataParallel): an axis, e.g. 1,2,4",
+    ),
+)
+parse_case_timeout = seconds("--case-timeout", MAX_CASE_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class Axes:
+    """The values of every axis of a run (their product is the set of cases)."""
+
+    versions: tuple[str, ...]
+    modes: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    precisions: tuple[str, ...]
+    devices: tuple[str, ...]
+    jit: tuple[bool, ...]
+    image_size: int
+    threads: tuple[int | None, ...]
+    rounds: int
+    warmup_rounds: int
+    replicas: tuple[int, ...] = (1,)
+    strategy: str = "mirrored"
+    #: Seconds of timed steps per case at least (more rounds than ``rounds`` if needed).
+    min_time: float | None = None
+
+    def cases(self, backend: str) -> list[Case]:
+        """Every case of the run, versions outermost."""
+        return [
+            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy)
+            for v in self.versions
+            for m in self.modes
+            for b in self.batch_sizes
+            for p in self.precisions
+            for d in self.devices
+            for j in self.jit
+            for t in self.threads
+            for r in self.replicas
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for the journal header and the JSON."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+#: Profiles set every axis at once, as typed values; explicit options override them.
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "versions": ("v1", "v1.5", "v2"),
+        "modes": MODES,
+        "batch_sizes": (2,),
+        "precisions": ("float32",),
+        "jit": (False,),
+        "image_size": 32,
+        "rounds": 3,
+        "warmup_rounds": 1,
+    },
+    "quick": {
+        "versions": ("v1", "v1.5", "v2"),
+        "modes": MODES,
+        "batch_sizes": (1, 8, 32),
+        "precisions": ("float32", "mixed_bfloat16"),
+        "jit": (False,),
+        "image_size": 224,
+        "rounds": 5,
+        "warmup_rounds": 1,
+    },
+    "full": {
+        "versions": ("v1", "v1.5", "v2", "keras-v1", "keras-v2"),
+        "modes": MODES,
+        "batch_sizes": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+        "precisions": PRECISIONS,
+        "jit": (False, True),
+        "image_size": 224,
+        "rounds": 10,
+        "warmup_rounds": 2,
+    },
+}
+DEFAULT_PROFILE = "quick"
+DEFAULTS: dict[str, Any] = {"threads": (None,), "replicas": (1,), "strategy": "mirrored", "min_time": None}
+
+
+def parse_profile(text: Any) -> str:
+    """A profile name."""
+    name = str(text).strip()
+    if name not in PROFILES:
+        raise UsageError(f"--profile: unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    return name
+
+
+def parse_options(raw: dict[str, Any]) -> dict[str, Any]:
+    """Text options (None: not given) -> typed values, each by its option's parser."""
+    parsers = {o.dest: o.parse for o in OPTIONS} | {"profile": parse_profile}
+    return {k: (None if v is None else parsers[k](v)) for k, v in raw.items()}
+
+
+def default_devices() -> tuple[str, ...]:
+    """``cpu`` plus every NVIDIA GPU that nvidia-smi lists (checked again per case)."""
+    from resnet.engine.machine import nvidia_gpus
+
+    return ("cpu", *(f"gpu:{i}" for i in range(len(nvidia_gpus()))))
+
+
+def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
+    """Combine a profile with explicit typed options (None = not given) into Axes.
+
+    A profile's jit setting is the backend's own default (off on TensorFlow and
+    PyTorch, on for JAX) unless ``--jit`` is given."""
+    profile = options.get("profile") or DEFAULT_PROFILE
+    merged: dict[str, Any] = {**DEFAULTS, **PROFILES[parse_profile(profile)]}
+    if options.get("jit") is None and backend in BACKEND_JIT and merged["jit"] == (False,):
+        merged["jit"] = (BACKEND_JIT[backend][0],)
+    merged.update({k: v for k, v in options.items() if v is not None and k != "profile"})
+    if merged["strategy"] == "multiworker":
+        workers = tf_config_workers()
+        if options.get("replicas") is None:
+            merged["replicas"] = (workers,)
+        elif merged["replicas"] != (workers,):
+            raise UsageError(
+                f"--replicas: with --strategy multiworker it is the cluster's size, {workers} "
+                "workers in TF_CONFIG (one replica each)"
+            )
+    merged["devices"] = merged.get("devices") or default_devices()
+    names = {f.name for f in dataclasses.fields(Axes)}
+    return Axes(**{k: v for k, v in merged.items() if k in names})
+
+
+def tf_config_workers() -> int:
+    """The number of workers in TF_CONFIG; a UsageError when it is missing or malformed."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        raise UsageError(
+            "--strategy multiworker needs TF_CONFIG (cluster.worker list and task) in the environment"
+        )
+    try:
+        config = json.loads(text)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        index = int(task["index"])
+        ok = isinstance(workers, list) and workers and task["type"] in ("worker", "chief") and index >= 0
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise UsageError(
+            'TF_CONFIG is malformed; expected {"cluster": {"worker": ["host:port", ...]}, '
+            '"task": {"type": "worker", "index": N}}'
+        )
+    if index >= len(workers):
+        raise UsageError(f"TF_CONFIG task index {index} is out of range for {len(workers)} workers")
+    return len(workers)
+
+
+def current_backend() -> str:
+    """The Keras backend this run uses (KERAS_BACKEND, default tensorflow)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow").strip() or "tensorflow"
+    if backend not in BACKENDS:
+        raise UsageError(f"KERAS_BACKEND={backend!r} is not supported; valid: {', '.join(BACKENDS)}")
+    installed = installed_backends()
+    if backend not in installed:
+        raise UsageError(
+            f"KERAS_BACKEND={backend!r} is not installed; installed: {', '.join(installed) or 'none'}"
+        )
+    return backend
+
+
+def installed_backends() -> list[str]:
+    """The Keras backends whose library can be imported here."""
+    import importlib.util
+
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]

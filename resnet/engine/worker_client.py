@@ -1,0 +1,147 @@
+"""The parent's side of a worker process: start it, send it commands, enforce the
+case's deadline, and turn a crash or a hang into a :class:`CaseFailure` instead of a
+failed sweep.  The worker's side is :mod:`resnet.engine.worker_server`."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from resnet.schema import Case
+
+
+class CaseFailure(Exception):
+    """A case that could not be measured, on either side of the process boundary.
+
+    ``status`` is "skipped", "oom", "timeout" or "error"; ``reason`` one line."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+class WorkerClient:
+    """One worker process, for one case, seen from the parent.
+
+    Args:
+        threads: compute threads (None: every core the process may use).
+        timeout: seconds the whole case may take, start-up included.
+        env: extra environment variables for the worker.
+        cpu_devices: split the CPU into this many devices for data-parallel cases (JAX
+            needs it before it starts; TensorFlow splits the CPU itself, in the worker).
+    """
+
+    def __init__(
+        self,
+        threads: int | None = None,
+        timeout: float = 1800.0,
+        env: dict[str, str] | None = None,
+        cpu_devices: int | None = None,
+    ) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        child_env = dict(os.environ)
+        child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if threads:
+            child_env["OMP_NUM_THREADS"] = str(threads)
+            flags = child_env.get("XLA_FLAGS", "")
+            child_env["XLA_FLAGS"] = (
+                f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+            ).strip()
+        if cpu_devices and cpu_devices > 1:
+            flags = child_env.get("XLA_FLAGS", "")
+            child_env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={cpu_devices}".strip()
+        child_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "resnet.engine.worker_server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None if os.environ.get("RESNET_BENCH_WORKER_LOG") else subprocess.DEVNULL,
+            env=child_env,
+            text=True,
+            bufsize=1,
+        )
+        self._sel = selectors.DefaultSelector()
+        assert self.proc.stdout is not None
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self.info = self.call("start", threads=threads)
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send one command and wait for its reply (within the case's deadline)."""
+        self.send(cmd, **args)
+        return self.receive(cmd)
+
+    def send(self, cmd: str, **args: Any) -> None:
+        """Send a command without waiting (pair with :meth:`receive`); a Case travels as its axes."""
+        assert self.proc.stdin is not None
+        message = {"cmd": cmd, **{k: v.to_dict() if isinstance(v, Case) else v for k, v in args.items()}}
+        try:
+            self.proc.stdin.write(json.dumps(message) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._died()
+
+    def receive(self, cmd: str = "command") -> dict[str, Any]:
+        """Wait for the reply to the last command sent, within the case's deadline."""
+        assert self.proc.stdout is not None
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not self._sel.select(timeout=remaining):
+            self.kill()
+            raise CaseFailure("timeout", f"no answer to {cmd!r} within the case's {self.timeout:g} s")
+        line = self.proc.stdout.readline()
+        if not line:
+            self._died()
+        reply = json.loads(line)
+        if not reply.pop("ok"):
+            raise CaseFailure(reply.get("status", "error"), reply.get("reason", "unknown error"))
+        return reply
+
+    def _died(self) -> None:
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.returncode
+        if code is not None and code < 0:
+            name = _signal_name(code)
+            hint = " (out of memory?)" if name == "SIGKILL" else ""
+            raise CaseFailure("oom" if hint else "error", f"worker killed by {name}{hint}")
+        raise CaseFailure("error", f"worker exited with code {code}")
+
+    def kill(self) -> None:
+        """Stop the worker now."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        """Ask the worker to exit; kill it if it does not."""
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"cmd": "exit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+        self._sel.close()
+
+    def __enter__(self) -> WorkerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

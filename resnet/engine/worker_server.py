@@ -1,0 +1,332 @@
+"""The worker process: builds one case's model, compiles its step and runs steps
+on command, so that each case has its own process (host memory, thread settings,
+precision policy, crashes).
+
+Protocol: one JSON object per line on stdin; one JSON reply per line on the
+original stdout (the worker's own stdout and stderr go to stderr).  Replies are
+``{"ok": true, ...}`` or ``{"ok": false, "status": "error|oom|skipped", "reason": ...}``.
+Started by :class:`resnet.engine.worker_client.WorkerClient` as
+``python -m resnet.engine.worker_server``; each command's case arrives as its axes and
+is typed (:class:`resnet.schema.Case`) here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+from resnet.engine.options import BACKEND_JIT, JIT_REASON
+from resnet.engine.worker_client import CaseFailure
+from resnet.schema import COMPUTE_DTYPE, PEERS, REFERENCES, Case, is_gpu
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+
+
+def _is_oom(err: BaseException) -> bool:
+    text = f"{type(err).__name__} {err}".lower()
+    return any(k in text for k in ("resourceexhausted", "out of memory", "oom", "memoryerror"))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class WorkerServer:
+    """The worker process's state: the backend, the case's model and its compiled steps."""
+
+    def __init__(self) -> None:
+        self.backend: Any = None
+        self.case: Case | None = None
+        self.steps: dict[str, tuple[Any, tuple]] = {}
+        self.traces_after_warmup = 0
+        self.step_times: list[float] = []
+        self.energy: Any = None
+        self.joules_at_warm: float | None = None
+
+    # -- set-up ---------------------------------------------------------------
+    def start(self, threads: int | None) -> dict[str, Any]:
+        from resnet.engine.backends import get_backend
+
+        self.backend = get_backend()
+        used = self.backend.set_threads(threads)
+        return {"threads": used, "devices": self.backend.devices(), **self._versions()}
+
+    def _versions(self) -> dict[str, Any]:
+        import keras
+
+        return {
+            "backend": keras.backend.backend(),
+            "keras": keras.__version__,
+            **self.backend.versions(),
+        }
+
+    def _check_device(self, device: str) -> None:
+        seen = self.backend.devices()
+        if device not in seen:
+            kind = "GPU" if is_gpu(device) else "device"
+            raise CaseFailure(
+                "skipped",
+                f"no {kind} {device} found by the {self.backend.name} backend (it sees: {', '.join(seen)})",
+            )
+
+    def _model(self, case: Case) -> Any:
+        import keras
+
+        import resnet
+
+        shape = (case.image_size, case.image_size, 3)
+        if case.version in REFERENCES:
+            from resnet.specs import get_spec
+            from resnet.weights import reference_name
+
+            # The reference models follow the global policy: this process runs one
+            # case only, so setting it here cannot leak into another case.
+            keras.config.set_dtype_policy(case.precision)
+            app = reference_name(get_spec(REFERENCES[case.version]))
+            return getattr(keras.applications, app)(weights=None, input_shape=shape)
+        return resnet.build(case.version, input_shape=shape, dtype=case.precision)
+
+    def _built(self, case: Case, scoped: bool = True) -> tuple[Any, dict[str, Any]]:
+        """Build the model on the case's device (``scoped``; a distribution strategy
+        places it otherwise); returns it with its size and build time."""
+        import contextlib
+
+        import resnet
+
+        t0 = time.perf_counter()
+        with self.backend.build_scope(case.device) if scoped else contextlib.nullcontext():
+            model = self._model(case)
+        seconds = time.perf_counter() - t0
+        params = resnet.count_params(model)
+        return model, {
+            "build_s": seconds,
+            "params_total": params.total,
+            "params_trainable": params.trainable,
+            "params_non_trainable": params.non_trainable,
+            "gmacs_per_image": resnet.count_flops(model).gmacs,
+        }
+
+    def build(self, case: Case) -> dict[str, Any]:
+        """Build the model once (for build-time cases); returns its size."""
+        if case.version in PEERS:
+            import numpy as np
+
+            s = case.image_size
+            return self._peer(case, np.zeros((1, s, s, 3), "float32"), np.zeros(1, "int32"))[2]
+        return self._built(case)[1]
+
+    def _peer(self, case: Case, images: Any, labels: Any) -> tuple:
+        """A peer model's ``(step, args, size)`` (resnet/engine/peers.py)."""
+        from resnet.engine.peers import PeerUnavailable, build_peer
+
+        if case.replicas > 1:
+            raise CaseFailure("skipped", f"{case.version} is a single-device peer: --replicas does not apply")
+        try:
+            return build_peer(case, images, labels)
+        except PeerUnavailable as err:
+            raise CaseFailure("skipped", str(err)) from None
+
+    def setup(self, case: Case, slot: str = "main") -> dict[str, Any]:
+        """Build, place inputs, compile and run the first step (timed as compile_s).
+
+        ``slot`` names the step: a second model ("reference") can live in the same
+        process, so that two models are compared under identical conditions."""
+        import numpy as np
+
+        if slot == "main":
+            self.case = case
+        device = case.device
+        self._check_device(device)
+        peer = case.version in PEERS
+        if case.jit not in BACKEND_JIT[self.backend.name] and not peer:
+            raise CaseFailure("skipped", JIT_REASON[(self.backend.name, case.jit)])
+        rng = np.random.default_rng(0)
+        shape = (case.global_batch, case.image_size, case.image_size, 3)
+        images = rng.standard_normal(shape, dtype=np.float32)
+        labels = rng.integers(0, 1000, shape[0]).astype("int32")
+        if peer:
+            step, args, size = self._peer(case, images, labels)
+        elif case.replicas > 1 or case.strategy != "mirrored":
+            step, args, size, model = self._data_parallel(case, images, labels)
+        else:
+            model, size = self._built(case)
+            x = self.backend.put(images, device)
+            if case.mode == "inference":
+                step, args = self.backend.inference_step(model, device, case.jit), (x,)
+            else:
+                y = self.backend.put(labels, device)
+                self._compile(model, case)
+                step, args = self.backend.training_step(model, device, case.jit, x, y), (x, y)
+        self.steps[slot] = (step, args)
+        self.backend.reset_peak_memory(device)
+        t0 = time.perf_counter()
+        out = step(*args)
+        self.backend.wait(out)
+        compile_s = time.perf_counter() - t0
+        placed = self.backend.placement(out)
+        want = "CPU" if device == "cpu" else "GPU"
+        if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
+            raise CaseFailure("error", f"asked for {device} but the step ran on {placed}")
+        return {"compile_s": compile_s, "device_name": placed, **size}
+
+    def _compile(self, model: Any, case: Case) -> None:
+        import keras
+
+        optimizer: Any = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        if case.precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+
+    def _data_parallel(self, case: Case, images: Any, labels: Any) -> tuple:
+        """Model and step under a data-parallel strategy; inputs split per replica."""
+        replicas = case.replicas
+        try:
+            strategy = self.backend.data_parallel(case.device, replicas, case.strategy)
+        except (NotImplementedError, LookupError) as err:
+            raise CaseFailure("skipped", str(err)) from None
+        with strategy.scope():
+            model, size = self._built(case, scoped=False)
+            if case.mode == "training":
+                self._compile(model, case)
+                model.optimizer.build(model.trainable_variables)
+        x = self.backend.distribute_batch(strategy, images, replicas)
+        args: tuple = (x,)
+        if case.mode == "training":
+            args = (x, self.backend.distribute_batch(strategy, labels, replicas))
+        with strategy.scope():
+            step = self.backend.distributed_steps(strategy, model, case.mode, case.jit, args)
+        if strategy.num_replicas_in_sync != replicas:
+            raise CaseFailure(
+                "error", f"asked for {replicas} replicas, the strategy has {strategy.num_replicas_in_sync}"
+            )
+        size["replicas_in_sync"] = strategy.num_replicas_in_sync
+        return step, args, size, model
+
+    # -- steps ----------------------------------------------------------------
+    def run_step(self, slot: str = "main") -> float:
+        step, args = self.steps[slot]
+        t0 = time.perf_counter()
+        self.backend.wait(step(*args))
+        seconds = time.perf_counter() - t0
+        if slot == "main":
+            self.step_times.append(seconds)
+        return seconds
+
+    def mark_warm(self) -> dict[str, Any]:
+        """End of warm-up: later traces are retraces; step times start afresh."""
+        from resnet.engine.energy import counter_for
+
+        self.traces_after_warmup = self.backend.trace_count()
+        self.step_times = []
+        self.energy = counter_for(self.case.device)
+        self.joules_at_warm = self.energy.read()
+        return {"traces": self.traces_after_warmup}
+
+    def bare_loop(self, n: int) -> dict[str, Any]:
+        """``n`` steps in a tight loop, no protocol in between: the harness-free time."""
+        step, args = self.steps["main"]
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            self.backend.wait(step(*args))
+            times.append(time.perf_counter() - t0)
+        return {"times": times}
+
+    def finish(self) -> dict[str, Any]:
+        traces = self.backend.trace_count()
+        if traces != self.traces_after_warmup:
+            raise CaseFailure(
+                "error",
+                f"the step was retraced after warm-up ({self.traces_after_warmup} -> {traces} traces)",
+            )
+        times = self.step_times
+        joules = None
+        if self.energy is not None and self.joules_at_warm is not None and times:
+            now = self.energy.read()
+            if now is not None:
+                images = self.case.global_batch
+                joules = (now - self.joules_at_warm) / (len(times) * images)
+        return {
+            "joules_per_image": joules,
+            "energy_source": getattr(self.energy, "source", "none"),
+            "peak_host_rss_mb": peak_rss_mb(),
+            "peak_device_mem_mb": self.backend.peak_memory_mb(self.case.device),
+            "worker_step_s": times,
+            "traces": traces,
+        }
+
+    def peak(self, device: str, precision: str, seconds: float) -> dict[str, Any]:
+        """Peak matrix-product rate on ``device`` in the precision's compute dtype."""
+        self._check_device(device)
+        dtype = COMPUTE_DTYPE[precision]
+        n = 8192 if device != "cpu" else 4096
+        times = self.backend.matmul_seconds(device, dtype, n, 2)
+        reps = max(3, min(50, int(seconds / max(min(times), 1e-6))))
+        times = self.backend.matmul_seconds(device, dtype, n, reps)
+        return {"tflops": 2 * n**3 / min(times) / 1e12, "n": n, "dtype": dtype, "reps": reps}
+
+
+def serve(inp: Any, out: Any) -> None:
+    """Answer commands until ``exit`` or end of input."""
+    server = WorkerServer()
+    for line in inp:
+        msg = json.loads(line)
+        cmd = msg.get("cmd")
+        try:
+            if cmd == "start":
+                reply = server.start(msg.get("threads"))
+            elif cmd == "build":
+                reply = server.build(Case.from_dict(msg["case"]))
+            elif cmd == "setup":
+                reply = server.setup(Case.from_dict(msg["case"]), msg.get("slot", "main"))
+            elif cmd == "step":
+                reply = {"seconds": server.run_step(msg.get("slot", "main"))}
+            elif cmd == "warm":
+                reply = server.mark_warm()
+            elif cmd == "bare_loop":
+                reply = server.bare_loop(int(msg["n"]))
+            elif cmd == "finish":
+                reply = server.finish()
+            elif cmd == "peak":
+                reply = server.peak(msg["device"], msg["precision"], msg.get("seconds", 2.0))
+            elif cmd == "sleep":  # for tests of the runner's time-outs
+                time.sleep(float(msg["seconds"]))
+                reply = {}
+            elif cmd == "crash":  # for tests of a worker that dies
+                os._exit(int(msg.get("code", 1)))
+            elif cmd == "exit":
+                out.write(json.dumps({"ok": True}) + "\n")
+                out.flush()
+                return
+            else:
+                raise CaseFailure("error", f"unknown command {cmd!r}")
+            reply = {"ok": True, **reply}
+        except CaseFailure as err:
+            reply = {"ok": False, "status": err.status, "reason": err.reason}
+        except Exception as err:
+            traceback.print_exc(file=sys.stderr)
+            status = "oom" if _is_oom(err) else "error"
+            reply = {"ok": False, "status": status, "reason": _one_line(err)}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+def main() -> None:
+    """Entry point: keep the protocol on the original stdout, everything else on stderr."""
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin, proto)
+
+
+if __name__ == "__main__":
+    main()

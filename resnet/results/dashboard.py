@@ -1,0 +1,135 @@
+"""A static HTML dashboard over a directory of runs: a time series per case, the
+regressions between consecutive runs marked, latest against previous summarised."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+
+from resnet.results.compare import Threshold, compare
+from resnet.results.loading import LoadError, load
+from resnet.results.pages import table_data, write_page
+from resnet.results.plots import embed_figure
+
+
+def find_runs(directory: str | Path) -> list[Path]:
+    """Every results file under ``directory``: JSON files (including pytest-benchmark's
+    ``--benchmark-autosave`` layout, ``.benchmarks/<machine>/NNNN_*.json``) and journals
+    whose run left no JSON."""
+    root = Path(directory)
+    files = sorted(root.rglob("*.json"))
+    have = {f.with_suffix("").name for f in files}
+    journals = [
+        j for j in sorted(root.rglob("*.journal.jsonl")) if j.name[: -len(".journal.jsonl")] not in have
+    ]
+    return [*files, *journals]
+
+
+def history(directory: str | Path, errors: list[LoadError]) -> pd.DataFrame:
+    """All cases of all runs, one run per source file, ordered by date."""
+    df = load(find_runs(directory), errors=errors)
+    if df.empty:
+        return df
+    df = df[df["kind"] == "case"].copy()
+    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(lambda s: Path(s).name)
+    return df.sort_values("run", kind="stable")
+
+
+def regressions(df: pd.DataFrame, threshold: Threshold) -> pd.DataFrame:
+    """Each run against the one before it on the same machine: the regressed cases."""
+    found = []
+    for machine, group in df.groupby("machine"):
+        runs = list(dict.fromkeys(group["run"]))
+        for prev, cur in itertools.pairwise(runs):
+            table = compare(group[group["run"] == prev], group[group["run"] == cur], [threshold])
+            if table.empty:
+                continue
+            table = table[table["verdict"] == "regression"].assign(machine=machine, run=cur, previous=prev)
+            found.append(table)
+    return pd.concat(found) if found else pd.DataFrame(columns=["machine", "run", "case_id"])
+
+
+def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold) -> tuple[Path, int, list]:
+    """Write ``index.html`` (self-contained) to ``out``; returns it, the regression count and errors."""
+    from resnet.results.plots import plt
+
+    errors: list[LoadError] = []
+    df = history(directory, errors)
+    if df.empty:
+        raise LoadError(directory, "no readable runs in this directory")
+    regs = regressions(df, threshold)
+    metric = threshold.metric if threshold.metric in df.columns else "images_per_sec"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = list(dict.fromkeys(df["run"]))
+    # Latest against previous, per machine.
+    summary, flags = [], []
+    for machine, group in df.groupby("machine"):
+        mruns = list(dict.fromkeys(group["run"]))
+        latest = group[group["run"] == mruns[-1]].set_index("case_id")
+        prev = group[group["run"] == mruns[-2]].set_index("case_id") if len(mruns) > 1 else None
+        for case_id, row in latest.iterrows():
+            before = prev[metric].get(case_id) if prev is not None else None
+            flagged = (
+                (regs["machine"] == machine) & (regs["run"] == mruns[-1]) & (regs["case_id"] == case_id)
+            ).any()
+            if flagged:
+                flags.append(len(summary))
+            summary.append(
+                {
+                    "machine": machine,
+                    "case": case_id,
+                    f"previous {metric}": None
+                    if before is None or pd.isna(before)
+                    else round(float(before), 2),
+                    f"latest {metric}": row["status"]
+                    if row["status"] != "ok"
+                    else round(float(row[metric]), 2),
+                    "regression": "REGRESSION" if flagged else "",
+                }
+            )
+    figures = []
+    for (machine, case_id), group in df.groupby(["machine", "case_id"]):
+        done = group[group["status"] == "ok"]
+        fig, ax = plt.subplots(figsize=(6.5, 2.6))
+        x = [runs.index(r) for r in done["run"]]
+        ax.plot(x, done["images_per_sec"], marker="o", label="images/s (median step)")
+        if done["images_per_sec_best"].notna().any():
+            ax.plot(x, done["images_per_sec_best"], marker=".", linestyle="--", label="images/s (best step)")
+        bad = regs[(regs["machine"] == machine) & (regs["case_id"] == case_id)]
+        for i, r in enumerate(dict.fromkeys(bad["run"])):
+            y = done[done["run"] == r][metric]
+            ax.plot(
+                [runs.index(r)], y, "rx", markersize=12, markeredgewidth=3, label=None if i else "regression"
+            )
+        ax.legend(fontsize=7)
+        ax.set_xticks(range(len(runs)), [str(i + 1) for i in range(len(runs))])
+        ax.set_xlabel("run (oldest first)")
+        ax.set_ylabel("images per second")
+        ax.set_title(f"{case_id} | {machine}", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        figures.append({"stem": f"{machine}-{case_id}", "alt": case_id, "data": embed_figure(fig, dpi=90)})
+    run_list = []
+    for run in runs:
+        commit = df[df["run"] == run]["commit"].dropna()
+        run_list.append({"name": run, "commit": str(commit.iloc[0])[:10] if not commit.empty else None})
+    reg_cols = ["machine", "run", "previous", "case_id", "base", "new", "change_pct", "noise_pct"]
+    path = write_page(
+        out / "index.html",
+        "dashboard.html",
+        title="resnet-bench dashboard",
+        runs=run_list,
+        case_count=df["case_id"].nunique(),
+        machines=", ".join(sorted(map(str, df["machine"].unique()))),
+        metric=threshold.metric,
+        limit=f"{threshold.limit:+g}%",
+        notes=[],
+        summary=table_data(pd.DataFrame(summary)),
+        summary_flags=flags,
+        regressions=table_data(regs[reg_cols] if not regs.empty else pd.DataFrame()),
+        figures=figures,
+    )
+    return path, len(regs), errors

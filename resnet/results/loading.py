@@ -1,0 +1,236 @@
+"""Load benchmark results: pytest-benchmark JSON files and run journals -> one
+pandas DataFrame, a row per case, failed and skipped cases included (never zeros).
+
+Every row is checked against :mod:`resnet.schema`; rows of older runs get the kind
+and the axes' defaults they were written without.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from resnet.engine.journal import read_journal
+from resnet.engine.machine import machine_label
+from resnet.schema import AXIS_DEFAULTS, FIELDS, Case, row_problems
+
+#: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
+STAT_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
+#: Columns the loader adds to the schema's row fields.
+SOURCE_COLUMNS = ("machine", "run", "datetime", "commit", "source")
+
+
+class LoadError(ValueError):
+    """A results file that cannot be read; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+def _legacy(row: dict[str, Any]) -> dict[str, Any]:
+    """Fill what rows of older runs were written without: the kind, and the axes added
+    since (replicas, strategy) at their defaults."""
+    if row.get("kind") is None:
+        if row.get("mode") == "build":
+            row["kind"], row["mode"] = "build", "inference"
+        elif row.get("goal"):
+            row["kind"] = "goal"
+        else:
+            row["kind"] = "case"
+    if row.get("version") is not None:
+        for name, default in AXIS_DEFAULTS.items():
+            if row.get(name) is None:
+                row[name] = default
+    if row.get("global_batch") is None and isinstance(row.get("batch_size"), int):
+        row["global_batch"] = row["batch_size"] * (row.get("replicas") or 1)
+    return row
+
+
+def _checked(path: Path, row: Any, where: str) -> dict[str, Any]:
+    if isinstance(row, dict):
+        row = _legacy(dict(row))
+    problems = row_problems(row)
+    if problems:
+        raise LoadError(path, f"{where}: {problems[0]}")
+    return row
+
+
+def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise LoadError(path, "not a pytest-benchmark JSON file (no 'benchmarks' list)")
+    info = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
+    commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
+    common = {
+        "machine": label or machine_label(info),
+        "datetime": data.get("datetime"),
+        "commit": commit.get("id"),
+        "source": str(path),
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    for n, bench in enumerate(data["benchmarks"]):
+        if not isinstance(bench, dict):
+            raise LoadError(path, f"benchmarks[{n}] is not an object")
+        extra = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
+        if "status" not in extra:
+            continue  # not one of ours
+        params = bench.get("params") if isinstance(bench.get("params"), dict) else {}
+        case_id = extra.get("case_id") or params.get("case_id") or bench.get("name")
+        row = _checked(path, {**extra, "case_id": case_id}, f"benchmarks[{n}]")
+        stats = bench.get("stats") if isinstance(bench.get("stats"), dict) else {}
+        row.update({f"step_{k}_s": stats.get(k) for k in STAT_KEYS})
+        if row.get("rounds") is None:
+            row["rounds"] = stats.get("rounds")
+        images = row.get("global_batch") or row.get("batch_size")
+        if row.get("images_per_sec_best") is None and row.get("step_min_s") and images:
+            row["images_per_sec_best"] = images / row["step_min_s"]  # runs from before the field
+        rows[case_id] = {**row, **common}
+    section = data.get("resnet_bench") if isinstance(data.get("resnet_bench"), dict) else {}
+    cases = section.get("cases", [])
+    if not isinstance(cases, list):
+        raise LoadError(path, "resnet_bench.cases is not a list")
+    for n, extra in enumerate(cases):
+        row = _checked(path, extra, f"resnet_bench.cases[{n}]")
+        if row["case_id"] not in rows:
+            rows[row["case_id"]] = {**row, **common}
+    if not rows:
+        raise LoadError(path, "no resnet-bench cases in it (no benchmarks)")
+    return list(rows.values())
+
+
+def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
+    try:
+        journal = read_journal(path)
+    except UnicodeDecodeError:
+        raise LoadError(path, "not a journal (not text)") from None
+    if journal.header is None and not journal.rows:
+        raise LoadError(path, "not a resnet-bench journal (no header and no case lines)")
+    if not journal.rows:
+        raise LoadError(path, "journal has no finished cases")
+    machine = label or (journal.header or {}).get("machine") or "unknown machine"
+    rows = {}
+    for row in journal.rows:
+        row = _checked(path, row, "a case line")
+        rows[row["case_id"]] = {**row, "machine": machine, "source": str(path)}
+    return list(rows.values())
+
+
+def load_file(path: str | os.PathLike, label: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one JSON file or journal; raises LoadError with a one-line problem."""
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(p, "no such file")
+    if p.is_dir():
+        raise LoadError(p, "is a directory, not a results file")
+    if p.name.endswith(".jsonl"):
+        return _rows_from_journal(p, label)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise LoadError(p, "not JSON (not text)") from None
+    except json.JSONDecodeError as err:
+        raise LoadError(p, f"not JSON ({err.msg} at line {err.lineno})") from None
+    return _rows_from_json(p, data, label)
+
+
+def _run_names(sources: pd.Series) -> pd.Series:
+    """A short name per source file (its stem), the path where stems collide."""
+    unique = list(dict.fromkeys(sources))
+    stems = {
+        s: Path(s).name.removesuffix(".jsonl").removesuffix(".json").removesuffix(".journal") for s in unique
+    }
+    clash = {st for st in stems.values() if list(stems.values()).count(st) > 1}
+    return sources.map(lambda s: s if stems[s] in clash else stems[s])
+
+
+def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows -> DataFrame with every schema field as a column, identity and axes first."""
+    df = pd.DataFrame(rows)
+    columns = [*SOURCE_COLUMNS, *FIELDS]
+    for col in columns:
+        if col not in df.columns:
+            df[col] = None
+    if len(df):
+        df["run"] = _run_names(df["source"].astype(str))
+    return df[[*columns, *[c for c in df.columns if c not in columns]]]
+
+
+def load(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    label: str | None = None,
+    errors: list[LoadError] | None = None,
+) -> pd.DataFrame:
+    """One row per case from pytest-benchmark JSON files and journals.
+
+    Args:
+        paths: one path or several (the same file given twice is read once).
+        label: machine label for every row (default: derived from machine_info).
+        errors: if given, unreadable files are appended here and skipped;
+            otherwise the first one raises LoadError.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    rows: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    for path in paths:
+        key = Path(path).resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            rows.extend(load_file(path, label))
+        except LoadError as err:
+            if errors is None:
+                raise
+            errors.append(err)
+    return to_frame(rows)
+
+
+def write_synthetic_runs(directory: str | os.PathLike, files: int, cases: int) -> list[Path]:
+    """Write ``files`` pytest-benchmark-shaped JSON files of ``cases`` cases each (made-up
+    numbers, for measuring the loader itself; never for results)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in range(files):
+        benchmarks = []
+        for c in range(cases):
+            case = Case(
+                ("v1", "v1.5", "v2")[c % 3],
+                ("inference", "training")[c % 2],
+                2 ** (c % 8),
+                "float32",
+                "cpu",
+                False,
+            )
+            extra = {
+                **case.to_dict(),
+                "case_id": f"case{c}",
+                "kind": "case",
+                "status": "ok",
+                "images_per_sec": 10.0 + c,
+                "latency_ms_p50": 100.0,
+            }
+            stats = {"median": 0.1, "mean": 0.1, "min": 0.09, "max": 0.12, "iqr": 0.01, "rounds": 5}
+            benchmarks.append(
+                {
+                    "name": f"test_case[case{c}]",
+                    "params": {"case": f"case{c}"},
+                    "extra_info": extra,
+                    "stats": stats,
+                }
+            )
+        path = out / f"{f:04d}_run.json"
+        path.write_text(
+            json.dumps(
+                {"machine_info": {"cpu_model": "synthetic"}, "datetime": f"run{f}", "benchmarks": benchmarks}
+            )
+        )
+        paths.append(path)
+    return paths

@@ -1,0 +1,159 @@
+"""Procurement: which machine gives the most ResNet-50 per second, per dollar."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from resnet.results.pages import markdown_cell, markdown_table, table_data, write_page
+from resnet.results.tables import best_batches, cases, ok
+
+SECONDS_PER_YEAR = 365.25 * 24 * 3600
+#: What the procurement table compares across machines.
+CONFIG = ["version", "mode", "precision"]
+
+
+class PriceError(ValueError):
+    """A price file that cannot be used: one line naming the problem."""
+
+
+def read_prices(path: str | Path) -> pd.DataFrame:
+    """A price CSV: ``machine`` and ``price_per_hour`` and/or ``purchase_price`` with
+    ``years`` of use. Returns one row per machine label."""
+    p = Path(path)
+    if not p.is_file():
+        raise PriceError(f"{p}: no such price file")
+    with p.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise PriceError(f"{p}: no rows")
+    cols = set(rows[0])
+    if "machine" not in cols:
+        raise PriceError(f"{p}: missing column 'machine'")
+    if not cols & {"price_per_hour", "purchase_price"}:
+        raise PriceError(f"{p}: needs a 'price_per_hour' or a 'purchase_price' column (with 'years')")
+    if "purchase_price" in cols and "years" not in cols:
+        raise PriceError(f"{p}: 'purchase_price' needs a 'years' column")
+    out = []
+    for n, row in enumerate(rows, start=2):
+        item: dict[str, object] = {"machine": row["machine"].strip()}
+        for key in ("price_per_hour", "purchase_price", "years"):
+            text = (row.get(key) or "").strip()
+            if not text:
+                item[key] = math.nan
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise PriceError(f"{p}: line {n}: {key} {text!r} is not a number") from None
+            if value < 0 or (key == "years" and value == 0):
+                raise PriceError(f"{p}: line {n}: {key} must be positive, got {text}")
+            item[key] = value
+        out.append(item)
+    return pd.DataFrame(out).set_index("machine")
+
+
+def machines_table(
+    df: pd.DataFrame, reference: str | None = None, prices: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per machine and (version, mode, precision): best images/s and its batch,
+    latency at batch 1, largest batch that fit, speed-up over the reference machine,
+    images per dollar where a price is known, joules per image where measured."""
+    frame = cases(df)
+    runs = df.groupby("machine")["source"].nunique()
+    rows = []
+    for _, best in best_batches(frame, ["machine", *CONFIG]).iterrows():
+        if best["best_row"] is None:
+            continue
+        top = best["best_row"]
+        group = ok(frame[(frame["machine"] == best["machine"]) & (frame[CONFIG] == best[CONFIG]).all(axis=1)])
+        bs1 = group[group["batch_size"] == 1]
+        machine = best["machine"]
+        row = {
+            "machine": machine,
+            **{k: best[k] for k in CONFIG},
+            "runs": int(runs.get(machine, 1)),
+            "best_images_per_sec": best["best_images_per_sec"],
+            "best_batch": best["best_batch"],
+            "latency_ms_bs1": float(bs1["latency_ms_p50"].min()) if not bs1.empty else math.nan,
+            "largest_batch_that_fit": best["largest_that_fit"],
+            "joules_per_image": float(top["joules_per_image"])
+            if pd.notna(top["joules_per_image"])
+            else math.nan,
+        }
+        if prices is not None and machine in prices.index:
+            price = prices.loc[machine]
+            if pd.notna(price.get("price_per_hour")) and price["price_per_hour"] > 0:
+                row["images_per_dollar_rented"] = row["best_images_per_sec"] * 3600 / price["price_per_hour"]
+            if pd.notna(price.get("purchase_price")) and price["purchase_price"] > 0:
+                row["images_per_dollar_owned"] = (
+                    row["best_images_per_sec"] * price["years"] * SECONDS_PER_YEAR / price["purchase_price"]
+                )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    ref = reference or table["machine"].iloc[0]
+    if ref not in set(table["machine"]):
+        raise ValueError(
+            f"--reference {ref!r} is not among the machines: {', '.join(sorted(set(table['machine'])))}"
+        )
+    base = table[table["machine"] == ref].set_index(CONFIG)["best_images_per_sec"]
+    table["speedup_vs_reference"] = [
+        r["best_images_per_sec"] / base.get(tuple(r[c] for c in CONFIG), math.nan)
+        for _, r in table.iterrows()
+    ]
+    table.attrs["reference"] = ref
+    return table.set_index(["machine", *CONFIG]).round(3)
+
+
+CHARTS = (
+    ("speedup_vs_reference", "throughput relative to {reference} (x)"),
+    ("images_per_dollar_rented", "images per dollar (hourly price)"),
+    ("images_per_dollar_owned", "images per dollar (purchase over its years)"),
+)
+
+
+def write_machines(table: pd.DataFrame, out: str | Path, notes: list[str]) -> Path:
+    """Markdown, CSV, bar charts (relative throughput, images per dollar) and an HTML page."""
+    from resnet.results.plots import embed_figure, plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "machines.csv")
+    (out / "machines.md").write_text(
+        "## Machines\n\n"
+        + markdown_table(table)
+        + "\n\n"
+        + "\n".join(f"- {markdown_cell(n)}" for n in notes)
+        + "\n"
+    )
+    figures = []
+    flat = table.reset_index()
+    flat["config"] = flat["version"] + " " + flat["mode"] + " " + flat["precision"]
+    for column, template in CHARTS:
+        label = template.format(reference=table.attrs.get("reference", "the reference"))
+        if column not in flat or flat[column].isna().all():
+            continue
+        pivot = flat.pivot_table(index="config", columns="machine", values=column)
+        fig, ax = plt.subplots(figsize=(max(6.5, 0.8 * len(pivot) + 3), 4.6))
+        pivot.plot.bar(ax=ax, rot=30)
+        ax.set_ylabel(label)
+        ax.set_xlabel("")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_title(f"ResNet-50: {label}")
+        fig.tight_layout()
+        figures.append(
+            {"stem": column, "heading": label, "alt": label, "data": embed_figure(fig, out, column)}
+        )
+    return write_page(
+        out / "machines.html",
+        "machines.html",
+        title="ResNet-50 across machines",
+        notes=notes,
+        figures=figures,
+        machines=table_data(table),
+    )

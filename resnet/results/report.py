@@ -1,0 +1,83 @@
+"""A report: tables (Markdown, CSV), plots (PNG, SVG), one self-contained
+``report.html`` and a ``README.md`` that shows them, all from one DataFrame of rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from resnet.results.pages import markdown_table, table_data, write_page
+from resnet.results.plots import embed_figure, report_figures, subtitle
+from resnet.results.tables import TABLES
+
+#: Every file name a report writes besides its tables and figures.
+PAGES = ("report.html", "README.md")
+FIGURE_HEADINGS = {
+    "throughput": "Throughput",
+    "memory": "Memory",
+    "speedup": "Mixed precision speed-up",
+    "scaling": "Data-parallel scaling",
+    "latency": "Latency",
+}
+RUNS_NOTE = (
+    "Several runs of one machine are shown side by side (a 'run' column names the file), never merged."
+)
+
+
+def _clear(out: Path) -> None:
+    """Remove what an earlier report left in ``out`` (only the report's own file names),
+    so that no stale table or figure joins this one."""
+    names = {*PAGES, *(f"{stem}.{ext}" for stem in TABLES for ext in ("md", "csv"))}
+    names |= {f"{stem}.{ext}" for stem in FIGURE_HEADINGS for ext in ("png", "svg")}
+    for name in names:
+        (out / name).unlink(missing_ok=True)
+
+
+def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchmark report") -> Path:
+    """Write tables (md, csv), plots (png, svg), ``report.html`` and ``README.md`` to ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _clear(out)
+    sections = []
+    runs_apart = False
+    for stem, (heading, fn) in TABLES.items():
+        table = fn(df)
+        if table.empty:
+            continue
+        table.to_csv(out / f"{stem}.csv")
+        markdown = f"## {heading}\n\n{markdown_table(table)}\n"
+        (out / f"{stem}.md").write_text(markdown)
+        sections.append({"stem": stem, "heading": heading, "data": table_data(table), "markdown": markdown})
+        runs_apart = runs_apart or "run" in table.index.names
+    figures = []
+    for stem, fig in report_figures(df).items():
+        figures.append(
+            {
+                "stem": stem,
+                "heading": FIGURE_HEADINGS[stem],
+                "alt": f"{stem} plot",
+                "data": embed_figure(fig, out, stem),
+            }
+        )
+    sources = ", ".join(sorted(map(str, df["source"].dropna().unique())))
+    dates = ", ".join(sorted(map(str, df["datetime"].dropna().unique())))
+    notes = [RUNS_NOTE] if runs_apart else []
+    path = write_page(
+        out / "report.html",
+        "report.html",
+        title=title,
+        subtitle=subtitle(df),
+        dates=dates,
+        sources=sources,
+        notes=notes,
+        figures=figures,
+        sections=sections,
+    )
+    (out / "README.md").write_text(
+        f"# {title}\n\n{subtitle(df)}\n\n"
+        + "".join(f"{n}\n\n" for n in notes)
+        + "".join(f"![{f['stem']}]({f['stem']}.png)\n\n" for f in figures)
+        + "\n".join(s["markdown"] for s in sections)
+    )
+    return path

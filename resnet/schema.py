@@ -1,0 +1,259 @@
+"""The one schema: every case axis and every field of a result row.
+
+Data flows one way: spec -> model -> measured case -> result rows -> tables, plots,
+comparisons.  The engine (both sides of the worker process), the journal, the
+results loader, the reports, ``compare``, ``machines`` and ``dashboard`` take their
+names from here; nothing else lists them.  This module imports no deep-learning
+library, so the parent process and the command-line tools stay light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from resnet.specs import VERSIONS
+
+# -- the values an axis can take ----------------------------------------------
+MODES = ("inference", "training")
+#: Keras dtype policies a case can run under; each model gets its own policy.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+#: The compute dtype of each precision (the matrix-product probe's dtype).
+COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+BACKENDS = ("tensorflow", "jax", "torch")
+STRATEGIES = ("mirrored", "multiworker")
+#: Models that are not ours, measured through the same engine, and our version of the
+#: same layout: keras.applications references and other libraries' peers.
+REFERENCES = {"keras-v1": "v1", "keras-v2": "v2"}
+PEERS = {"torchvision-resnet50": "v1.5"}
+OURS_FOR = {**REFERENCES, **PEERS}
+DESCRIPTIONS = {
+    "keras-v1": "keras.applications.ResNet50 (reference, not ours)",
+    "keras-v2": "keras.applications.ResNet50V2 (reference, not ours)",
+    "torchvision-resnet50": "torchvision.models.resnet50, v1.5 layout (peer, not ours; torch backend)",
+}
+ALL_VERSIONS = (*VERSIONS, *REFERENCES, *PEERS)
+MIN_IMAGE = 32
+#: What a case ended as.  "oom" only with evidence of running out of memory.
+STATUSES = ("ok", "skipped", "oom", "timeout", "error", "pending")
+#: What a row measures: a throughput case, a model build, a goal (a ratio measured
+#: within one worker), a paired comparison, or a measurement of the tool itself.
+KINDS = ("case", "build", "goal", "paired", "loader")
+
+
+def device_index(device: str) -> int:
+    """The index of ``gpu:N`` (0 for ``cpu``)."""
+    return int(device.partition(":")[2] or 0)
+
+
+def is_gpu(device: str) -> bool:
+    """Whether ``device`` names a GPU (``gpu:N``)."""
+    return device.startswith("gpu")
+
+
+# -- the case -------------------------------------------------------------------
+def _axis(default: Any = dataclasses.MISSING, *, id: Callable[[Any, Case], str | None] | None = None) -> Any:
+    """A case axis; ``id`` gives its part of the case id (None: not in the id)."""
+    return dataclasses.field(default=default, metadata={"id": id})
+
+
+def _jit_id(jit: bool, case: Case) -> str | None:
+    if not jit:
+        return None
+    return "compiled" if case.backend == "torch" else "xla"  # torch.compile is not XLA
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured configuration: every axis of the suite, typed.
+
+    The id names every axis that is not at its default, in ID_ORDER:
+    ``v1.5-training-bs32-mixed_bfloat16-cpu-xla-t2-64px-r2``.
+    """
+
+    version: str = _axis(id=lambda v, c: v)
+    mode: str = _axis(id=lambda v, c: v)
+    batch_size: int = _axis(id=lambda v, c: f"bs{v}")
+    precision: str = _axis(id=lambda v, c: v)
+    device: str = _axis(id=lambda v, c: v)
+    jit: bool = _axis(id=_jit_id)
+    image_size: int = _axis(224, id=lambda v, c: None if v == 224 else f"{v}px")
+    threads: int | None = _axis(None, id=lambda v, c: f"t{v}" if v else None)
+    backend: str = _axis("tensorflow", id=lambda v, c: None)  # one backend per run
+    #: Data-parallel replicas (MirroredStrategy, or DataParallel on JAX); batch_size is per replica.
+    replicas: int = _axis(1, id=lambda v, c: None if v == 1 else f"r{v}")
+    #: "mirrored" (local devices) or "multiworker" (one replica per worker of TF_CONFIG).
+    strategy: str = _axis("mirrored", id=lambda v, c: None if v == "mirrored" else v)
+
+    @property
+    def global_batch(self) -> int:
+        """Images per step over all replicas."""
+        return self.batch_size * self.replicas
+
+    @property
+    def id(self) -> str:
+        """A readable id that names every axis set away from its default (in ID_ORDER)."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        parts = [fields[name].metadata["id"](getattr(self, name), self) for name in ID_ORDER]
+        return "-".join(p for p in parts if p)
+
+    def replace(self, **changes: Any) -> Case:
+        """A copy with some axes changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The axes as plain JSON-ready values."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Case:
+        """The inverse of :meth:`to_dict`: axes missing from ``data`` take their defaults
+        (rows of older runs); other keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names and v is not None}
+        if "threads" in data:
+            values["threads"] = data["threads"] or None
+        return cls(**values)
+
+
+#: The case axes, in the constructor's order.
+AXES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Case))
+#: The order in which axes appear in a case id (ids of older runs must stay the same).
+ID_ORDER = (
+    "version", "mode", "batch_size", "precision", "device", "jit", "threads", "image_size", "backend",
+    "replicas", "strategy",
+)  # fmt: skip
+#: The axes that have a default, and its value (rows of older runs lack some of them).
+AXIS_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(Case) if f.default is not dataclasses.MISSING
+}
+
+
+# -- the row --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """One field of a result row.
+
+    Attributes:
+        name: the key in the row (and the DataFrame column).
+        role: "id" (names the row), "axis" (a case axis), "metric" (a measured
+            figure), "info" (what it ran on, why it failed), or "samples" (raw data).
+        type: the JSON type(s) a value may have (None is always allowed but for
+            required fields).
+        unit: the unit of a figure ("" when none).
+        better: for metrics, which direction is better: "higher" or "lower".
+        doc: one line for the reader.
+    """
+
+    name: str
+    role: str
+    type: tuple[type, ...]
+    unit: str = ""
+    better: str | None = None
+    doc: str = ""
+
+
+_NUM = (int, float)
+_STR = (str,)
+_AXIS_TYPES = {
+    "batch_size": (int,),
+    "image_size": (int,),
+    "replicas": (int,),
+    "threads": (int,),
+    "jit": (bool,),
+}
+
+ROW_FIELDS: tuple[Field, ...] = (
+    Field("case_id", "id", _STR, doc="the case's id (Case.id), or the goal's or build's name"),
+    Field("kind", "id", _STR, doc="case, build, goal, paired or loader"),
+    Field("status", "id", _STR, doc="ok, skipped, oom, timeout, error"),
+    Field("reason", "info", _STR, doc="why a case did not finish"),
+    *(Field(name, "axis", _AXIS_TYPES.get(name, _STR)) for name in AXES),
+    Field("global_batch", "axis", (int,), "images", doc="images per step over all replicas"),
+    Field("images_per_sec", "metric", _NUM, "images/s", "higher", "global batch over the median step"),
+    Field("images_per_sec_mean", "metric", _NUM, "images/s", "higher", "global batch over the mean step"),
+    Field("images_per_sec_best", "metric", _NUM, "images/s", "higher", "global batch over the fastest step"),
+    Field("latency_ms_p50", "metric", _NUM, "ms", "lower", "median step time"),
+    Field("latency_ms_p90", "metric", _NUM, "ms", "lower", "90th percentile of step times"),
+    Field("latency_ms_p99", "metric", _NUM, "ms", "lower", "99th percentile of step times"),
+    Field("compile_s", "metric", _NUM, "s", "lower", "first call: trace, compile and first run"),
+    Field("build_s", "metric", _NUM, "s", "lower", "building the model"),
+    Field("peak_host_rss_mb", "metric", _NUM, "MiB", "lower", "the worker process's peak resident memory"),
+    Field("peak_device_mem_mb", "metric", _NUM, "MiB", "lower", "peak device memory (GPUs)"),
+    Field("params_total", "metric", (int,), "parameters"),
+    Field("params_trainable", "metric", (int,), "parameters"),
+    Field("params_non_trainable", "metric", (int,), "parameters"),
+    Field("gmacs_per_image", "metric", _NUM, "GMAC", doc="multiply-accumulates of one forward pass"),
+    Field("achieved_tflops", "metric", _NUM, "TFLOP/s", "higher", "training counts 3x the forward work"),
+    Field("device_peak_tflops", "metric", _NUM, "TFLOP/s", doc="measured matrix-product peak"),
+    Field("utilization", "metric", _NUM, "", "higher", "achieved over the measured peak"),
+    Field("harness_overhead_ms", "metric", _NUM, "ms", "lower", "per step: parent's time minus worker's"),
+    Field("joules_per_image", "metric", _NUM, "J", "lower", "from NVML or RAPL; never estimated"),
+    Field("replicas_in_sync", "metric", (int,), "replicas"),
+    Field("scaling_efficiency", "metric", _NUM, "", "higher", "N replicas over N x one replica"),
+    Field("rounds", "metric", (int,), "steps", doc="timed steps"),
+    Field("timed_s", "metric", _NUM, "s", doc="seconds of timed steps"),
+    Field("wall_s", "metric", _NUM, "s", doc="the whole case, worker start included"),
+    Field("device_name", "info", _STR, doc="where the output tensor was placed, as the backend names it"),
+    Field("energy_source", "info", _STR, doc="nvml, rapl or none"),
+    Field("goal", "info", _STR, doc="the goal a ratio row measures"),
+    Field("reference", "info", _STR, doc="what a goal's ratio is taken against"),
+    Field("reference_images_per_sec", "metric", _NUM, "images/s", "higher"),
+    Field("ratio", "metric", _NUM, "", "higher", "median of per-round ratios, ours over the reference"),
+    Field("ratio_of_medians", "metric", _NUM, "", "higher"),
+    Field("rows", "metric", (int,), "rows", doc="rows loaded (loader benchmark)"),
+)
+FIELDS: dict[str, Field] = {f.name: f for f in ROW_FIELDS}
+#: Every metric with a direction: what ``compare`` can gate on and ``dashboard`` plots.
+METRICS: dict[str, str] = {f.name: f.better for f in ROW_FIELDS if f.role == "metric" and f.better}
+#: Fields every row must carry, of any kind.
+REQUIRED = ("case_id", "kind", "status")
+#: Fields a row of each kind must carry besides REQUIRED.
+REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "case": ("version", "mode", "batch_size", "precision", "device", "backend"),
+    "build": ("version", "backend"),
+    "goal": ("goal",),
+    "paired": ("mode", "batch_size", "device", "backend"),
+    "loader": (),
+}
+#: Metrics that are computed from the timed step times (their noise is the steps').
+TIMED = frozenset(
+    {"images_per_sec", "images_per_sec_mean", "images_per_sec_best", "utilization", "achieved_tflops"}
+    | {"latency_ms_p50", "latency_ms_p90", "latency_ms_p99"}
+)
+
+
+def new_row(case: Case, kind: str = "case", case_id: str | None = None) -> dict[str, Any]:
+    """A row for ``case`` with every field present, metrics empty, status ``pending``."""
+    row: dict[str, Any] = dict.fromkeys(FIELDS)
+    row.update(case.to_dict())
+    row.update(case_id=case_id or case.id, kind=kind, status="pending", global_batch=case.global_batch)
+    return row
+
+
+def row_problems(row: Any) -> list[str]:
+    """What is wrong with ``row`` against the schema (an empty list: nothing)."""
+    if not isinstance(row, dict):
+        return [f"a row must be an object, not {type(row).__name__}"]
+    problems = [f"missing field {name!r}" for name in REQUIRED if row.get(name) is None]
+    kind = row.get("kind")
+    if kind is not None and kind not in KINDS:
+        problems.append(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    if row.get("status") is not None and row["status"] not in STATUSES:
+        problems.append(f"status {row['status']!r} is not one of {', '.join(STATUSES)}")
+    for name in REQUIRED_BY_KIND.get(kind, ()):
+        if row.get(name) is None:
+            problems.append(f"missing field {name!r}")
+    for name, value in row.items():
+        field = FIELDS.get(name)
+        if field is None or value is None:
+            continue
+        ok = isinstance(value, field.type) and not (isinstance(value, bool) and bool not in field.type)
+        if not ok:
+            problems.append(f"field {name!r} is {value!r}, not {'/'.join(t.__name__ for t in field.type)}")
+        elif isinstance(value, float) and field.role == "metric" and not math.isfinite(value):
+            problems.append(f"field {name!r} is {value!r}, not a finite number")
+    return problems

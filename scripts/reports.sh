@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Rebuild every report, machines table and dashboard that README.md and results/README.md
+# link, from the raw runs committed in results/ (JSON and journals). Only the pages and
+# figures those documents link are committed (see .gitignore); the rest is rebuilt here.
+#   bash scripts/reports.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rb=".venv/bin/resnet-bench"
+r=results
+out=$r/reports
+xeon=$r/intel-xeon-x2-2026-11-26
+epyc=$r/amd-epyc-x2-2026-11-28
+
+$rb report "$xeon.json" "$xeon-goals.json" --out "$out/intel-xeon-x2-2026-11-26" \
+  --title "ResNet-50 on an Intel Xeon (2 cores), quick profile, 2026-11-26"
+$rb report "$epyc/amd-epyc-x2-2026-11-28-1610.json" --out "$out/amd-epyc-x2-2026-11-28" \
+  --title "ResNet-50 on an AMD EPYC (2 cores), quick profile, 2026-11-28"
+$rb report "$xeon-peer-tensorflow.json" "$xeon-peer-jax.json" "$xeon-peer-torch.json" \
+  --out "$out/intel-xeon-x2-2026-11-26-peer" --title "Our v1.5 on three backends against torchvision's resnet50"
+$rb report "$xeon-scaling.json" --out "$out/intel-xeon-x2-2026-11-26-scaling" \
+  --title "Data-parallel scaling, TensorFlow MirroredStrategy (logical CPU devices)"
+$rb report "$xeon-scaling-jax.json" --out "$out/intel-xeon-x2-2026-11-26-scaling-jax" \
+  --title "Data-parallel scaling, JAX DataParallel (host devices)"
+# The first cross-machine table: the quick profile on two CPU kinds.
+$rb machines "$xeon.json" "$epyc/amd-epyc-x2-2026-11-28-1610.json" --reference "Intel Xeon x2" --out $r/machines
+# Two cores against one of the same Intel Xeon (taskset -c 0).
+$rb machines $r/threads-x1-x2/intel-xeon-x1.json $r/threads-x1-x2/intel-xeon-x2.json \
+  --reference "Intel Xeon x1" --out $r/threads-x1-x2/machines
+for h in history-cpu history-cpu-reruns history-cpu-short; do
+  $rb dashboard $r/$h --out $r/$h/dashboard
+done

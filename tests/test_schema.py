@@ -1,0 +1,78 @@
+"""The one schema: every kind of row fits it, and the loader holds rows to it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from resnet.results.loading import LoadError, load
+from resnet.schema import AXES, FIELDS, KINDS, METRICS, REQUIRED, Case, new_row, row_problems
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = Case("v1.5", "training", 8, "mixed_bfloat16", "cpu", False, 64, None, "tensorflow")
+
+
+def _rows_of_every_kind() -> dict[str, dict]:
+    ok = {**new_row(CASE), "status": "ok", "images_per_sec": 12.5, "latency_ms_p50": 640.0, "rounds": 5}
+    failed = {**new_row(CASE.replace(batch_size=512)), "status": "error", "reason": "exited with code 3"}
+    skipped = {**new_row(CASE.replace(device="gpu:0")), "status": "skipped", "reason": "no GPU gpu:0 found"}
+    resumed = json.loads(json.dumps(ok))  # as it comes back from a journal line
+    ratio = {**new_row(CASE, kind="goal", case_id="harness-vs-bare-loop"), "goal": "harness-vs-bare-loop"}
+    ratio.update(status="ok", ratio=1.004, reference="bare loop", reference_images_per_sec=12.4)
+    build = {**new_row(CASE, kind="build", case_id="build-v1.5"), "status": "ok", "build_s": 0.9}
+    build.update(params_total=25_636_712, gmacs_per_image=4.09)
+    return dict(ok=ok, failed=failed, skipped=skipped, resumed=resumed, ratio=ratio, build=build)
+
+
+@pytest.mark.parametrize("name", ["ok", "failed", "skipped", "resumed", "ratio", "build"])
+def test_every_kind_of_row_fits_the_schema(name):
+    row = _rows_of_every_kind()[name]
+    assert row_problems(row) == []
+    assert set(row) == set(FIELDS)  # every field present, none invented
+    assert row["kind"] in KINDS
+
+
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        ({"status": None}, "missing field 'status'"),
+        ({"version": None}, "missing field 'version'"),
+        ({"batch_size": "8"}, "field 'batch_size' is '8', not int"),
+        ({"images_per_sec": float("nan")}, "not a finite number"),
+        ({"jit": 1}, "field 'jit' is 1, not bool"),
+        ({"status": "fine"}, "status 'fine' is not one of"),
+    ],
+)
+def test_rows_that_do_not_fit_are_named(change, problem):
+    row = {**_rows_of_every_kind()["ok"], **change}
+    assert any(problem in p for p in row_problems(row))
+
+
+def test_case_ids_and_axes_come_from_one_place():
+    assert AXES[:6] == ("version", "mode", "batch_size", "precision", "device", "jit")
+    assert CASE.id == "v1.5-training-bs8-mixed_bfloat16-cpu-64px"
+    assert Case.from_dict({**CASE.to_dict(), "replicas": None, "threads": 0}) == CASE  # older rows
+    assert METRICS["images_per_sec"] == "higher" and METRICS["latency_ms_p99"] == "lower"
+    assert set(REQUIRED) <= set(FIELDS)
+
+
+def test_loader_rejects_a_row_missing_a_required_field(tmp_path):
+    row = {**_rows_of_every_kind()["ok"]}
+    del row["version"]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"benchmarks": [], "resnet_bench": {"cases": [row]}}))
+    with pytest.raises(LoadError) as info:
+        load(path)
+    message = str(info.value)
+    assert str(path) in message and "missing field 'version'" in message and "\n" not in message
+
+
+def test_every_committed_result_loads():
+    """Every run in results/ (JSON and journals) still loads after the move."""
+    files = sorted((ROOT / "results").rglob("*.json")) + sorted((ROOT / "results").rglob("*.jsonl"))
+    assert len(files) > 20
+    df = load(files)
+    assert len(df) > 300 and set(df["kind"]) <= set(KINDS)
+    assert {"Intel Xeon x2", "AMD EPYC x2"} <= set(df["machine"])
