@@ -72,16 +72,57 @@ def pytest_configure(config: pytest.Config) -> None:
             else:
                 print(line, flush=True)
 
+    journal = config.getoption("journal") or default_journal(json_name)
     try:
         config.resnet_sweep = Sweep(
             options,
-            journal_path=config.getoption("journal") or default_journal(json_name),
+            journal_path=None if config.option.collectonly else journal,
             resume=config.getoption("resume"),
             case_timeout=config.getoption("case_timeout"),
             write=write,
         )
     except UsageError as err:
         raise pytest.UsageError(str(err)) from None
+    _stop_on_sigterm()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops a sweep as Ctrl-C does: the running case's worker is killed, and
+    the JSON of what finished is written."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sweep = getattr(config, "resnet_sweep", None)
+    if sweep is not None:
+        sweep.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """pytest-benchmark writes no JSON when no case produced timings (all skipped,
+    failed or resumed); write it then, with every case's row."""
+    config = session.config
+    bench = getattr(config, "_benchmarksession", None)
+    if getattr(config, "resnet_sweep", None) is None or bench is None or not bench.json or bench.benchmarks:
+        return
+    if config.option.collectonly:
+        return
+    machine = bench.get_machine_info()
+    commit = config.hook.pytest_benchmark_generate_commit_info(config=config)
+    output = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[], include_data=True, machine_info=machine, commit_info=commit
+    )
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output)
+    bench.save_json(output)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

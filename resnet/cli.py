@@ -1,10 +1,18 @@
-"""The ``resnet-bench`` command: report, compare, machines, dashboard, versions."""
+"""The ``resnet-bench`` command: report, compare, machines, dashboard, versions.
+
+Every bad input ends the same way: one line on stderr naming the file (and line, for
+journals) and the problem, exit code 2, and whatever was readable still reported.
+``compare`` exits 1 only for a regression, so a CI gate can tell bad input from a
+slowdown.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -17,59 +25,108 @@ def _fail(message: str) -> int:
     return 2
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Tables, plots and an HTML report from benchmark JSON files and journals."""
+class OutputError(ValueError):
+    """An output path that cannot be written; checked before any work starts."""
+
+
+#: Output folders this command made; removed again if it ends with nothing written.
+_MADE: list[Path] = []
+
+
+def _writable_dir(path: str) -> Path:
+    """``path`` as a directory we can write into (made if missing, and checked by
+    writing into it), or OutputError: checked before any work starts."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {path}: exists and is not a directory")
+    missing = [p for p in [out, *out.parents] if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _MADE.extend(reversed(missing))
+    except OSError as err:
+        raise OutputError(f"--out {path}: cannot create it ({err.strerror or err})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {path}: not writable")
+    probe = out / ".resnet-bench-write-test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"--out {path}: cannot write into it ({err.strerror or err})") from None
+    return out
+
+
+def _load_all(files: list[str], label: str | None = None):
+    """Load what is readable; print one line per unreadable file; return (frame, errors)."""
     from resnet.results.loading import LoadError, load
-    from resnet.results.report import write_report
 
     errors: list[LoadError] = []
-    df = load(args.files, label=args.label, errors=errors)
+    df = load(files, label=label, errors=errors)
     for err in errors:
         print(f"resnet-bench: error: {err}", file=sys.stderr)
+    return df, errors
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Tables, plots and an HTML report from benchmark JSON files and journals."""
+    from resnet.results.report import write_report
+
+    out = _writable_dir(args.out)
+    df, errors = _load_all(args.files, args.label)
     if df.empty:
         return _fail("no readable results; nothing written") if not errors else 2
-    path = write_report(df, args.out, title=args.title)
-    ok = int((df["status"] == "ok").sum())
-    print(f"report of {len(df)} cases ({ok} ok) from {df['source'].nunique()} file(s): {path}")
+    path = write_report(df, out, title=args.title)
+    done = int((df["status"] == "ok").sum())
+    print(f"report of {len(df)} cases ({done} ok) from {df['source'].nunique()} file(s): {path}")
     return 2 if errors else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
-    from resnet.results.compare import DEFAULT_THRESHOLDS, CompareError, compare, parse_threshold
-    from resnet.results.loading import LoadError, load
+    import pandas as pd
 
+    from resnet.results.compare import DEFAULT_THRESHOLDS, CompareError, compare, parse_threshold
+    from resnet.results.loading import load
+
+    thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
+    if args.out:
+        out = Path(args.out)
+        if out.is_dir() or not _parent_writable(out):
+            raise OutputError(f"--out {args.out}: cannot write a CSV file there")
+    base, new = load(args.base), load(args.new)
     try:
-        thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
-        base, new = load(args.base), load(args.new)
-        table = compare(base, new, thresholds, args.allow_machine_mismatch)
-    except (CompareError, LoadError) as err:
+        table = compare(base, new, thresholds, args.allow_machine_mismatch, args.allow_missing)
+    except CompareError as err:
         return _fail(str(err))
     if table.empty:
         return _fail("no metric of the thresholds was measured in both runs")
-    import pandas as pd
-
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
         print(table.to_string(index=False))
     if args.out:
         table.to_csv(args.out, index=False)
-    regressions = table[table["verdict"] == "regression"]
     counts = table["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"{len(table)} comparisons: {summary}")
-    return 1 if len(regressions) else 0
+    return 1 if (table["verdict"] == "regression").any() else 0
+
+
+def _parent_writable(path: Path) -> bool:
+    parent = path.parent if str(path.parent) else Path(".")
+    return parent.is_dir() and os.access(parent, os.W_OK)
 
 
 def cmd_machines(args: argparse.Namespace) -> int:
     """Procurement table: best throughput, latency, memory fit and cost per machine."""
-    from resnet.results.loading import LoadError, load
-    from resnet.results.machines import PriceError, machines_table, read_prices, write_machines
+    from resnet.results.machines import machines_table, read_prices, write_machines
 
+    out = _writable_dir(args.out)
+    prices = read_prices(args.prices) if args.prices else None
+    df, errors = _load_all(args.files)
+    if df.empty:
+        return 2
     try:
-        prices = read_prices(args.prices) if args.prices else None
-        df = load(args.files)
         table = machines_table(df, args.reference, prices)
-    except (LoadError, PriceError, ValueError) as err:
+    except ValueError as err:  # a --reference that is not among the machines
         return _fail(str(err))
     if table.empty:
         return _fail("no finished cases in these runs")
@@ -83,27 +140,26 @@ def cmd_machines(args: argparse.Namespace) -> int:
         notes.append(
             "No energy counter was readable on these machines: joules per image is empty, not estimated."
         )
-    path = write_machines(table, args.out, notes)
+    path = write_machines(table, out, notes)
     print(table.reset_index().to_string(index=False))
     print(f"written: {path}")
-    return 0
+    return 2 if errors else 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """A static HTML dashboard over a directory of runs."""
-    from resnet.results.compare import CompareError, parse_threshold
+    from resnet.results.compare import parse_threshold
     from resnet.results.dashboard import write_dashboard
-    from resnet.results.loading import LoadError
 
-    try:
-        threshold = parse_threshold(args.fail_on)
-        path, count, errors = write_dashboard(args.directory, args.out, threshold)
-    except (LoadError, CompareError) as err:
-        return _fail(str(err))
+    threshold = parse_threshold(args.fail_on)
+    if not Path(args.directory).is_dir():
+        return _fail(f"{args.directory}: not a directory of runs")
+    out = _writable_dir(args.out)
+    path, count, errors = write_dashboard(args.directory, out, threshold)
     for err in errors:
-        print(f"resnet-bench: warning: skipped {err}", file=sys.stderr)
+        print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
     print(f"dashboard: {path} ({count} regression(s) marked)")
-    return 0
+    return 2 if errors else 0
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -136,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
         "images_per_sec_best:-5%%, peak_host_rss_mb:+10%%, peak_device_mem_mb:+10%%)",
     )
     cmp.add_argument("--allow-machine-mismatch", action="store_true", help="pair cases across machines")
+    cmp.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a case of BASE missing from NEW passes (deliberate subsets)",
+    )
     cmp.add_argument("--out", default=None, help="also write the table as CSV")
     cmp.set_defaults(fn=cmd_compare)
     mac = sub.add_parser("machines", help="procurement: compare machines, with prices")
@@ -163,8 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-bench`` console script."""
+    from resnet.results.compare import CompareError
+    from resnet.results.loading import LoadError
+    from resnet.results.machines import PriceError
+
     args = build_parser().parse_args(argv)
-    return int(args.fn(args))
+    _MADE.clear()
+    try:
+        code = int(args.fn(args))
+    except (LoadError, CompareError, PriceError, OutputError) as err:
+        code = _fail(str(err))
+    except OSError as err:  # writing an output failed (disk full, permissions, ...)
+        code = _fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))
+    if code == 2:
+        for made in reversed(_MADE):  # nothing half-written left behind
+            if made.is_dir() and not any(made.iterdir()):
+                made.rmdir()
+    return code
 
 
 if __name__ == "__main__":

@@ -38,10 +38,13 @@ DESCRIPTIONS = {
 ALL_VERSIONS = (*VERSIONS, *REFERENCES, *PEERS)
 MIN_IMAGE = 32
 #: What a case ended as.  "oom" only with evidence of running out of memory.
-STATUSES = ("ok", "skipped", "oom", "timeout", "error", "pending")
+#: "invalid": a row whose figures cannot be (NaN, infinite or negative), set by the loader.
+STATUSES = ("ok", "skipped", "oom", "timeout", "error", "invalid", "pending")
 #: What a row measures: a throughput case, a model build, a goal (a ratio measured
 #: within one worker), a paired comparison, or a measurement of the tool itself.
-KINDS = ("case", "build", "goal", "paired", "loader")
+#: A "window" row is one window of a case measured in several (``--repeat``); its case row
+#: combines them.
+KINDS = ("case", "window", "build", "goal", "paired", "loader")
 
 
 def device_index(device: str) -> int:
@@ -154,6 +157,8 @@ class Field:
     unit: str = ""
     better: str | None = None
     doc: str = ""
+    #: Whether a negative value is meaningful (a difference); other figures are >= 0.
+    signed: bool = False
 
 
 _NUM = (int, float)
@@ -190,7 +195,7 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("achieved_tflops", "metric", _NUM, "TFLOP/s", "higher", "training counts 3x the forward work"),
     Field("device_peak_tflops", "metric", _NUM, "TFLOP/s", doc="measured matrix-product peak"),
     Field("utilization", "metric", _NUM, "", "higher", "achieved over the measured peak"),
-    Field("harness_overhead_ms", "metric", _NUM, "ms", "lower", "per step: parent's time minus worker's"),
+    Field("harness_overhead_ms", "metric", _NUM, "ms", "lower", "per step: parent's minus worker's", True),
     Field("joules_per_image", "metric", _NUM, "J", "lower", "from NVML or RAPL; never estimated"),
     Field("replicas_in_sync", "metric", (int,), "replicas"),
     Field("scaling_efficiency", "metric", _NUM, "", "higher", "N replicas over N x one replica"),
@@ -205,6 +210,35 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("ratio", "metric", _NUM, "", "higher", "median of per-round ratios, ours over the reference"),
     Field("ratio_of_medians", "metric", _NUM, "", "higher"),
     Field("rows", "metric", (int,), "rows", doc="rows loaded (loader benchmark)"),
+    # -- how sure a figure is (resnet/stats.py) --
+    Field("window", "id", (int,), doc="which window of its case a window row is (1..windows)"),
+    Field("windows", "metric", (int,), "windows", doc="windows a case was measured in"),
+    Field("samples_s", "samples", (list,), "s", doc="timed step times, one list per window"),
+    Field("window_started", "samples", (list,), "s", doc="unix time each window's timed steps began"),
+    Field("window_images_per_sec", "samples", (list,), "images/s", doc="each window's median images/s"),
+    Field("images_per_sec_ci_low", "metric", _NUM, "images/s", doc="95% interval, low end"),
+    Field("images_per_sec_ci_high", "metric", _NUM, "images/s", doc="95% interval, high end"),
+    Field("latency_ms_p50_ci_low", "metric", _NUM, "ms", doc="95% interval, low end"),
+    Field("latency_ms_p50_ci_high", "metric", _NUM, "ms", doc="95% interval, high end"),
+    Field("latency_p90_supported", "info", (bool,), doc="enough steps for p90's 95% interval (36)"),
+    Field("latency_p99_supported", "info", (bool,), doc="enough steps for p99's 95% interval (368)"),
+    Field("unstable", "info", (bool,), doc="windows disagree beyond their noise (Kruskal-Wallis 1%, > 5%)"),
+    Field("unstable_p", "metric", _NUM, doc="Kruskal-Wallis p-value across windows"),
+    Field("window_spread", "metric", _NUM, doc="(max - min of window medians) / pooled median"),
+    Field("machine_speed_gflops", "metric", _NUM, "GFLOP/s", doc="drift probe around the timed steps"),
+    Field("machine_speed_series", "samples", (list,), doc="[unix time, GFLOP/s] of every probe reading"),
+    Field("machine_speed_rel", "metric", _NUM, doc="probe over its run's median (set by the loader)"),
+    Field("drifted", "info", (bool,), doc="a probe reading more than 10% off the run's median (loader)"),
+    # -- paired comparisons (resnet/engine/paired.py) --
+    Field("comparison", "info", _STR, doc="what a paired ratio compares: version or precision"),
+    Field("numerator", "info", _STR, doc="the version or precision over ..."),
+    Field("denominator", "info", _STR, doc="... this one (v1, float32)"),
+    Field("ratio_ci_low", "metric", _NUM, doc="95% interval of the ratio, low end"),
+    Field("ratio_ci_high", "metric", _NUM, doc="95% interval of the ratio, high end"),
+    Field("differs", "info", (bool,), doc="the ratio's interval excludes 1"),
+    Field("pairs", "metric", (int,), "rounds", doc="alternating rounds behind a paired ratio"),
+    Field("numerator_images_per_sec", "metric", _NUM, "images/s", "higher"),
+    Field("denominator_images_per_sec", "metric", _NUM, "images/s", "higher"),
 )
 FIELDS: dict[str, Field] = {f.name: f for f in ROW_FIELDS}
 #: Every metric with a direction: what ``compare`` can gate on and ``dashboard`` plots.
@@ -216,7 +250,8 @@ REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "case": ("version", "mode", "batch_size", "precision", "device", "backend"),
     "build": ("version", "backend"),
     "goal": ("goal",),
-    "paired": ("mode", "batch_size", "device", "backend"),
+    "window": ("version", "mode", "batch_size", "precision", "device", "backend", "window"),
+    "paired": ("mode", "batch_size", "device", "backend", "comparison", "numerator", "denominator"),
     "loader": (),
 }
 #: Metrics that are computed from the timed step times (their noise is the steps').
@@ -254,6 +289,18 @@ def row_problems(row: Any) -> list[str]:
         ok = isinstance(value, field.type) and not (isinstance(value, bool) and bool not in field.type)
         if not ok:
             problems.append(f"field {name!r} is {value!r}, not {'/'.join(t.__name__ for t in field.type)}")
-        elif isinstance(value, float) and field.role == "metric" and not math.isfinite(value):
-            problems.append(f"field {name!r} is {value!r}, not a finite number")
     return problems
+
+
+def invalid_figures(row: dict[str, Any]) -> list[str]:
+    """The metrics of ``row`` that no measurement can give: NaN, infinite, or negative
+    where only a difference may be negative (``name=value`` each)."""
+    bad = []
+    for name, value in row.items():
+        field = FIELDS.get(name)
+        if field is None or field.role != "metric" or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, bool) or (math.isfinite(value) and (value >= 0 or field.signed)):
+            continue
+        bad.append(f"{name}={value!r}")
+    return bad

@@ -8,6 +8,8 @@ export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -p no:cacheprovider tests
+echo "== fault injection (3 seeded trials; results/fault-injection/ holds a 24-trial run)"
+.venv/bin/python scripts/fault_injection.py --trials 3 --seed "${FAULT_SEED:-11}"
 out=$(mktemp -d)
 for backend in tensorflow jax torch; do
   if .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$backend') is None)"; then

@@ -109,14 +109,16 @@ def test_journal_keeps_complete_lines_and_resumes(tmp_path):
     j = Journal(path, header, resume=False)
     j.append({"case_id": "a", "status": "ok"})
     j.append({"case_id": "b", "status": "error", "reason": "boom"})
+    j.close()
     with path.open("a") as f:
         f.write('{"type": "case", "row": {"case_id": "c", "sta')  # killed mid-line
     contents = read_journal(path)
-    assert contents.header["profile"] == "smoke"
+    assert contents.header["profile"] == "smoke" and contents.cut_off
     assert [r["case_id"] for r in contents.rows] == ["a", "b"]
     resumed = Journal(path, header, resume=True)
     assert set(resumed.done) == {"a"}  # failed cases run again
-    with pytest.raises(UsageError, match="different configuration"):
+    resumed.close()
+    with pytest.raises(UsageError, match="other settings"):
         Journal(path, {**header, "image_size": 224}, resume=True)
 
 
@@ -216,6 +218,9 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
     # The harness's own cost per step: parent-side time minus the worker's time of the same step.
     assert 0 <= extra["harness_overhead_ms"] < 0.1 * extra["latency_ms_p50"]
     assert data["resnet_bench"]["backend_info"]["backend"] == "tensorflow"
+    from resnet.schema import row_problems
+
+    assert all(row_problems(r) == [] for r in data["resnet_bench"]["cases"])  # every row fits the schema
     rows = {r["case_id"]: r for r in data["resnet_bench"]["cases"]}
     gpu = rows["v1.5-inference-bs2-float32-gpu:0-32px"]
     if gpu["status"] != "ok":

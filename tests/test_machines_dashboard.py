@@ -58,7 +58,7 @@ def test_machines_with_prices(tmp_path, capsys):
         ("name,price\nx,1\n", "missing column 'machine'"),
         ("machine,cost\nx,1\n", "needs a 'price_per_hour' or a 'purchase_price'"),
         ("machine,purchase_price\nx,1\n", "needs a 'years' column"),
-        ("machine,price_per_hour\nx,-1\n", "price_per_hour must be positive"),
+        ("machine,price_per_hour\nx,-1\n", "price_per_hour must be a positive number"),
         ("machine,price_per_hour\nx,cheap\n", "is not a number"),
     ],
 )

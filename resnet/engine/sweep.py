@@ -44,7 +44,7 @@ class Sweep:
 
     Args:
         options: typed option values by Axes field (None: not given), plus ``profile``.
-        journal_path: where the journal goes.
+        journal_path: where the journal goes (None: keep none, as for ``--collect-only``).
         resume: skip the cases the journal already holds.
         case_timeout: seconds one case may take, worker start included.
         write: where progress lines go.
@@ -54,7 +54,7 @@ class Sweep:
         self,
         options: dict[str, Any],
         *,
-        journal_path: str | os.PathLike,
+        journal_path: str | os.PathLike | None,
         resume: bool = False,
         case_timeout: float = 1800.0,
         write: Callable[[str], None] = print,
@@ -70,7 +70,8 @@ class Sweep:
         self.worker_info: dict[str, Any] = {}
         self.started = time.time()
         header = {"profile": self.profile, "backend": self.backend, **self.axes.to_dict()}
-        self.journal = Journal(journal_path, header, resume)
+        self.journal = Journal(journal_path, header, resume) if journal_path is not None else None
+        self.done = self.journal.done if self.journal is not None else {}
 
     # -- progress -----------------------------------------------------------
     def _start(self, name: str) -> float:
@@ -85,7 +86,8 @@ class Sweep:
 
     def _record(self, row: dict[str, Any], benchmark: Any | None) -> None:
         self.rows.append(row)
-        self.journal.append(row)
+        if self.journal is not None:
+            self.journal.append(row)
         if benchmark is not None:
             benchmark.extra_info.update(row)
 
@@ -107,8 +109,8 @@ class Sweep:
     # -- kinds of case --------------------------------------------------------
     def run_case(self, case: Case, benchmark: Any) -> tuple[str, str] | None:
         """Measure one throughput case; returns the pytest outcome if it did not run."""
-        if case.id in self.journal.done:
-            self.rows.append(self.journal.done[case.id])
+        if case.id in self.done:
+            self.rows.append(self.done[case.id])
             return "skip", f"already measured in {self.journal.path} (--resume)"
         t0 = self._start(case.id)
         row = measure(
@@ -232,6 +234,11 @@ class Sweep:
         self._done(name, row, t0)
         return self._outcome(row)
 
+    def close(self) -> None:
+        """The sweep is over: release the journal."""
+        if self.journal is not None:
+            self.journal.close()
+
     # -- output ---------------------------------------------------------------
     def json_section(self) -> dict[str, Any]:
         """What the run adds to pytest-benchmark's JSON: every case's row, including
@@ -242,7 +249,7 @@ class Sweep:
             "backend": self.backend,
             "backend_info": self.worker_info,
             "axes": self.axes.to_dict(),
-            "journal": str(self.journal.path),
+            "journal": str(self.journal.path) if self.journal is not None else None,
             "wall_s": time.time() - self.started,
             "cases": self.rows,
         }

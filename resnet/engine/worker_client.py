@@ -34,6 +34,44 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+#: Where the kernel counts out-of-memory kills of this machine's (or container's) cgroup.
+OOM_COUNTERS = (
+    ("/sys/fs/cgroup/memory.events", "oom_kill"),  # cgroup v2
+    ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),  # cgroup v1
+)
+
+
+def oom_kill_count() -> int | None:
+    """The cgroup's count of out-of-memory kills so far (None where none is readable)."""
+    for path, key in OOM_COUNTERS:
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def oom_evidence(pid: int, kills_before: int | None) -> str | None:
+    """Why we believe ``pid`` was killed for memory: the kernel's log names it, or the
+    cgroup's out-of-memory kill count went up while it ran; None without evidence."""
+    try:
+        log = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        log = ""
+    for line in log.splitlines()[-200:]:
+        if "out of memory" in line.lower() or "oom-kill" in line.lower():
+            if f"pid={pid}," in line or f"process {pid} " in line.lower():
+                return "kernel log: " + " ".join(line.split())[:160]
+    after = oom_kill_count()
+    if kills_before is not None and after is not None and after > kills_before:
+        return f"cgroup oom_kill count {kills_before} -> {after}"
+    return None
+
+
 class WorkerClient:
     """One worker process, for one case, seen from the parent.
 
@@ -65,6 +103,7 @@ class WorkerClient:
         if cpu_devices and cpu_devices > 1:
             flags = child_env.get("XLA_FLAGS", "")
             child_env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={cpu_devices}".strip()
+        child_env["RESNET_BENCH_PARENT_PID"] = str(os.getpid())  # the worker ends with us
         child_env.update(env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "resnet.engine.worker_server"],
@@ -75,6 +114,7 @@ class WorkerClient:
             text=True,
             bufsize=1,
         )
+        self._oom_kills = oom_kill_count()
         self._sel = selectors.DefaultSelector()
         assert self.proc.stdout is not None
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -118,8 +158,10 @@ class WorkerClient:
             code = self.proc.returncode
         if code is not None and code < 0:
             name = _signal_name(code)
-            hint = " (out of memory?)" if name == "SIGKILL" else ""
-            raise CaseFailure("oom" if hint else "error", f"worker killed by {name}{hint}")
+            evidence = oom_evidence(self.proc.pid, self._oom_kills) if name == "SIGKILL" else None
+            if evidence:
+                raise CaseFailure("oom", f"worker killed by the kernel's out-of-memory killer ({evidence})")
+            raise CaseFailure("error", f"worker killed by {name}")
         raise CaseFailure("error", f"worker exited with code {code}")
 
     def kill(self) -> None:
@@ -143,5 +185,7 @@ class WorkerClient:
     def __enter__(self) -> WorkerClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type | None, *exc: object) -> None:
+        if kind is not None:  # interrupted (SIGTERM, Ctrl-C) or failed: stop the worker now
+            self.kill()
         self.close()

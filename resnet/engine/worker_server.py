@@ -30,9 +30,20 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
 
 
-def _is_oom(err: BaseException) -> bool:
-    text = f"{type(err).__name__} {err}".lower()
-    return any(k in text for k in ("resourceexhausted", "out of memory", "oom", "memoryerror"))
+#: Exception types the frameworks raise when memory runs out: TensorFlow's
+#: ResourceExhaustedError, PyTorch's (CUDA) OutOfMemoryError, Python's MemoryError.
+OOM_TYPES = frozenset({"ResourceExhaustedError", "OutOfMemoryError", "MemoryError"})
+#: XLA (JAX) reports out-of-memory as a runtime error with this status code.
+XLA_OOM_STATUS = "RESOURCE_EXHAUSTED"
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is the framework's own out-of-memory error (never a guess from
+    words in a message: "room" or "bloom" are not out of memory)."""
+    if any(cls.__name__ in OOM_TYPES for cls in type(err).__mro__):
+        return True
+    runtime = any(cls.__name__ in ("XlaRuntimeError", "JaxRuntimeError") for cls in type(err).__mro__)
+    return runtime and str(err).lstrip().startswith(XLA_OOM_STATUS)
 
 
 def peak_rss_mb() -> float:
@@ -301,6 +312,9 @@ def serve(inp: Any, out: Any) -> None:
             elif cmd == "sleep":  # for tests of the runner's time-outs
                 time.sleep(float(msg["seconds"]))
                 reply = {}
+            elif cmd == "raise":  # for tests of how failures are labelled
+                error = {"MemoryError": MemoryError, "RuntimeError": RuntimeError}[msg["kind"]]
+                raise error(msg.get("message", ""))
             elif cmd == "crash":  # for tests of a worker that dies
                 os._exit(int(msg.get("code", 1)))
             elif cmd == "exit":
@@ -314,14 +328,40 @@ def serve(inp: Any, out: Any) -> None:
             reply = {"ok": False, "status": err.status, "reason": err.reason}
         except Exception as err:
             traceback.print_exc(file=sys.stderr)
-            status = "oom" if _is_oom(err) else "error"
+            status = "oom" if is_out_of_memory(err) else "error"
             reply = {"ok": False, "status": status, "reason": _one_line(err)}
         out.write(json.dumps(reply) + "\n")
         out.flush()
 
 
+def end_with_parent() -> None:
+    """Make sure this worker never outlives the sweep that started it: the kernel sends
+    SIGKILL when the parent dies (Linux's parent-death signal), and a watchdog thread
+    exits if the process is handed to another parent (any platform)."""
+    import ctypes
+    import signal
+    import threading
+
+    parent = int(os.environ.get("RESNET_BENCH_PARENT_PID") or os.getppid())
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(3)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+
+
 def main() -> None:
     """Entry point: keep the protocol on the original stdout, everything else on stderr."""
+    end_with_parent()
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

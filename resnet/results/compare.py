@@ -1,5 +1,15 @@
 """Regression gate: pair the cases of two runs and flag the changes that cross a
-threshold and stand outside the runs' own spread."""
+threshold and stand outside the runs' own noise.
+
+Where both runs kept their raw step times, "changed or within noise" is decided by the
+95% bootstrap interval of the ratio of the two runs' median steps (windows, then steps,
+resampled in each run): a change is real when the interval excludes 1.  The threshold
+of ``--fail-on`` is the size that matters: a regression is a real change beyond it.
+Figures taken from the median step (images/s, p50 latency, utilization, TFLOP/s) are
+tested this way; the best step and the tail percentiles, which a bootstrap describes
+badly, and files without samples fall back to the older rule (the runs' step-time IQR
+over median as the noise band), and the table says which rule each line used.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from resnet.schema import METRICS, TIMED
+from resnet.stats import LEVEL, ratio_of_medians_interval, seed_for
+
+#: Metrics that follow the median step: a bootstrap of the median describes their noise.
+MEDIAN_BASED = {"images_per_sec", "latency_ms_p50", "utilization", "achieved_tflops"}
+BOOTSTRAP_RULE = f"bootstrap {LEVEL:.0%} interval of the ratio of median steps"
+BAND_RULE = "step-time IQR band (no samples)"
 
 #: Cases pair by their id (which names every axis, replicas included) and backend.
 KEY = ["case_id", "backend"]
@@ -61,13 +77,55 @@ def _spread_pct(row: pd.Series) -> float:
     return 100 * float(iqr) / float(median)
 
 
+def _entry(
+    case_id: str, metric: str, base: object, new: object, verdict: str, rule: str = "", **figures: float
+) -> dict:
+    row = {"case_id": case_id, "metric": metric, "base": base, "new": new}
+    row.update({k: figures.get(k, math.nan) for k in ("change_pct", "interval_pct", "threshold_pct")})
+    row["verdict"] = verdict
+    row["rule"] = rule
+    return row
+
+
+def _samples(row: pd.Series) -> list | None:
+    value = row.get("samples_s")
+    if isinstance(value, list) and value and all(isinstance(w, list) and w for w in value):
+        return value
+    return None
+
+
+def _bootstrap_change(rb: pd.Series, rn: pd.Series, metric: str) -> tuple[float, float, float] | None:
+    """The metric's change (percent) with its interval, from the runs' step samples;
+    None where a run kept none."""
+    sb, sn = _samples(rb), _samples(rn)
+    if sb is None or sn is None or metric not in MEDIAN_BASED:
+        return None
+    ratio, lo, hi = ratio_of_medians_interval(sb, sn, seed=seed_for(str(rn["case_id"])))  # new/base step
+    if METRICS[metric] == "higher":  # a figure per second: the inverse of the step's ratio
+        ratio, lo, hi = 1 / ratio, 1 / hi, 1 / lo
+    return 100 * (ratio - 1), 100 * (lo - 1), 100 * (hi - 1)
+
+
+def _number(value: object) -> float | None:
+    if value is None or isinstance(value, str):
+        return None
+    value = float(value)  # type: ignore[arg-type]
+    return value if math.isfinite(value) else None
+
+
 def compare(
     base: pd.DataFrame,
     new: pd.DataFrame,
     thresholds: list[Threshold],
     allow_machine_mismatch: bool = False,
+    allow_missing: bool = False,
 ) -> pd.DataFrame:
-    """One row per paired case and threshold metric: base, new, change, noise, verdict."""
+    """One row per paired case and threshold metric: base, new, change, noise, verdict.
+
+    A case of ``base`` that ``new`` lacks, a case that stopped finishing, and a gated
+    metric that ``new`` did not measure (or measured as NaN) are regressions: a gate
+    must not pass because a run measured less. ``allow_missing`` lets a deliberate
+    subset pass (missing cases are listed as "missing (allowed)")."""
     base = base[base["kind"] == "case"]
     new = new[new["kind"] == "case"]
     bm, nm = set(base["machine"].dropna()), set(new["machine"].dropna())
@@ -86,46 +144,43 @@ def compare(
     if len(common) == 0:
         raise CompareError("the runs have no cases in common (same version, mode, batch, precision, device)")
     rows = []
+    for idx in b.index.difference(n.index):
+        rb = b.loc[idx]
+        if rb["status"] == "ok":
+            verdict = "missing (allowed)" if allow_missing else "regression"
+            rows.append(_entry(rb["case_id"], "missing", "ok", "not in new run", verdict))
     for idx in common:
         rb, rn = b.loc[idx], n.loc[idx]
-        case_id = rn.get("case_id")
+        case_id = rn["case_id"]
         if rb["status"] != "ok" or rn["status"] != "ok":
             verdict = "regression" if rb["status"] == "ok" else "ok"
-            rows.append(
-                {
-                    "case_id": case_id,
-                    "metric": "status",
-                    "base": rb["status"],
-                    "new": rn["status"],
-                    "change_pct": math.nan,
-                    "noise_pct": math.nan,
-                    "threshold_pct": math.nan,
-                    "verdict": verdict if rb["status"] != rn["status"] else "ok",
-                }
-            )
+            rows.append(_entry(case_id, "status", rb["status"], rn["status"], verdict))
             continue
         for t in thresholds:
-            vb, vn = rb.get(t.metric), rn.get(t.metric)
-            if vb is None or vn is None or pd.isna(vb) or pd.isna(vn) or not vb:
+            vb, vn = _number(rb.get(t.metric)), _number(rn.get(t.metric))
+            if vb is None or not vb:
+                continue  # not measured in the baseline: nothing to hold the new run to
+            if vn is None:
+                rows.append(_entry(case_id, t.metric, round(vb, 3), "not measured", "regression"))
                 continue
-            change = 100 * (float(vn) - float(vb)) / abs(float(vb))
-            noise = math.hypot(_spread_pct(rb), _spread_pct(rn)) if t.metric in TIMED else 0.0
+            change = 100 * (vn - vb) / abs(vb)
+            tested = _bootstrap_change(rb, rn, t.metric) if t.metric in TIMED else None
+            higher = METRICS[t.metric] == "higher"
+            if tested is not None:
+                _, lo, hi = tested
+                real = lo > 0 or hi < 0  # the interval of the change excludes zero
+                rule, interval = BOOTSTRAP_RULE, f"[{lo:+.2f}, {hi:+.2f}]"
+            else:
+                noise = math.hypot(_spread_pct(rb), _spread_pct(rn)) if t.metric in TIMED else 0.0
+                real = abs(change) > noise
+                rule, interval = (BAND_RULE if t.metric in TIMED else "exact"), f"+-{noise:.2f}"
             if t.crossed(change):
-                verdict = "regression" if abs(change) > noise else "within noise"
-            elif (change > 0) == (METRICS[t.metric] == "higher") and abs(change) > max(noise, abs(t.limit)):
+                verdict = "regression" if real else "within noise"
+            elif (change > 0) == higher and real and abs(change) > abs(t.limit):
                 verdict = "improvement"
             else:
                 verdict = "ok"
-            rows.append(
-                {
-                    "case_id": case_id,
-                    "metric": t.metric,
-                    "base": round(float(vb), 3),
-                    "new": round(float(vn), 3),
-                    "change_pct": round(change, 2),
-                    "noise_pct": round(noise, 2),
-                    "threshold_pct": t.limit,
-                    "verdict": verdict,
-                }
-            )
+            entry = _entry(case_id, t.metric, round(vb, 3), round(vn, 3), verdict, rule)
+            entry.update(change_pct=round(change, 2), interval_pct=interval, threshold_pct=t.limit)
+            rows.append(entry)
     return pd.DataFrame(rows)

@@ -116,7 +116,7 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
     for run in runs:
         commit = df[df["run"] == run]["commit"].dropna()
         run_list.append({"name": run, "commit": str(commit.iloc[0])[:10] if not commit.empty else None})
-    reg_cols = ["machine", "run", "previous", "case_id", "base", "new", "change_pct", "noise_pct"]
+    reg_cols = ["machine", "run", "previous", "case_id", "base", "new", "change_pct", "interval_pct", "rule"]
     path = write_page(
         out / "index.html",
         "dashboard.html",

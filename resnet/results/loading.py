@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from resnet.engine.journal import read_journal
 from resnet.engine.machine import machine_label
-from resnet.schema import AXIS_DEFAULTS, FIELDS, Case, row_problems
+from resnet.schema import AXIS_DEFAULTS, FIELDS, Case, invalid_figures, row_problems
+from resnet.stats import DRIFT_LIMIT
 
 #: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
 STAT_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
@@ -54,11 +56,19 @@ def _legacy(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checked(path: Path, row: Any, where: str) -> dict[str, Any]:
+    """``row`` held to the schema: a row that does not fit is a LoadError; a row whose
+    figures no measurement can give (NaN, infinite, negative) is kept as ``invalid``,
+    its figures emptied, never averaged."""
     if isinstance(row, dict):
         row = _legacy(dict(row))
     problems = row_problems(row)
     if problems:
         raise LoadError(path, f"{where}: {problems[0]}")
+    bad = invalid_figures(row)
+    if bad:
+        for item in bad:
+            row[item.split("=")[0]] = None
+        row.update(status="invalid", reason=f"invalid figures in {path.name}: {', '.join(bad)}")
     return row
 
 
@@ -98,10 +108,30 @@ def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, 
     for n, extra in enumerate(cases):
         row = _checked(path, extra, f"resnet_bench.cases[{n}]")
         if row["case_id"] not in rows:
-            rows[row["case_id"]] = {**row, **common}
+            rows[row["case_id"]] = {**_step_stats(row), **common}
     if not rows:
         raise LoadError(path, "no resnet-bench cases in it (no benchmarks)")
     return list(rows.values())
+
+
+def _step_stats(row: dict[str, Any]) -> dict[str, Any]:
+    """pytest-benchmark's statistics of the steps, from the row's own samples where it
+    kept them (rows combined from several windows have no single pytest-benchmark entry)."""
+    samples = row.get("samples_s")
+    if row.get("step_median_s") is None and isinstance(samples, list) and samples:
+        steps = np.concatenate([np.asarray(w, dtype=float) for w in samples if w])
+        q1, median, q3 = np.quantile(steps, [0.25, 0.5, 0.75])
+        row.update(
+            step_min_s=float(steps.min()),
+            step_max_s=float(steps.max()),
+            step_mean_s=float(steps.mean()),
+            step_median_s=float(median),
+            step_stddev_s=float(steps.std(ddof=1)) if len(steps) > 1 else 0.0,
+            step_iqr_s=float(q3 - q1),
+            step_q1_s=float(q1),
+            step_q3_s=float(q3),
+        )
+    return row
 
 
 def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
@@ -109,6 +139,9 @@ def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
         journal = read_journal(path)
     except UnicodeDecodeError:
         raise LoadError(path, "not a journal (not text)") from None
+    if journal.bad_lines:
+        number, problem = journal.bad_lines[0]
+        raise LoadError(path, f"line {number}: {problem}")
     if journal.header is None and not journal.rows:
         raise LoadError(path, "not a resnet-bench journal (no header and no case lines)")
     if not journal.rows:
@@ -117,7 +150,7 @@ def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
     rows = {}
     for row in journal.rows:
         row = _checked(path, row, "a case line")
-        rows[row["case_id"]] = {**row, "machine": machine, "source": str(path)}
+        rows[row["case_id"]] = {**_step_stats(row), "machine": machine, "source": str(path)}
     return list(rows.values())
 
 
@@ -158,7 +191,26 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             df[col] = None
     if len(df):
         df["run"] = _run_names(df["source"].astype(str))
+        _machine_speed(df)
     return df[[*columns, *[c for c in df.columns if c not in columns]]]
+
+
+def _machine_speed(df: pd.DataFrame) -> None:
+    """The drift monitor, per run and device: each case's probe readings over the run's
+    median (``machine_speed_rel``, the median of its readings), and ``drifted`` where any
+    reading was more than DRIFT_LIMIT off."""
+    if "machine_speed_series" not in df:
+        return
+    df["machine_speed_rel"] = None
+    df["drifted"] = None
+    probed = df[df["machine_speed_series"].map(lambda s: isinstance(s, list) and len(s) > 0)]
+    for _, group in probed.groupby(["run", "device", df["threads"].fillna(0)], dropna=False):
+        readings = {i: [float(p[1]) for p in s] for i, s in group["machine_speed_series"].items()}
+        median = float(np.median([g for r in readings.values() for g in r]))
+        for i, values in readings.items():
+            rel = [v / median for v in values]
+            df.at[i, "machine_speed_rel"] = float(np.median(rel))
+            df.at[i, "drifted"] = any(abs(r - 1) > DRIFT_LIMIT for r in rel)
 
 
 def load(

@@ -26,8 +26,11 @@ def read_prices(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if not p.is_file():
         raise PriceError(f"{p}: no such price file")
-    with p.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with p.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise PriceError(f"{p}: not a CSV text file ({err})") from None
     if not rows:
         raise PriceError(f"{p}: no rows")
     cols = set(rows[0])
@@ -38,8 +41,17 @@ def read_prices(path: str | Path) -> pd.DataFrame:
     if "purchase_price" in cols and "years" not in cols:
         raise PriceError(f"{p}: 'purchase_price' needs a 'years' column")
     out = []
+    seen: dict[str, int] = {}
     for n, row in enumerate(rows, start=2):
-        item: dict[str, object] = {"machine": row["machine"].strip()}
+        machine = (row.get("machine") or "").strip()
+        if not machine:
+            raise PriceError(f"{p}: line {n}: empty machine name")
+        if machine in seen:
+            raise PriceError(
+                f"{p}: line {n}: machine {machine!r} is priced twice (first on line {seen[machine]})"
+            )
+        seen[machine] = n
+        item: dict[str, object] = {"machine": machine}
         for key in ("price_per_hour", "purchase_price", "years"):
             text = (row.get(key) or "").strip()
             if not text:
@@ -49,8 +61,8 @@ def read_prices(path: str | Path) -> pd.DataFrame:
                 value = float(text)
             except ValueError:
                 raise PriceError(f"{p}: line {n}: {key} {text!r} is not a number") from None
-            if value < 0 or (key == "years" and value == 0):
-                raise PriceError(f"{p}: line {n}: {key} must be positive, got {text}")
+            if not math.isfinite(value) or value < 0 or (key == "years" and value == 0):
+                raise PriceError(f"{p}: line {n}: {key} must be a positive number, got {text}")
             item[key] = value
         out.append(item)
     return pd.DataFrame(out).set_index("machine")

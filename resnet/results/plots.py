@@ -19,7 +19,14 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from resnet.results.tables import cases, latency_table, ok, peak_memory, scaling_table, speedup_table  # noqa: E402
+from resnet.results.tables import (  # noqa: E402
+    cases,
+    ok,
+    paired_rows,
+    peak_memory,
+    scaling_table,
+    speedup_table,
+)
 
 
 def subtitle(df: pd.DataFrame) -> str:
@@ -43,7 +50,15 @@ def line_plot(frame: pd.DataFrame, column: str, ylabel: str, title: str, sub: st
         sub_frame = frame[frame["mode"] == mode]
         for key, group in sub_frame.groupby([*series, "version", "precision"], dropna=False):
             group = group.sort_values("batch_size")
-            ax.plot(group["batch_size"], group[column], marker="o", label=_label(key))
+            x, y = group["batch_size"], pd.to_numeric(group[column], errors="coerce")
+            has_ci = f"{column}_ci_low" in group and group[f"{column}_ci_low"].notna().any()
+            if has_ci:
+                lo = pd.to_numeric(group[f"{column}_ci_low"], errors="coerce")
+                hi = pd.to_numeric(group[f"{column}_ci_high"], errors="coerce")
+                yerr = [(y - lo).clip(lower=0).fillna(0), (hi - y).clip(lower=0).fillna(0)]
+                ax.errorbar(x, y, yerr=yerr, marker="o", capsize=3, label=_label(key))
+            else:
+                ax.plot(x, y, marker="o", label=_label(key))
         ax.set_xscale("log", base=2)
         sizes = sorted(set(sub_frame["batch_size"]))
         ax.set_xticks(sizes, [str(b) for b in sizes])
@@ -114,22 +129,79 @@ def report_figures(df: pd.DataFrame) -> dict[str, Any]:
         ),
         "memory": line_plot(frame, "peak_mem_mb", "peak memory (MiB)", "Peak memory against batch size", sub),
     }
-    speed = speedup_table(df)
-    if not speed.empty:
-        figs["speedup"] = bar_plot(speed, "speed-up (x, float32 = 1)", "Mixed precision speed-up", sub, 1.0)
+    versions = paired_rows(df, "version")
+    if not versions.empty:
+        figs["version_cost"] = paired_plot(versions, "Versions relative to v1, paired (95% intervals)", sub)
+    precisions = paired_rows(df, "precision")
+    if not precisions.empty:
+        figs["speedup"] = paired_plot(precisions, "Mixed precision speed-up, paired (95% intervals)", sub)
+    else:
+        speed = speedup_table(df)
+        if not speed.empty:
+            figs["speedup"] = bar_plot(
+                speed, "speed-up (x, float32 = 1)", "Mixed precision speed-up", sub, 1.0
+            )
+    drift = drift_plot(df[df["kind"].isin(["case", "window"])], sub)
+    if drift is not None:
+        figs["drift"] = drift
     scale = scaling_table(df)
     if not scale.empty:
         figs["scaling"] = scaling_plot(scale.reset_index(), sub)
-    lat = latency_table(df)
-    if not lat.empty:
-        small = lat.reset_index()
-        small = small[small["batch_size"] == small["batch_size"].min()]
-        keys = [k for k in small.columns if k not in ("latency_ms_p50", "latency_ms_p90", "latency_ms_p99")]
-        table = small.set_index(keys).rename(columns=lambda c: c.replace("latency_ms_", ""))
-        figs["latency"] = bar_plot(
-            table, "step latency (ms)", f"Latency percentiles at batch {int(small['batch_size'].min())}", sub
-        )
+    smallest = int(frame["batch_size"].min())
+    small = frame[frame["batch_size"] == smallest]
+    keys = [k for k in ["machine", "run", "backend", "device", "threads", "jit"] if small[k].nunique() > 1]
+    table = small.set_index([*keys, "version", "precision", "mode"])[
+        ["latency_ms_p50", "latency_ms_p90", "latency_ms_p99"]
+    ].rename(columns=lambda c: c.replace("latency_ms_", ""))
+    figs["latency"] = bar_plot(table, "step latency (ms)", f"Latency percentiles at batch {smallest}", sub)
     return figs
+
+
+def paired_plot(rows: pd.DataFrame, title: str, sub: str) -> Any:
+    """Paired ratios with their 95% intervals as error bars; the line at 1 is "no difference"."""
+    labels, ratios, lows, highs = [], [], [], []
+    fixed = "precision" if rows["comparison"].iloc[0] == "version" else "version"
+    for _, r in rows.sort_values(["mode", fixed, "batch_size", "ratio_of"]).iterrows():
+        labels.append(f"{r['mode']} bs{r['batch_size']} {r[fixed]}: {r['ratio_of']}")
+        ratios.append(r["ratio"])
+        lows.append(r["ratio"] - r["ratio_ci_low"])
+        highs.append(r["ratio_ci_high"] - r["ratio"])
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.7 * len(labels) + 3), 4.6))
+    ax.bar(range(len(labels)), ratios, color="#7aa6c2")
+    ax.errorbar(range(len(labels)), ratios, yerr=[lows, highs], fmt="none", ecolor="black", capsize=4)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("images/s ratio (95% interval)")
+    lo = min(r - d for r, d in zip(ratios, lows, strict=True))
+    hi = max(r + d for r, d in zip(ratios, highs, strict=True))
+    ax.set_ylim(min(0.9, lo - 0.05), max(1.1, hi + 0.05))
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(f"{title}\n{sub}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def drift_plot(df: pd.DataFrame, sub: str) -> Any | None:
+    """The drift monitor: the probe's speed over the run's time, relative to the run's
+    median, one series per run and device; the band is +-10%."""
+    frame = df[df["machine_speed_series"].map(lambda s: isinstance(s, list) and len(s) > 0)]
+    if frame.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    for key, group in frame.groupby(["run", "device"]):
+        points = sorted((float(t), float(g)) for s in group["machine_speed_series"] for t, g in s)
+        t0 = points[0][0]
+        median = float(pd.Series([g for _, g in points]).median())
+        ax.plot([(t - t0) / 60 for t, _ in points], [g / median for _, g in points], ".-", label=_label(key))
+    ax.axhspan(0.9, 1.1, color="#dfe", zorder=0)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel("minutes since the run's first probe")
+    ax.set_ylabel("probe speed / run median")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"Machine speed over the run (drift monitor)\n{sub}", fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 def embed_figure(fig: Any, out: Path | None = None, stem: str = "", dpi: int = 110) -> str:

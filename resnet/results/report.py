@@ -9,7 +9,7 @@ import pandas as pd
 
 from resnet.results.pages import markdown_table, table_data, write_page
 from resnet.results.plots import embed_figure, report_figures, subtitle
-from resnet.results.tables import TABLES
+from resnet.results.tables import LATENCY_NOTE, TABLES
 
 #: Every file name a report writes besides its tables and figures.
 PAGES = ("report.html", "README.md")
@@ -17,9 +17,21 @@ FIGURE_HEADINGS = {
     "throughput": "Throughput",
     "memory": "Memory",
     "speedup": "Mixed precision speed-up",
+    "version_cost": "Versions relative to v1",
+    "drift": "Machine speed over the run",
     "scaling": "Data-parallel scaling",
     "latency": "Latency",
 }
+INTERVALS_NOTE = (
+    "How to read a figure: 22.7 [22.3, 23.1] n=12 is the median step's images/s, its 95% "
+    "interval (a two-level bootstrap: windows, then steps within them, so drift between "
+    "windows widens it) and the number of timed steps. 'unstable': the case's windows "
+    "disagree beyond their own noise (Kruskal-Wallis, 1% level, and more than 5% apart). "
+    "'drift': the machine ran more than 10% off its run's median speed (the drift probe) "
+    "while the case was measured. Paired ratios come from models stepped alternately in one "
+    "process; 'no difference' means the ratio's 95% interval contains 1."
+)
+SECTION_NOTES = {"latency": LATENCY_NOTE}
 RUNS_NOTE = (
     "Several runs of one machine are shown side by side (a 'run' column names the file), never merged."
 )
@@ -48,7 +60,12 @@ def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchma
         table.to_csv(out / f"{stem}.csv")
         markdown = f"## {heading}\n\n{markdown_table(table)}\n"
         (out / f"{stem}.md").write_text(markdown)
-        sections.append({"stem": stem, "heading": heading, "data": table_data(table), "markdown": markdown})
+        note = SECTION_NOTES.get(stem, "")
+        if note:
+            markdown += f"\n{note}\n"
+        sections.append(
+            {"stem": stem, "heading": heading, "data": table_data(table), "markdown": markdown, "note": note}
+        )
         runs_apart = runs_apart or "run" in table.index.names
     figures = []
     for stem, fig in report_figures(df).items():
@@ -63,6 +80,8 @@ def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchma
     sources = ", ".join(sorted(map(str, df["source"].dropna().unique())))
     dates = ", ".join(sorted(map(str, df["datetime"].dropna().unique())))
     notes = [RUNS_NOTE] if runs_apart else []
+    if df["images_per_sec_ci_low"].notna().any() or (df["kind"] == "paired").any():
+        notes.insert(0, INTERVALS_NOTE)
     path = write_page(
         out / "report.html",
         "report.html",

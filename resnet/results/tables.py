@@ -47,13 +47,43 @@ def index_keys(df: pd.DataFrame, keys: list[str], cell: list[str] | None = None)
     return out
 
 
-def _cell(row: pd.Series, column: str, digits: int = 1) -> Any:
+def _num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def flags(row: pd.Series) -> list[str]:
+    """Why a figure should be read with care: its windows disagreed (``unstable``), or
+    the machine ran more than 10% off its run median while it was measured (``drift``)."""
+    out = []
+    if row.get("unstable") is True:
+        out.append("unstable")
+    if row.get("drifted") is True:
+        out.append("drift")
+    return out
+
+
+def figure(row: pd.Series, column: str, digits: int = 1) -> Any:
+    """A cell: the figure, with its 95% interval and sample count where the row has
+    them (``22.7 [22.3, 23.1] n=12``) and its flags; a failed case shows its status,
+    never a zero.  A bare number where the row has no interval (older runs)."""
     if row["status"] != "ok":
-        return str(row["status"])  # failed and skipped cases show as such, never as zero
+        return str(row["status"])
     value = row.get(column)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if not _num(value):
         return "n/a"
-    return round(float(value), digits)
+    lo, hi = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+    marks = flags(row)
+    if not (_num(lo) and _num(hi)) and not marks:
+        return round(float(value), digits)
+    text = f"{value:.{digits}f}"
+    if _num(lo) and _num(hi):
+        text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+        if _num(row.get("rounds")):
+            text += f" n={int(row['rounds'])}"
+    return " ".join([text, *marks])
+
+
+_cell = figure
 
 
 def _by_batch(frame: pd.DataFrame, column: str, digits: int = 1) -> pd.DataFrame:
@@ -94,13 +124,30 @@ def memory_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def latency_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Step latency percentiles (ms) per case."""
+    """Step latency (ms): the median with its interval, p90 and p99 marked ``*`` where
+    the steps are too few for the percentile (36 for p90, 368 for p99), and n."""
+    from resnet.stats import percentile_min_samples
+
     frame = ok(cases(df))
     if frame.empty:
         return pd.DataFrame()
     keys = [*index_keys(frame, [*CONFIG, "version"], ["batch_size"]), "batch_size"]
-    table = frame.set_index(keys)[["latency_ms_p50", "latency_ms_p90", "latency_ms_p99"]]
-    return table.astype(float).round(1).sort_index()
+    out = pd.DataFrame(index=pd.MultiIndex.from_frame(frame[keys]))
+    out["p50"] = [figure(r, "latency_ms_p50") for _, r in frame.iterrows()]
+    for q in (90, 99):
+        need = percentile_min_samples(q)
+        out[f"p{q}"] = [
+            f"{r[f'latency_ms_p{q}']:.1f}" + ("" if _num(r["rounds"]) and r["rounds"] >= need else "*")
+            for _, r in frame.iterrows()
+        ]
+    out["n"] = [int(r["rounds"]) if _num(r["rounds"]) else None for _, r in frame.iterrows()]
+    return out.sort_index()
+
+
+LATENCY_NOTE = (
+    "* fewer timed steps than a percentile's 95% interval needs (36 for p90, 368 for p99): "
+    "indicative only. MLPerf's latency rules ask far more steps than these."
+)
 
 
 def _ratio_to(df: pd.DataFrame, column: str, base: str) -> pd.DataFrame:
@@ -125,13 +172,51 @@ def _ratio_table(out: pd.DataFrame, digits: int) -> pd.DataFrame:
     return table
 
 
+def paired_rows(df: pd.DataFrame, comparison: str) -> pd.DataFrame:
+    """The finished paired comparisons of one kind ("version" or "precision")."""
+    rows = df[(df["kind"] == "paired") & (df["comparison"] == comparison) & (df["status"] == "ok")].copy()
+    if rows.empty:
+        return rows
+    rows["threads"] = rows["threads"].fillna(0).astype(int)
+    rows["replicas"] = rows["replicas"].fillna(1).astype(int)
+    rows["batch_size"] = rows["batch_size"].astype(int)
+    rows["ratio_of"] = rows["numerator"] + "/" + rows["denominator"]
+    return rows
+
+
+def ratio_text(row: pd.Series) -> str:
+    """``0.943 [0.925, 0.961]``, or ``no difference (1.004 [0.981, 1.030])`` when the
+    interval contains 1."""
+    text = f"{row['ratio']:.3f} [{row['ratio_ci_low']:.3f}, {row['ratio_ci_high']:.3f}]"
+    return text if row.get("differs") is True else f"no difference ({text})"
+
+
+def _paired_table(df: pd.DataFrame, comparison: str) -> pd.DataFrame:
+    rows = paired_rows(df, comparison)
+    if rows.empty:
+        return pd.DataFrame()
+    fixed = "precision" if comparison == "version" else "version"
+    config = [k for k in CONFIG if k != fixed and k not in ("version", "precision")]
+    keys = index_keys(rows, [*config, fixed, "ratio_of"], ["batch_size"])
+    rows["cell"] = [ratio_text(r) for _, r in rows.iterrows()]
+    table = rows.pivot(index=keys, columns="batch_size", values="cell")
+    table.columns = [f"bs {c}" for c in table.columns]
+    return table
+
+
 def speedup_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Mixed precision's images/s over float32 for the same case."""
-    return _ratio_table(_ratio_to(df, "precision", "float32"), 2)
+    """Mixed precision's images/s over float32 for the same version: paired (both
+    stepped alternately in one process) where the run has it, else from separate cases."""
+    paired = _paired_table(df, "precision")
+    return paired if not paired.empty else _ratio_table(_ratio_to(df, "precision", "float32"), 2)
 
 
 def version_cost_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Each version's images/s relative to v1 (published: v1.5 about 5% slower)."""
+    """Each version's images/s relative to v1 (published: v1.5 about 5% slower): paired
+    where the run has it, else from separate cases."""
+    paired = _paired_table(df, "version")
+    if not paired.empty:
+        return paired
     out = _ratio_to(df, "version", "v1")
     out["version"] = out["version"] + "/v1"
     return _ratio_table(out, 3)
@@ -256,11 +341,24 @@ def peer_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.set_index([*keys, "theirs"]).drop(columns=[k for k in match if k not in keys]).sort_index()
 
 
+def drift_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The drift monitor's flags: cases measured while the machine ran more than 10% off
+    its run's median speed (a fixed matrix-product probe run before and after each
+    window of timed steps), with how far off."""
+    frame = cases(df)
+    frame = frame[frame["drifted"] == True]  # noqa: E712 (None means not probed)
+    if frame.empty:
+        return pd.DataFrame()
+    keys = [*index_keys(frame, ["machine", "run"]), "case_id"]
+    return frame.set_index(keys)[["machine_speed_gflops", "machine_speed_rel"]].astype(float).round(3)
+
+
 #: The report's tables, in order: file stem -> (heading, function).
 TABLES = {
     "throughput": ("Throughput (images/s)", throughput_table),
     "mixed_precision_speedup": ("Mixed precision speed-up over float32", speedup_table),
     "version_cost": ("Each version's images/s relative to v1", version_cost_table),
+    "drift": ("Cases measured while the machine ran more than 10% off its run's median speed", drift_table),
     "ours_vs_theirs": (
         "Ours against references and peers of the same layout (not ours: keras-v1, keras-v2, "
         "torchvision-resnet50)",

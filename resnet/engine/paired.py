@@ -1,0 +1,153 @@
+"""Paired comparisons: several models stepped alternately in one worker process, so
+that a drifting machine slows every one of them alike, and their ratios say how sure
+they are.
+
+A group holds our versions in each of the run's precisions (v1, v1.5, v2 x float32,
+mixed_bfloat16, ...) for one mode and batch size.  Every round steps each model once,
+in an order shuffled per round (seeded), so no model always runs first or last.  From
+the rounds come the version-cost ratios (each version over v1, in each precision) and
+the mixed-precision speed-ups (each precision over float32, for each version), each
+with its distribution-free 95% interval.  Memory and compile time stay per model in
+the isolated cases: a shared process cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.schema import Case, new_row
+from resnet.stats import paired_ratio
+
+
+@dataclass(frozen=True)
+class PairedGroup:
+    """The models one worker steps alternately, and what they share."""
+
+    mode: str
+    batch_size: int
+    device: str
+    jit: bool
+    image_size: int
+    threads: int | None
+    backend: str
+    versions: tuple[str, ...]
+    precisions: tuple[str, ...]
+
+    def case(self, version: str, precision: str) -> Case:
+        """The case of one member."""
+        return Case(
+            version=version,
+            mode=self.mode,
+            batch_size=self.batch_size,
+            precision=precision,
+            device=self.device,
+            jit=self.jit,
+            image_size=self.image_size,
+            threads=self.threads,
+            backend=self.backend,
+        )
+
+    @property
+    def members(self) -> list[tuple[str, str]]:
+        """(version, precision) of every model in the group."""
+        return [(v, p) for p in self.precisions for v in self.versions]
+
+    @property
+    def id(self) -> str:
+        """``paired-inference-bs32-cpu`` (plus the axes set away from their defaults)."""
+        base = self.case("v1", "float32").id.removeprefix("v1-").replace("-float32", "")
+        return f"paired-{base}"
+
+    def comparisons(self) -> list[tuple[str, str, str, str]]:
+        """(comparison, numerator, denominator, fixed) for every ratio the group gives:
+        each version over v1 in each precision; each precision over float32 per version."""
+        out = []
+        if "v1" in self.versions:
+            out += [("version", v, "v1", p) for p in self.precisions for v in self.versions if v != "v1"]
+        if "float32" in self.precisions:
+            out += [
+                ("precision", p, "float32", v)
+                for v in self.versions
+                for p in self.precisions
+                if p != "float32"
+            ]
+        return out
+
+
+def _slot(version: str, precision: str) -> str:
+    return f"{version}/{precision}"
+
+
+def measure_paired(
+    group: PairedGroup,
+    benchmark: Any,
+    *,
+    rounds: int,
+    warmup_rounds: int,
+    timeout: float,
+    seed: int,
+    on_worker_info: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Step the group's models alternately for ``rounds`` rounds; one row per ratio.
+
+    pytest-benchmark times whole rounds (every model once); each model's own step time
+    comes from the worker.  A group that cannot run gives one row per ratio with the
+    status and reason."""
+    times: dict[str, list[float]] = {_slot(v, p): [] for v, p in group.members}
+    t0 = time.monotonic()
+    failure: CaseFailure | None = None
+    try:
+        with WorkerClient(threads=group.threads, timeout=timeout) as worker:
+            if on_worker_info:
+                on_worker_info(worker.info)
+            for version, precision in group.members:
+                worker.call("setup", case=group.case(version, precision), slot=_slot(version, precision))
+            worker.call("warm")
+            for _ in range(max(warmup_rounds, 1)):
+                for slot in times:
+                    worker.call("step", slot=slot)
+            order = random.Random(seed)
+            slots = list(times)
+
+            def one_round() -> None:
+                for slot in order.sample(slots, len(slots)):
+                    times[slot].append(worker.call("step", slot=slot)["seconds"])
+
+            benchmark.pedantic(one_round, rounds=rounds, iterations=1)
+            worker.call("finish")
+    except CaseFailure as err:
+        failure = err
+    wall = time.monotonic() - t0
+    rows = []
+    for comparison, numerator, denominator, fixed in group.comparisons():
+        version, precision = (numerator, fixed) if comparison == "version" else (fixed, numerator)
+        row = new_row(group.case(version, precision), kind="paired")
+        row["case_id"] = f"{group.id}-{fixed}-{numerator}/{denominator}"
+        row.update(comparison=comparison, numerator=numerator, denominator=denominator, wall_s=wall)
+        if failure is not None:
+            row.update(status=failure.status, reason=failure.reason)
+            rows.append(row)
+            continue
+        num = times[_slot(*((numerator, fixed) if comparison == "version" else (fixed, numerator)))]
+        den = times[_slot(*((denominator, fixed) if comparison == "version" else (fixed, denominator)))]
+        ratio, low, high = paired_ratio(num, den)
+        row.update(
+            ratio=ratio,
+            ratio_ci_low=low,
+            ratio_ci_high=high,
+            differs=bool(low > 1 or high < 1),
+            pairs=len(num),
+            rounds=len(num),
+            numerator_images_per_sec=group.batch_size / statistics.median(num),
+            denominator_images_per_sec=group.batch_size / statistics.median(den),
+            samples_s=[num, den],
+            status="ok",
+        )
+        rows.append(row)
+    return rows

@@ -1,0 +1,152 @@
+"""How sure a figure is: intervals, stability and paired ratios from raw step times.
+
+The statistics a careful performance engineer can defend with the samples a
+benchmark has (a few windows of a few to a few hundred steps each, on a machine
+whose speed may drift between windows):
+
+- A figure's 95% interval comes from a two-level bootstrap: resample the windows,
+  then the steps within each resampled window, and take the median of the pool.  Drift
+  between windows therefore widens the interval, as it should; with one window it is
+  the ordinary bootstrap of the median.  Percentile intervals, seeded, so a report
+  rebuilt from the same samples shows the same interval.
+- A paired ratio (two models stepped alternately in one process) is the median of
+  per-round ratios, with the distribution-free interval for a median from order
+  statistics (exact coverage for independent rounds, no assumption on their shape).
+- A percentile is supported by a sample when its distribution-free 95% interval
+  exists on both sides: at least 36 steps for p90 and 368 for p99 (MLPerf asks far
+  more of a submission: it is not what these figures are).
+- Windows disagree when the Kruskal-Wallis test across them says so at the 1% level
+  and their medians differ by more than 5%: significant and large enough to matter.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+LEVEL = 0.95
+RESAMPLES = 2000
+#: Windows that differ by less than this (relative spread of their medians) are stable
+#: whatever a test says: a 2% wobble is not worth a flag.
+UNSTABLE_SPREAD = 0.05
+UNSTABLE_P = 0.01
+#: The drift monitor flags a case measured while the machine ran this far off its run's
+#: median speed.
+DRIFT_LIMIT = 0.10
+
+
+def seed_for(text: str) -> int:
+    """A stable seed from a name (a case id), so intervals are reproducible."""
+    return zlib.crc32(text.encode())
+
+
+def _clean(windows: Sequence[Sequence[float]]) -> list[np.ndarray]:
+    return [np.asarray(w, dtype=float) for w in windows if len(w)]
+
+
+def bootstrap_medians(
+    windows: Sequence[Sequence[float]], resamples: int = RESAMPLES, seed: int = 0
+) -> np.ndarray:
+    """Medians of ``resamples`` two-level bootstrap pools: windows drawn with
+    replacement, then steps drawn with replacement within each drawn window."""
+    ws = _clean(windows)
+    if not ws:
+        raise ValueError("no samples")
+    rng = np.random.default_rng(seed)
+    size = max(len(w) for w in ws)
+    # Each window's steps resampled ``resamples`` times, NaN-padded to one length.
+    steps = np.full((len(ws), resamples, size), np.nan)
+    for i, w in enumerate(ws):
+        steps[i, :, : len(w)] = w[rng.integers(0, len(w), (resamples, len(w)))]
+    picks = rng.integers(0, len(ws), (resamples, len(ws)))  # which windows each pool draws
+    pools = steps[picks, np.arange(resamples)[:, None]].reshape(resamples, -1)
+    return np.nanmedian(pools, axis=1)
+
+
+def median_interval(
+    windows: Sequence[Sequence[float]], level: float = LEVEL, seed: int = 0
+) -> tuple[float, float, float]:
+    """The median of all steps and its ``level`` interval (two-level bootstrap)."""
+    ws = _clean(windows)
+    median = float(np.median(np.concatenate(ws)))
+    if sum(len(w) for w in ws) < 2:
+        return median, math.nan, math.nan
+    meds = bootstrap_medians(ws, seed=seed)
+    tail = (1 - level) / 2
+    return median, float(np.quantile(meds, tail)), float(np.quantile(meds, 1 - tail))
+
+
+def order_statistic_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """The distribution-free ``level`` interval for the median of ``values``: the
+    order statistics x(k) and x(n+1-k) with k the largest rank whose binomial tails
+    keep the coverage at least ``level``.  NaN where n is too small (n < 6 at 95%)."""
+    from scipy.stats import binom
+
+    xs = np.sort(np.asarray(values, dtype=float))
+    n = len(xs)
+    # P(x(k) <= median <= x(n+1-k)) = 1 - 2 P(Binomial(n, 1/2) <= k - 1)
+    k = 0
+    for rank in range(1, n // 2 + 1):
+        if 1 - 2 * binom.cdf(rank - 1, n, 0.5) >= level:
+            k = rank
+    if k == 0:
+        return math.nan, math.nan
+    return float(xs[k - 1]), float(xs[n - k])
+
+
+def percentile_min_samples(q: float, level: float = LEVEL) -> int:
+    """The fewest samples for which the q-th percentile (0-100) has a distribution-free
+    ``level`` interval on both sides (all samples below it must be improbable)."""
+    p = q / 100
+    tail = (1 - level) / 2
+    return math.ceil(math.log(tail) / math.log(p))
+
+
+def windows_disagree(windows: Sequence[Sequence[float]]) -> tuple[bool, float | None, float | None]:
+    """(unstable, p-value, spread): whether the windows' steps come from different
+    speeds (Kruskal-Wallis across windows, 1% level) by more than 5% of the pooled
+    median (spread = (max - min of window medians) / pooled median)."""
+    ws = [w for w in _clean(windows) if len(w) >= 2]
+    if len(ws) < 2:
+        return False, None, None
+    medians = [float(np.median(w)) for w in ws]
+    pooled = float(np.median(np.concatenate(ws)))
+    spread = (max(medians) - min(medians)) / pooled
+    if np.ptp(np.concatenate(ws)) == 0:
+        return False, 1.0, spread
+    from scipy.stats import kruskal
+
+    p = float(kruskal(*ws).pvalue)
+    return bool(p < UNSTABLE_P and spread > UNSTABLE_SPREAD), p, spread
+
+
+def paired_ratio(
+    numerator_s: Sequence[float], denominator_s: Sequence[float], level: float = LEVEL
+) -> tuple[float, float, float]:
+    """images/s of the numerator over the denominator's, from step times measured in
+    alternating rounds: each round's ratio (denominator time over numerator time), the
+    median of those, and its distribution-free interval."""
+    a = np.asarray(numerator_s, dtype=float)
+    b = np.asarray(denominator_s, dtype=float)
+    if len(a) != len(b) or not len(a):
+        raise ValueError("paired step times must come in equal, non-empty rounds")
+    ratios = b / a
+    low, high = order_statistic_interval(ratios, level)
+    return float(np.median(ratios)), low, high
+
+
+def ratio_of_medians_interval(
+    base: Sequence[Sequence[float]], new: Sequence[Sequence[float]], level: float = LEVEL, seed: int = 0
+) -> tuple[float, float, float]:
+    """new's median step over base's, with the ``level`` interval from bootstrapping
+    both runs independently (each with its windows), for ``compare``."""
+    bw, nw = _clean(base), _clean(new)
+    ratio = float(np.median(np.concatenate(nw)) / np.median(np.concatenate(bw)))
+    rb = bootstrap_medians(bw, seed=seed)
+    rn = bootstrap_medians(nw, seed=seed + 1)
+    ratios = rn / rb
+    tail = (1 - level) / 2
+    return ratio, float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))

@@ -1,0 +1,195 @@
+"""Fault injection: run a small sweep, kill the sweep or one of its workers at a random
+moment, resume, and check that nothing measured was lost or duplicated.
+
+Each seeded trial starts a fresh sweep (two cases: v1 and v1.5 inference, batch 2,
+32x32), kills the parent (SIGKILL or SIGTERM) or a worker (SIGKILL) at a random time,
+then resumes the sweep without faults until it finishes, and checks:
+  - no worker outlives its sweep (one second after the sweep ended);
+  - every journal line parses;
+  - every finished case is in the journal exactly once;
+  - the final JSON lists every case of the sweep;
+  - the resumed sweep ends with exit code 0.
+
+    .venv/bin/python scripts/fault_injection.py --trials 20 --seed 1 --out results/fault-injection
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ["bench/test_throughput.py", "--profile", "smoke", "--versions", "v1,v1.5", "--modes", "inference"]
+SWEEP += ["--devices", "cpu", "--min-time", "1"]
+CASES = {"v1-inference-bs2-float32-cpu-32px", "v1.5-inference-bs2-float32-cpu-32px"}
+FAULTS = ("parent SIGKILL", "parent SIGTERM", "worker SIGKILL")
+
+
+def _sweep(out: Path, resume: bool) -> subprocess.Popen:
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SWEEP]
+    args += ["--benchmark-json", str(out / "run.json")] + (["--resume"] if resume else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def _workers(pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [p for p in children if "worker_server" in " ".join(_cmdline(p))]
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return []
+
+
+def _alive(procs: list[psutil.Process]) -> list[int]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def trial(number: int, rng: random.Random, work: Path) -> dict:
+    """One trial; returns what happened and the checks' outcome."""
+    fault = rng.choice(FAULTS)
+    delay = round(rng.uniform(0.5, 14.0), 2)
+    record = {"trial": number, "fault": fault, "at_s": delay, "problems": []}
+    sweep = _sweep(work, resume=False)
+    seen: list[psutil.Process] = []
+    t0 = time.monotonic()
+    victim = None
+    while sweep.poll() is None and time.monotonic() - t0 < delay:
+        seen += [w for w in _workers(sweep.pid) if w.pid not in {s.pid for s in seen}]
+        time.sleep(0.05)
+    if sweep.poll() is None:
+        if fault.startswith("parent"):
+            sweep.send_signal(signal.SIGKILL if fault.endswith("SIGKILL") else signal.SIGTERM)
+            victim = "parent"
+        else:
+            workers = _workers(sweep.pid)
+            while not workers and sweep.poll() is None:  # between cases: wait for the next worker
+                time.sleep(0.05)
+                workers = _workers(sweep.pid)
+            if workers:
+                seen += workers
+                os.kill(workers[0].pid, signal.SIGKILL)
+                victim = f"worker {workers[0].pid}"
+    record["killed"] = victim or "nothing (the sweep had finished)"
+    record["first_exit"] = sweep.wait(timeout=300)
+    time.sleep(1.0)
+    if left := _alive(seen):
+        record["problems"].append(f"workers alive after the sweep ended: {left}")
+    # Resume without faults until the sweep is complete.
+    resumed = _sweep(work, resume=True)
+    record["resume_exit"] = resumed.wait(timeout=600)
+    if record["resume_exit"] != 0:
+        record["problems"].append(f"the resumed sweep exited {record['resume_exit']}")
+    journal = work / "run.journal.jsonl"
+    ok_ids: list[str] = []
+    for n, line in enumerate(journal.read_text().splitlines(), start=1):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            record["problems"].append(f"journal line {n} does not parse")
+            continue
+        if item.get("type") == "case" and item["row"]["status"] == "ok":
+            ok_ids.append(item["row"]["case_id"])
+    twice = [c for c, k in Counter(ok_ids).items() if k > 1]
+    if twice:
+        record["problems"].append(f"finished more than once in the journal: {twice}")
+    if set(ok_ids) != CASES:
+        record["problems"].append(f"journal's finished cases {sorted(set(ok_ids))} != the sweep's")
+    try:
+        listed = {r["case_id"] for r in json.loads((work / "run.json").read_text())["resnet_bench"]["cases"]}
+    except (OSError, ValueError, KeyError) as err:
+        listed = set()
+        record["problems"].append(f"final JSON unreadable: {err}")
+    if listed != CASES:
+        record["problems"].append(f"final JSON lists {sorted(listed)}")
+    record["journal_lines"] = len(journal.read_text().splitlines())
+    record["passed"] = not record["problems"]
+    return record
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=None, help="folder for summary.json and summary.md")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    records = []
+    started = time.time()
+    for i in range(1, args.trials + 1):
+        with tempfile.TemporaryDirectory(prefix="fault-") as tmp:
+            record = trial(i, rng, Path(tmp))
+        records.append(record)
+        verdict = "ok" if record["passed"] else "FAILED: " + "; ".join(record["problems"])
+        print(
+            f"trial {i:2d}: {record['fault']:15s} at {record['at_s']:5.2f} s, killed {record['killed']}, "
+            f"exit {record['first_exit']} then {record['resume_exit']}: {verdict}",
+            flush=True,
+        )
+    passed = sum(r["passed"] for r in records)
+    summary = {
+        "seed": args.seed,
+        "trials": len(records),
+        "passed": passed,
+        "wall_s": round(time.time() - started, 1),
+        "machine": _machine(),
+        "records": records,
+    }
+    print(f"{passed} of {len(records)} trials passed in {summary['wall_s']} s")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        lines = [
+            f"# Fault injection: {passed} of {len(records)} trials passed",
+            "",
+            f"`scripts/fault_injection.py --trials {args.trials} --seed {args.seed}` "
+            f"on {summary['machine']}, {summary['wall_s']} s. Each trial kills the sweep or a worker "
+            "at a random moment, resumes, and checks the journal, the JSON and that no worker is left.",
+            "",
+            "| trial | fault | at (s) | killed | first exit | resume exit | result |",
+            "| --: | --- | --: | --- | --: | --: | --- |",
+        ]
+        for r in records:
+            result = "ok" if r["passed"] else "; ".join(r["problems"])
+            lines.append(
+                f"| {r['trial']} | {r['fault']} | {r['at_s']} | {r['killed']} | {r['first_exit']} "
+                f"| {r['resume_exit']} | {result} |"
+            )
+        (out / "summary.md").write_text("\n".join(lines) + "\n")
+    return 0 if passed == len(records) else 1
+
+
+def _machine() -> str:
+    sys.path.insert(0, str(ROOT))
+    from resnet.engine.machine import machine_info, machine_label
+
+    return machine_label(machine_info())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""How sure a figure is: the statistics behind every interval, flag and gate (fast,
+synthetic samples, seeded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from resnet.stats import (
+    median_interval,
+    order_statistic_interval,
+    paired_ratio,
+    percentile_min_samples,
+    ratio_of_medians_interval,
+    windows_disagree,
+)
+
+NOISE = 0.05  # 5% step-to-step noise (lognormal sigma), about what a quiet CPU shows
+
+
+def _steps(seed: int, n: int = 50, speed: float = 1.0, noise: float = NOISE) -> np.ndarray:
+    return np.random.default_rng(seed).lognormal(np.log(speed), noise, n)
+
+
+def test_the_interval_covers_the_median_about_95_times_in_100():
+    covered = sum(lo <= 1.0 <= hi for _, lo, hi in (median_interval([_steps(s)], seed=s) for s in range(100)))
+    assert 88 <= covered <= 100
+    # Three windows, each with its own small drift: the interval still covers the level.
+    covered = 0
+    for s in range(100):
+        rng = np.random.default_rng(500 + s)
+        windows = [_steps(1000 * s + w, 20, rng.lognormal(0, 0.01)) for w in range(3)]
+        _, lo, hi = median_interval(windows, seed=s)
+        covered += lo <= 1.0 <= hi
+    assert covered >= 85
+
+
+def test_drift_between_windows_widens_the_interval():
+    steady = [_steps(1, 20), _steps(2, 20)]
+    drifting = [_steps(1, 20), _steps(2, 20, speed=1.3)]
+    _, lo1, hi1 = median_interval(steady)
+    _, lo2, hi2 = median_interval(drifting)
+    assert hi2 - lo2 > 3 * (hi1 - lo1)
+
+
+def test_order_statistic_interval():
+    assert np.isnan(order_statistic_interval([1, 2, 3, 4, 5])[0])  # n < 6: no 95% interval
+    lo, hi = order_statistic_interval(range(1, 11))  # n = 10: ranks 2 and 9 (97.9%)
+    assert (lo, hi) == (2.0, 9.0)
+    covered = sum(
+        lo <= 1.0 <= hi for lo, hi in (order_statistic_interval(_steps(300 + s, 30)) for s in range(100))
+    )
+    assert covered >= 90
+
+
+def test_percentiles_need_enough_steps():
+    assert percentile_min_samples(50) == 6
+    assert percentile_min_samples(90) == 36
+    assert percentile_min_samples(99) == 368
+
+
+def test_a_case_whose_windows_disagree_is_unstable():
+    unstable, p, spread = windows_disagree([_steps(1, 10), _steps(2, 10, speed=1.4), _steps(3, 10)])
+    assert unstable and p < 0.01 and spread > 0.3
+    stable, p, _ = windows_disagree([_steps(4, 10), _steps(5, 10), _steps(6, 10)])
+    assert not stable
+    # Significant but tiny (1%): not worth a flag.
+    tiny = [_steps(7, 200, noise=0.001), _steps(8, 200, speed=1.01, noise=0.001)]
+    assert windows_disagree(tiny)[0] is False
+    assert windows_disagree([_steps(9, 10)]) == (False, None, None)  # one window: nothing to compare
+
+
+def test_the_paired_ratio_recovers_a_known_6_percent_difference():
+    """v1.5-like model 6% slower than v1, both stepped alternately on a machine whose
+    speed drifts by 30% over the run: the paired ratio sees through the drift."""
+    rng = np.random.default_rng(42)
+    drift = np.linspace(1.0, 1.3, 30)
+    v1 = drift * rng.lognormal(0, 0.02, 30)
+    v15 = drift * 1.06 * rng.lognormal(0, 0.02, 30)
+    ratio, lo, hi = paired_ratio(v15, v1)  # images/s of v1.5 over v1's
+    assert lo <= 1 / 1.06 <= hi
+    assert hi < 1.0  # the difference is real: the interval lies below 1
+    assert ratio == pytest.approx(1 / 1.06, abs=0.02)
+    with pytest.raises(ValueError):
+        paired_ratio([1.0, 2.0], [1.0])
+
+
+def test_compare_flags_a_5_percent_shift_and_passes_two_draws_of_one_distribution():
+    flagged = 0
+    for s in range(100):
+        _, lo, _hi = ratio_of_medians_interval([_steps(2000 + s)], [_steps(3000 + s, speed=1.05)], seed=s)
+        flagged += lo > 1.0
+    assert flagged >= 95
+    passed = 0
+    for s in range(100):
+        ratio, lo, _hi = ratio_of_medians_interval([_steps(4000 + s)], [_steps(5000 + s)], seed=s)
+        # A regression needs a significant change beyond a 3% threshold.
+        passed += not (lo > 1.0 and ratio > 1.03)
+    assert passed >= 95
