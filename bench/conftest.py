@@ -127,8 +127,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     sweep: Sweep = metafunc.config.resnet_sweep
-    if "case" in metafunc.fixturenames:
-        metafunc.parametrize("case", sweep.cases, ids=[c.id for c in sweep.cases])
+    if "window" in metafunc.fixturenames:
+        metafunc.parametrize("window", sweep.windows, ids=[w.id for w in sweep.windows])
+    if "group" in metafunc.fixturenames:
+        metafunc.parametrize("group", sweep.paired_groups, ids=[g.id for g in sweep.paired_groups])
     if "version" in metafunc.fixturenames:
         versions = list(sweep.axes.versions)
         metafunc.parametrize("version", versions, ids=versions)

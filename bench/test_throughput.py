@@ -1,6 +1,7 @@
 """Throughput and latency of every case of the run's axes (versions x modes x
-batch sizes x precisions x devices x jit x threads x replicas)."""
+batch sizes x precisions x devices x jit x threads x replicas), each in ``--repeat``
+windows spread over the run."""
 
 
-def test_case(case, benchmark, sweep, settle_case):
-    settle_case(sweep.run_case(case, benchmark))
+def test_case(window, benchmark, sweep, settle_case):
+    settle_case(sweep.run_window(window, benchmark))

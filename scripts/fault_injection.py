@@ -1,9 +1,10 @@
 """Fault injection: run a small sweep, kill the sweep or one of its workers at a random
 moment, resume, and check that nothing measured was lost or duplicated.
 
-Each seeded trial starts a fresh sweep (two cases: v1 and v1.5 inference, batch 2,
-32x32), kills the parent (SIGKILL or SIGTERM) or a worker (SIGKILL) at a random time,
-then resumes the sweep without faults until it finishes, and checks:
+Each seeded trial starts a fresh sweep (two cases, v1 and v1.5 inference, batch 2,
+32x32, each in two windows, and their paired comparison), kills the parent (SIGKILL
+or SIGTERM) or a worker (SIGKILL) at a random time, then resumes the sweep without
+faults until it finishes, and checks:
   - no worker outlives its sweep (one second after the sweep ended);
   - every journal line parses;
   - every finished case is in the journal exactly once;
@@ -30,9 +31,13 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = ["bench/test_throughput.py", "--profile", "smoke", "--versions", "v1,v1.5", "--modes", "inference"]
-SWEEP += ["--devices", "cpu", "--min-time", "1"]
+SWEEP = ["bench/test_throughput.py", "bench/test_paired.py", "--profile", "smoke", "--versions", "v1,v1.5"]
+SWEEP += ["--modes", "inference", "--devices", "cpu", "--min-time", "0.5", "--repeat", "2"]
 CASES = {"v1-inference-bs2-float32-cpu-32px", "v1.5-inference-bs2-float32-cpu-32px"}
+#: Every row the finished sweep holds: the cases, their windows, the paired ratio.
+ROWS = (
+    CASES | {f"{c}@w{i}" for c in CASES for i in (1, 2)} | {"paired-inference-bs2-cpu-32px-float32-v1.5/v1"}
+)
 FAULTS = ("parent SIGKILL", "parent SIGTERM", "worker SIGKILL")
 
 
@@ -72,7 +77,7 @@ def _alive(procs: list[psutil.Process]) -> list[int]:
 def trial(number: int, rng: random.Random, work: Path) -> dict:
     """One trial; returns what happened and the checks' outcome."""
     fault = rng.choice(FAULTS)
-    delay = round(rng.uniform(0.5, 14.0), 2)
+    delay = round(rng.uniform(0.5, 30.0), 2)
     record = {"trial": number, "fault": fault, "at_s": delay, "problems": []}
     sweep = _sweep(work, resume=False)
     seen: list[psutil.Process] = []
@@ -117,14 +122,14 @@ def trial(number: int, rng: random.Random, work: Path) -> dict:
     twice = [c for c, k in Counter(ok_ids).items() if k > 1]
     if twice:
         record["problems"].append(f"finished more than once in the journal: {twice}")
-    if set(ok_ids) != CASES:
-        record["problems"].append(f"journal's finished cases {sorted(set(ok_ids))} != the sweep's")
+    if set(ok_ids) != ROWS:
+        record["problems"].append(f"journal's finished rows {sorted(set(ok_ids))} != the sweep's")
     try:
         listed = {r["case_id"] for r in json.loads((work / "run.json").read_text())["resnet_bench"]["cases"]}
     except (OSError, ValueError, KeyError) as err:
         listed = set()
         record["problems"].append(f"final JSON unreadable: {err}")
-    if listed != CASES:
+    if listed != ROWS:
         record["problems"].append(f"final JSON lists {sorted(listed)}")
     record["journal_lines"] = len(journal.read_text().splitlines())
     record["passed"] = not record["problems"]

@@ -30,6 +30,16 @@ def test_quick_profile_is_the_default():
     assert a.modes == ("inference", "training")
     assert a.image_size == 224
     assert "float32" in a.precisions and "mixed_bfloat16" in a.precisions
+    # Two windows per case, training at batch 8, and paired comparisons (see README).
+    assert a.repeat == 2 and a.batches("training") == (8,) and a.batches("inference") == (1, 8, 32)
+    assert a.paired == (("inference", 32), ("training", 8))
+    cases = a.cases("tensorflow")
+    assert len(cases) == 3 * (3 + 1) * 2
+    groups = a.paired_groups("tensorflow")
+    assert [g.id for g in groups] == ["paired-inference-bs32-cpu", "paired-training-bs8-cpu"]
+    with pytest.raises(UsageError, match="--paired: 'inference' is not MODE:BATCH"):
+        axes(paired="inference")
+    assert axes(paired="off").paired == ()
 
 
 def test_explicit_options_override_the_profile():
@@ -84,7 +94,8 @@ def test_rounds_for_min_time():
 
 
 def test_min_time_option():
-    assert axes().min_time is None
+    assert axes().min_time == 1.0  # the quick profile: at least a second of steps per window
+    assert axes(profile="full").min_time is None
     assert axes(min_time="10").min_time == 10.0
     assert axes(min_time="2.5s").min_time == 2.5
     for bad in ("0", "-3", "soon", "7200"):
@@ -190,6 +201,8 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
         "cpu,gpu:0",
         "--min-time",
         "0.5",
+        "--repeat",
+        "1",
         "--benchmark-json",
         str(out_json),
     ]

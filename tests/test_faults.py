@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HEADER = {"profile": "smoke", "backend": "tensorflow", "image_size": 32, "rounds": 3, "batch_sizes": [2]}
 #: A sweep of one tiny case: v1 inference, batch 2, 32x32.
 TINY = ["bench/test_throughput.py", "--profile", "smoke", "--versions", "v1", "--modes", "inference"]
-TINY += ["--devices", "cpu"]
+TINY += ["--repeat", "1", "--devices", "cpu"]
 
 
 def _pytest(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -114,6 +114,8 @@ def test_resume_refuses_other_settings_and_names_them(tmp_path, change, named):
     with pytest.raises(UsageError, match=f"other settings \\({named}="):
         Journal(path, {**HEADER, **change}, resume=True)
     Journal(path, {**HEADER, "profile": "quick"}, resume=True).close()  # a preset's name changes nothing
+    # Settings as the sweep holds them (tuples) match the same settings read back (lists).
+    Journal(path, {**HEADER, "batch_sizes": (2,)}, resume=True).close()
 
 
 def test_a_second_sweep_on_a_locked_journal_is_refused_naming_the_holder(tmp_path):
@@ -205,7 +207,7 @@ def test_a_killed_parent_leaves_no_worker(tmp_path):
 
 def test_sigterm_stops_the_sweep_and_writes_what_finished(tmp_path):
     out_json = tmp_path / "o.json"
-    args = [*TINY[:-4], "--modes", "inference,training", "--versions", "v1", "--devices", "cpu"]
+    args = [*TINY[:-4], "--modes", "inference,training", "--repeat", "1", "--devices", "cpu"]
     sweep = _start(*args, "--min-time", "20", "--benchmark-json", str(out_json))
     try:
         _wait_for(sweep, "finish v1-inference")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -205,6 +206,45 @@ def test_report_into_an_old_report_folder_drops_its_stale_tables(run_file, tmp_p
     assert (out / "notes.txt").exists()  # only the report's own files are replaced
 
 
+def _run_with_intervals(tmp_path: Path) -> Path:
+    """A run as the windows and paired groups write it: combined case rows with intervals
+    and samples, and paired ratios."""
+    from resnet.engine.measure import combine_windows
+    from resnet.schema import Case, new_row
+    from tests.test_stats import _steps, _window
+
+    rows = []
+    for version, speed in (("v1", 0.40), ("v1.5", 0.42)):
+        case = Case(version, "inference", 8, "float32", "cpu", False, 64)
+        windows = [_window(case, i, _steps(10 * i + len(version), 12, speed), 100.0 * i) for i in (1, 2)]
+        rows += [*windows, combine_windows(case, windows)]
+    paired = new_row(Case("v1.5", "inference", 8, "float32", "cpu", False, 64), kind="paired")
+    paired.update(case_id="paired-inference-bs8-cpu-64px-float32-v1.5/v1", status="ok", comparison="version")
+    paired.update(numerator="v1.5", denominator="v1", ratio=0.95, ratio_ci_low=0.93, ratio_ci_high=0.97)
+    paired.update(differs=True, pairs=10)
+    rows.append(paired)
+    data = {"machine_info": MACHINE, "datetime": "2026-11-28T10:00:00", "benchmarks": [],
+            "resnet_bench": {"cases": rows}}  # fmt: skip
+    path = tmp_path / "windows.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_report_shows_intervals_and_error_bars(tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", str(_run_with_intervals(tmp_path)), "--out", str(out)]) == 0
+    throughput = (out / "throughput.md").read_text()
+    assert "\\[" in throughput and "n=24" in throughput  # 20.1 [19.8, 20.5] n=24, brackets escaped
+    cost = (out / "version_cost.md").read_text()
+    assert "v1.5/v1" in cost and "0.950 \\[0.930, 0.970\\]" in cost
+    page = (out / "report.html").read_text()
+    for fig in ("throughput", "version_cost", "drift"):
+        assert f'id="fig-{fig}"' in page, fig
+    assert "How to read a figure" in page
+    latency = (out / "latency.md").read_text()
+    assert "\\*" in latency  # p90 from 24 steps is marked
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 XSS = "<script>alert(1)</script><b>bold</b>"
 FLAGS = [
@@ -272,6 +312,13 @@ def test_pages_render_in_headless_chromium(tmp_path):
         assert "<img" in dom, name
     dom = _dom(pages["report"], tmp_path / "profile-report-2")
     assert "Throughput (images/s)" in dom
+    # Intervals and error bars, as a reader's browser shows them.
+    out = tmp_path / "intervals"
+    main(["report", str(_run_with_intervals(tmp_path)), "--out", str(out)])
+    dom = _dom(out / "report.html", tmp_path / "profile-intervals")
+    assert re.search(r"<td>\d+\.\d \[\d+\.\d, \d+\.\d\] n=24", dom)
+    assert 'id="fig-version_cost"' in dom and 'id="fig-throughput"' in dom
+    assert "0.950 [0.930, 0.970]" in dom
 
 
 @pytest.mark.skipif(

@@ -97,3 +97,71 @@ def test_compare_flags_a_5_percent_shift_and_passes_two_draws_of_one_distributio
         # A regression needs a significant change beyond a 3% threshold.
         passed += not (lo > 1.0 and ratio > 1.03)
     assert passed >= 95
+
+
+# -- windows, combined rows and paired groups in the engine ---------------------------
+def _case(version="v1"):
+    from resnet.schema import Case
+
+    return Case(version, "inference", 8, "float32", "cpu", False, 64)
+
+
+def _window(case, index, steps, started=0.0):
+    from resnet.engine.measure import metrics_from_times
+    from resnet.schema import new_row
+
+    row = {**new_row(case, kind="window", case_id=f"{case.id}@w{index}"), "window": index, "status": "ok"}
+    row.update(metrics_from_times(case, list(steps), 4.0))
+    row.update(samples_s=[list(steps)], window_started=[started], compile_s=2.0 + index, rounds=len(steps))
+    row.update(peak_host_rss_mb=1000.0 + index, machine_speed_series=[[started, 250.0], [started + 1, 260.0]])
+    return row
+
+
+def test_windows_spread_over_the_run_in_a_seeded_order():
+    from resnet.engine.sweep import plan
+
+    cases = [_case(v).replace(batch_size=b) for v in ("v1", "v1.5", "v2") for b in (1, 8)]
+    windows = plan(cases, repeat=3, seed=7)
+    assert len(windows) == 18
+    for index in (1, 2, 3):  # every pass holds every case once
+        assert sorted(w.case.id for w in windows if w.index == index) == sorted(c.id for c in cases)
+    assert [w.id for w in plan(cases, 3, 7)] == [w.id for w in windows]  # reproducible
+    assert [w.id for w in plan(cases, 3, 8)] != [w.id for w in windows]
+    assert [w.id for w in plan(cases, 1, 7)] == [c.id for c in cases]  # one window: the cases' order
+    assert windows[0].id.endswith("@w1") and plan(cases, 1, 7)[0].id == cases[0].id
+
+
+def test_a_case_combined_from_windows_that_disagree_is_unstable():
+    from resnet.engine.measure import combine_windows
+    from resnet.schema import row_problems
+
+    case = _case()
+    steady = combine_windows(
+        case, [_window(case, 1, _steps(1, 12, 0.4)), _window(case, 2, _steps(2, 12, 0.4))]
+    )
+    assert steady["status"] == "ok" and steady["unstable"] is False and steady["windows"] == 2
+    assert steady["rounds"] == 24 and len(steady["samples_s"]) == 2
+    assert steady["images_per_sec_ci_low"] < steady["images_per_sec"] < steady["images_per_sec_ci_high"]
+    assert steady["peak_host_rss_mb"] == 1002.0 and steady["compile_s"] == 3.5
+    assert steady["latency_p90_supported"] is False and row_problems(steady) == []
+    shaky = combine_windows(
+        case, [_window(case, 1, _steps(3, 12, 0.4)), _window(case, 2, _steps(4, 12, 0.6))]
+    )
+    assert shaky["unstable"] is True and shaky["unstable_p"] < 0.01 and shaky["window_spread"] > 0.3
+    failed = _window(case, 2, [0.4])
+    failed.update(status="error", reason="worker killed by SIGKILL")
+    broken = combine_windows(case, [_window(case, 1, _steps(5, 12, 0.4)), failed])
+    assert broken["status"] == "error" and broken["reason"] == "window 2 of 2: worker killed by SIGKILL"
+
+
+def test_a_paired_group_names_every_ratio():
+    from resnet.engine.paired import PairedGroup
+
+    group = PairedGroup("inference", 32, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5", "v2"),
+                        ("float32", "mixed_bfloat16"))  # fmt: skip
+    assert group.id == "paired-inference-bs32-cpu"
+    assert len(group.members) == 6
+    comparisons = group.comparisons()
+    assert ("version", "v1.5", "v1", "float32") in comparisons
+    assert ("precision", "mixed_bfloat16", "float32", "v2") in comparisons
+    assert len(comparisons) == 4 + 3

@@ -154,6 +154,7 @@ class Journal:
         self._write({"type": "header", **header})
 
     def _check_settings(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        new = json.loads(json.dumps(new, default=str))  # as it would read back (tuples as lists)
         for key in sorted((set(old) | set(new)) - NOT_MEASURED):
             if old.get(key) != new.get(key):
                 raise UsageError(

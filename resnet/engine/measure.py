@@ -14,6 +14,7 @@ from typing import Any
 
 from resnet.engine.worker_client import CaseFailure, WorkerClient
 from resnet.schema import Case, new_row
+from resnet.stats import median_interval, percentile_min_samples, seed_for, windows_disagree
 
 #: A training step does the forward work about three times (forward + two
 #: backward products), the convention for "achieved FLOP/s" of training.
@@ -95,6 +96,14 @@ def rounds_for(rounds: int, min_time: float | None, step_s: float) -> int:
     return max(rounds, min(MAX_ROUNDS, math.ceil(min_time / step_s)))
 
 
+def _probe(worker: WorkerClient, series: list[list[float]]) -> None:
+    """One reading of the drift probe (a fixed matrix product on the case's device)."""
+    try:
+        series.append([time.time(), worker.call("probe")["gflops"]])
+    except CaseFailure:
+        pass  # a probe that cannot run leaves no reading; the case itself may still run
+
+
 def measure(
     case: Case,
     benchmark: Any,
@@ -105,15 +114,21 @@ def measure(
     min_time: float | None = None,
     peaks: PeakCache | None = None,
     on_worker_info: Callable[[dict[str, Any]], None] | None = None,
+    window: int | None = None,
 ) -> dict[str, Any]:
     """Measure ``case`` with ``benchmark`` (pytest-benchmark's fixture).
 
     Warm-up rounds run first, untimed; with ``min_time`` their median step time sets
-    how many rounds are timed (at least one warm-up round then).
-    Returns the case's row; a case that cannot run comes back with its status
-    ("skipped", "oom", "timeout", "error") and reason, never as zeros.
+    how many rounds are timed (at least one warm-up round then).  The drift probe runs
+    just before and just after the timed steps.  With ``window`` (1, 2, ...) the row is
+    one window of the case (kind "window"), to be combined with its others by
+    :func:`combine_windows`; without, it is the case's row, with its intervals.
+    Returns the row; a case that cannot run comes back with its status ("skipped",
+    "oom", "timeout", "error") and reason, never as zeros.
     """
-    row = new_row(case)
+    row = new_row(case, kind="window" if window else "case")
+    if window:
+        row.update(case_id=f"{case.id}@w{window}", window=window)
     t0 = time.monotonic()
     try:
         cpu_devices = case.replicas if case.device == "cpu" else None
@@ -127,17 +142,26 @@ def measure(
             inside: list[float] = []  # the worker's own time of each step
             warm = [worker.call("step")["seconds"] for _ in range(max(warmup_rounds, 1 if min_time else 0))]
             timed = rounds_for(rounds, min_time, statistics.median(warm) if warm else 0.0)
+            series: list[list[float]] = []
+            _probe(worker, series)
+            started = time.time()
             benchmark.pedantic(
                 lambda: inside.append(worker.call("step")["seconds"]),
                 rounds=timed,
                 warmup_rounds=0,
                 iterations=1,
             )
+            _probe(worker, series)
             done = worker.call("finish")
             times = list(benchmark.stats.stats.data)
             row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
             row["rounds"] = len(times)
             row["timed_s"] = sum(times)
+            row["samples_s"] = [times]
+            row["window_started"] = [started]
+            row["machine_speed_series"] = series
+            if series:
+                row["machine_speed_gflops"] = statistics.median(g for _, g in series)
             row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
             row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
             row["joules_per_image"] = done.get("joules_per_image")
@@ -148,8 +172,83 @@ def measure(
                 if row["device_peak_tflops"] and row["achieved_tflops"]:
                     row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
             row["status"] = "ok"
+            if not window:
+                add_intervals(row, case, [times])
     except CaseFailure as err:
         row["status"] = err.status
         row["reason"] = err.reason
     row["wall_s"] = time.monotonic() - t0
+    return row
+
+
+def add_intervals(row: dict[str, Any], case: Case, samples: list[list[float]]) -> None:
+    """Fill ``row``'s intervals, percentile support and stability from its step samples
+    (one list per window): see resnet/stats.py for the statistics."""
+    _, low, high = median_interval(samples, seed=seed_for(case.id))
+    n = sum(len(w) for w in samples)
+    row.update(
+        windows=len(samples),
+        latency_ms_p50_ci_low=1000 * low if math.isfinite(low) else None,
+        latency_ms_p50_ci_high=1000 * high if math.isfinite(high) else None,
+        images_per_sec_ci_low=case.global_batch / high if math.isfinite(high) else None,
+        images_per_sec_ci_high=case.global_batch / low if math.isfinite(low) else None,
+        latency_p90_supported=n >= percentile_min_samples(90),
+        latency_p99_supported=n >= percentile_min_samples(99),
+    )
+    unstable, p, spread = windows_disagree(samples)
+    row.update(unstable=unstable, unstable_p=p, window_spread=spread)
+
+
+def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The case's row from its window rows (in window order): figures from all timed
+    steps pooled, intervals over windows and steps, each window's median kept; memory
+    is the largest window's, compile time the median window's.  A case with a window
+    that did not finish takes that window's status and reason."""
+    row = new_row(case)
+    row["windows"] = len(windows)
+    failed = next((w for w in windows if w["status"] != "ok"), None)
+    if failed is not None:
+        row.update(
+            status=failed["status"], reason=f"window {failed['window']} of {len(windows)}: {failed['reason']}"
+        )
+        row["wall_s"] = sum(w.get("wall_s") or 0.0 for w in windows)
+        return row
+    samples = [w["samples_s"][0] for w in windows]
+    pooled = [t for w in samples for t in w]
+
+    def median_of(name: str) -> Any:
+        values = [w[name] for w in windows if w.get(name) is not None]
+        return statistics.median(values) if values else None
+
+    def max_of(name: str) -> Any:
+        values = [w[name] for w in windows if w.get(name) is not None]
+        return max(values) if values else None
+
+    first = windows[0]
+    for name in ("params_total", "params_trainable", "params_non_trainable", "gmacs_per_image", "device_name",
+                 "energy_source", "threads", "replicas_in_sync"):  # fmt: skip
+        row[name] = first.get(name)
+    row.update(metrics_from_times(case, pooled, row["gmacs_per_image"]))
+    row.update(
+        compile_s=median_of("compile_s"),
+        build_s=median_of("build_s"),
+        peak_host_rss_mb=max_of("peak_host_rss_mb"),
+        peak_device_mem_mb=max_of("peak_device_mem_mb"),
+        joules_per_image=median_of("joules_per_image"),
+        harness_overhead_ms=median_of("harness_overhead_ms"),
+        device_peak_tflops=median_of("device_peak_tflops"),
+        rounds=len(pooled),
+        timed_s=sum(pooled),
+        wall_s=sum(w.get("wall_s") or 0.0 for w in windows),
+        samples_s=samples,
+        window_started=[w["window_started"][0] for w in windows],
+        window_images_per_sec=[w["images_per_sec"] for w in windows],
+        machine_speed_series=[p for w in windows for p in (w.get("machine_speed_series") or [])],
+        status="ok",
+    )
+    if row["machine_speed_series"]:
+        row["machine_speed_gflops"] = statistics.median(g for _, g in row["machine_speed_series"])
+    if row["device_peak_tflops"] and row["achieved_tflops"]:
+        row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
+    add_intervals(row, case, samples)
     return row

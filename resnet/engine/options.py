@@ -14,9 +14,13 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet.schema import ALL_VERSIONS, BACKENDS, MIN_IMAGE, MODES, PRECISIONS, STRATEGIES, Case
+from resnet.specs import VERSIONS
+
+if TYPE_CHECKING:
+    from resnet.engine.paired import PairedGroup
 
 
 class UsageError(ValueError):
@@ -150,6 +154,20 @@ def parse_warmup(text: Any) -> int:
     return int(raw)
 
 
+def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
+    """``inference:32,training:8`` -> ((mode, batch size), ...); ``off`` for none."""
+    raw = str(text).strip()
+    if raw.lower() in ("off", "none", ""):
+        return ()
+    out = []
+    for item in _items(raw, "--paired"):
+        mode, sep, batch = item.partition(":")
+        if not sep or mode not in MODES:
+            raise UsageError(f"--paired: {item!r} is not MODE:BATCH; e.g. inference:32,training:8 (or off)")
+        out.append((mode, _positive_int(batch, "--paired")))
+    return tuple(dict.fromkeys(out))
+
+
 def parse_strategy(text: Any) -> str:
     """``mirrored`` or ``multiworker``."""
     (value,) = choices("--strategy", STRATEGIES)(text)[:1]
@@ -176,6 +194,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--modes", "modes", choices("--modes", MODES), "inference,training"),
     Option("--batch-sizes", "batch_sizes", positive_ints("--batch-sizes"), "batch sizes, e.g. 1,8,32"),
+    Option(
+        "--training-batch-sizes",
+        "training_batch_sizes",
+        positive_ints("--training-batch-sizes"),
+        "batch sizes of the training cases (default: --batch-sizes)",
+    ),
     Option("--precisions", "precisions", choices("--precisions", PRECISIONS), ",".join(PRECISIONS)),
     Option("--devices", "devices", parse_devices, "cpu,gpu:0,... (default: every device found)"),
     Option("--jit", "jit", parse_jit, "XLA compilation: off, on or off,on"),
@@ -188,6 +212,24 @@ OPTIONS: tuple[Option, ...] = (
         "min_time",
         seconds("--min-time", 3600.0),
         "seconds of timed steps per case at least: more rounds than --rounds when steps are short",
+    ),
+    Option(
+        "--repeat",
+        "repeat",
+        one_int("--repeat", 1),
+        "windows per case: each case is measured this many times, spread over the run in a "
+        "seeded shuffled order, so drift falls on every case alike",
+    ),
+    Option("--seed", "seed", one_int("--seed", 0), "seed of the windows' and paired rounds' order"),
+    Option(
+        "--paired",
+        "paired",
+        parse_paired,
+        "paired comparisons, MODE:BATCH,...: our versions in every precision stepped alternately "
+        "in one process (version cost, mixed-precision speed-up with intervals); off for none",
+    ),
+    Option(
+        "--paired-rounds", "paired_rounds", one_int("--paired-rounds", 2), "rounds of a paired comparison"
     ),
     Option("--strategy", "strategy", parse_strategy, "mirrored (local devices) or multiworker (TF_CONFIG)"),
     Option(
@@ -216,8 +258,20 @@ class Axes:
     warmup_rounds: int
     replicas: tuple[int, ...] = (1,)
     strategy: str = "mirrored"
-    #: Seconds of timed steps per case at least (more rounds than ``rounds`` if needed).
+    #: Seconds of timed steps per case (per window) at least (more rounds if needed).
     min_time: float | None = None
+    #: Batch sizes of the training cases (None: ``batch_sizes``).
+    training_batch_sizes: tuple[int, ...] | None = None
+    #: Windows per case, and the seed of their shuffled order.
+    repeat: int = 1
+    seed: int = 1
+    #: (mode, batch size) of each paired comparison, and its rounds.
+    paired: tuple[tuple[str, int], ...] = ()
+    paired_rounds: int = 10
+
+    def batches(self, mode: str) -> tuple[int, ...]:
+        """The batch sizes of ``mode``'s cases."""
+        return (self.training_batch_sizes or self.batch_sizes) if mode == "training" else self.batch_sizes
 
     def cases(self, backend: str) -> list[Case]:
         """Every case of the run, versions outermost."""
@@ -225,13 +279,28 @@ class Axes:
             Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy)
             for v in self.versions
             for m in self.modes
-            for b in self.batch_sizes
+            for b in self.batches(m)
             for p in self.precisions
             for d in self.devices
             for j in self.jit
             for t in self.threads
             for r in self.replicas
         ]
+
+    def paired_groups(self, backend: str) -> list[PairedGroup]:
+        """One paired comparison per (mode, batch) of ``paired`` and device: our versions
+        of the run in each of its precisions (at least two models)."""
+        from resnet.engine.paired import PairedGroup
+
+        ours = tuple(v for v in VERSIONS if v in self.versions)
+        groups = [
+            PairedGroup(
+                mode, batch, d, self.jit[0], self.image_size, self.threads[0], backend, ours, self.precisions
+            )
+            for mode, batch in self.paired
+            for d in self.devices
+        ]
+        return [g for g in groups if len(g.members) >= 2]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for the journal header and the JSON."""
@@ -249,16 +318,24 @@ PROFILES: dict[str, dict[str, Any]] = {
         "image_size": 32,
         "rounds": 3,
         "warmup_rounds": 1,
+        "repeat": 2,
+        "paired": (("inference", 2),),
+        "paired_rounds": 6,
     },
     "quick": {
         "versions": ("v1", "v1.5", "v2"),
         "modes": MODES,
         "batch_sizes": (1, 8, 32),
+        "training_batch_sizes": (8,),
         "precisions": ("float32", "mixed_bfloat16"),
         "jit": (False,),
         "image_size": 224,
-        "rounds": 5,
+        "rounds": 3,
         "warmup_rounds": 1,
+        "min_time": 1.0,
+        "repeat": 2,
+        "paired": (("inference", 32), ("training", 8)),
+        "paired_rounds": 10,
     },
     "full": {
         "versions": ("v1", "v1.5", "v2", "keras-v1", "keras-v2"),
@@ -269,6 +346,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "image_size": 224,
         "rounds": 10,
         "warmup_rounds": 2,
+        "repeat": 3,
+        "paired": (("inference", 32), ("training", 32)),
+        "paired_rounds": 20,
     },
 }
 DEFAULT_PROFILE = "quick"

@@ -7,16 +7,19 @@ the bench files call its methods, one per kind of case.
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from resnet.engine.journal import Journal
 from resnet.engine.machine import machine_info
-from resnet.engine.measure import PeakCache, harness_overhead_ms, measure, metrics_from_times
+from resnet.engine.measure import PeakCache, combine_windows, harness_overhead_ms, measure, metrics_from_times
 from resnet.engine.options import DEFAULT_PROFILE, Axes, current_backend, resolve_axes
+from resnet.engine.paired import PairedGroup, measure_paired
 from resnet.engine.worker_client import CaseFailure, WorkerClient
 from resnet.schema import Case, new_row
 
@@ -32,11 +35,56 @@ HEADLINE: dict[str, Callable[[float], str]] = {
 
 
 def headline(row: dict[str, Any]) -> str:
-    """A row's figures in one line: ``20.3 img/s, p50 1578.8 ms, compile 3.2 s``."""
+    """A row's figures in one line: ``20.3 img/s [19.8, 20.9], p50 1578.8 ms, compile 3.2 s``."""
     if row["status"] != "ok":
         return f"{row['status'].upper()}: {row['reason']}"
-    parts = [show(row[name]) for name, show in HEADLINE.items() if row.get(name) is not None]
+    names = [
+        n for n in HEADLINE if n != "build_s" or row.get("kind") == "build"
+    ]  # a case's headline is its step
+    parts = [HEADLINE[name](row[name]) for name in names if row.get(name) is not None]
+    if row.get("images_per_sec_ci_low") is not None and parts:
+        parts[0] += f" [{row['images_per_sec_ci_low']:.1f}, {row['images_per_sec_ci_high']:.1f}]"
+    if row.get("unstable"):
+        parts.append("UNSTABLE (windows disagree)")
     return ", ".join(parts) or "done"
+
+
+def paired_text(row: dict[str, Any]) -> str:
+    """``0.943 [0.925, 0.961]`` or ``no difference (1.004 [0.981, 1.030])``."""
+    if row["status"] != "ok":
+        return row["status"]
+    text = f"{row['ratio']:.3f} [{row['ratio_ci_low']:.3f}, {row['ratio_ci_high']:.3f}]"
+    return text if row["differs"] else f"no difference ({text})"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of a case: the case measured once, in its own worker, at one place of
+    the run's order.  A case measured in one window is just the case."""
+
+    case: Case
+    index: int
+    of: int
+
+    @property
+    def id(self) -> str:
+        """The pytest id: the case's id, with ``@wN`` when the case has several windows."""
+        return self.case.id if self.of == 1 else f"{self.case.id}@w{self.index}"
+
+
+def plan(cases: list[Case], repeat: int, seed: int) -> list[Window]:
+    """The order windows run in.  One window per case: the cases' own order (versions
+    outermost).  Several: pass after pass over every case, each pass in its own
+    seeded shuffled order, so the windows of every case spread over the whole run and
+    the machine's drift falls on every case alike."""
+    if repeat == 1:
+        return [Window(c, 1, 1) for c in cases]
+    out = []
+    for index in range(1, repeat + 1):
+        order = list(cases)
+        random.Random(seed * 1000 + index).shuffle(order)
+        out += [Window(c, index, repeat) for c in order]
+    return out
 
 
 class Sweep:
@@ -63,6 +111,8 @@ class Sweep:
         self.profile = options.get("profile") or DEFAULT_PROFILE
         self.axes: Axes = resolve_axes(options, self.backend)
         self.cases: list[Case] = self.axes.cases(self.backend)
+        self.windows: list[Window] = plan(self.cases, self.axes.repeat, self.axes.seed)
+        self.paired_groups: list[PairedGroup] = self.axes.paired_groups(self.backend)
         self.case_timeout = case_timeout
         self.write = write
         self.rows: list[dict[str, Any]] = []
@@ -72,6 +122,9 @@ class Sweep:
         header = {"profile": self.profile, "backend": self.backend, **self.axes.to_dict()}
         self.journal = Journal(journal_path, header, resume) if journal_path is not None else None
         self.done = self.journal.done if self.journal is not None else {}
+        #: Window rows of each case so far (by window index), and cases found unable to run.
+        self._windows: dict[str, dict[int, dict[str, Any]]] = {c.id: {} for c in self.cases}
+        self._skipped: dict[str, dict[str, Any]] = {}
 
     # -- progress -----------------------------------------------------------
     def _start(self, name: str) -> float:
@@ -107,26 +160,89 @@ class Sweep:
             self.worker_info = dict(info)
 
     # -- kinds of case --------------------------------------------------------
-    def run_case(self, case: Case, benchmark: Any) -> tuple[str, str] | None:
-        """Measure one throughput case; returns the pytest outcome if it did not run."""
-        if case.id in self.done:
+    def run_window(self, window: Window, benchmark: Any) -> tuple[str, str] | None:
+        """Measure one window of a case (the whole case when it has one); after its last
+        window, combine them into the case's row.  Returns the pytest outcome if the
+        window did not run."""
+        case = window.case
+        if case.id in self._skipped:  # an earlier window found the case cannot run here
+            return "skip", self._skipped[case.id]
+        if window.id in self.done:
+            row = self.done[window.id]
+            self.rows.append(row)
+            outcome: tuple[str, str] | None = ("skip", f"already measured in {self.journal.path} (--resume)")
+        else:
+            name = window.id if window.of == 1 else f"{window.id} (window {window.index} of {window.of})"
+            t0 = self._start(name)
+            row = measure(
+                case,
+                benchmark,
+                rounds=self.axes.rounds,
+                warmup_rounds=self.axes.warmup_rounds,
+                min_time=self.axes.min_time,
+                timeout=self.case_timeout,
+                peaks=self.peaks,
+                on_worker_info=self._remember_info,
+                window=window.index if window.of > 1 else None,
+            )
+            if window.of == 1:
+                self._scaling(row, case)
+            self._record(row, benchmark if row["status"] == "ok" else None)
+            self._done(window.id, row, t0)
+            outcome = self._outcome(row)
+            if row["status"] == "skipped" and window.of > 1:
+                self._skipped[case.id] = row["reason"]
+                self._record({**new_row(case), "status": "skipped", "reason": row["reason"]}, None)
+                return outcome
+        if window.of > 1:
+            self._combine(window, row)
+        return outcome
+
+    def _combine(self, window: Window, row: dict[str, Any]) -> None:
+        """Keep a window's row; after the case's last window, record the case's row."""
+        case = window.case
+        got = self._windows[case.id]
+        got[window.index] = row
+        if len(got) < window.of:
+            return
+        if case.id in self.done:  # combined before the sweep was resumed
             self.rows.append(self.done[case.id])
+            return
+        combined = combine_windows(case, [got[i] for i in range(1, window.of + 1)])
+        self._scaling(combined, case)
+        self._record(combined, None)
+        stamp = time.strftime("%H:%M:%S")
+        self.write(f"[resnet-bench] {stamp} case   {case.id}, {window.of} windows: {headline(combined)}")
+
+    def run_paired(self, group: PairedGroup, benchmark: Any) -> tuple[str, str] | None:
+        """Step the group's models alternately in one worker; one row per ratio."""
+        ids = self._paired_ids(group)
+        if ids and all(cid in self.done for cid in ids):
+            self.rows += [self.done[cid] for cid in ids]
             return "skip", f"already measured in {self.journal.path} (--resume)"
-        t0 = self._start(case.id)
-        row = measure(
-            case,
+        t0 = self._start(f"{group.id} ({len(group.members)} models alternating)")
+        rows = measure_paired(
+            group,
             benchmark,
-            rounds=self.axes.rounds,
+            rounds=self.axes.paired_rounds,
             warmup_rounds=self.axes.warmup_rounds,
-            min_time=self.axes.min_time,
-            timeout=self.case_timeout,
-            peaks=self.peaks,
+            timeout=self.case_timeout * len(group.members),
+            seed=self.axes.seed,
             on_worker_info=self._remember_info,
         )
-        self._scaling(row, case)
-        self._record(row, benchmark if row["status"] == "ok" else None)
-        self._done(case.id, row, t0)
-        return self._outcome(row)
+        for row in rows:
+            self._record(row, None)
+        first = rows[0]
+        self._done(group.id, first if first["status"] != "ok" else {"status": "ok"}, t0)
+        if first["status"] == "ok":
+            for r in rows:
+                self.write(
+                    f"[resnet-bench]          {r['case_id'].removeprefix(group.id + '-')}: {paired_text(r)}"
+                )
+        return self._outcome(first)
+
+    def _paired_ids(self, group: PairedGroup) -> list[str]:
+        return [f"{group.id}-{fixed}-{num}/{den}" for _, num, den, fixed in group.comparisons()]
 
     def _scaling(self, row: dict[str, Any], case: Case) -> None:
         """Scaling efficiency: images/s at N replicas over N x the single-replica

@@ -153,8 +153,8 @@ class WorkerServer:
         process, so that two models are compared under identical conditions."""
         import numpy as np
 
-        if slot == "main":
-            self.case = case
+        if slot == "main" or self.case is None:
+            self.case = case  # the first model's case names the device (paired groups)
         device = case.device
         self._check_device(device)
         peer = case.version in PEERS
@@ -275,6 +275,19 @@ class WorkerServer:
             "traces": traces,
         }
 
+    def probe(self) -> dict[str, Any]:
+        """The drift probe: a fixed float32 matrix product on the case's device (1024 on
+        a CPU, 4096 on a GPU), repeated for about a quarter of a second; GFLOP/s of the
+        median repetition.  The same work in every case, so its speed tracks the machine."""
+        if self.case is None:
+            raise CaseFailure("error", "probe before setup: no device yet")
+        device = self.case.device
+        n = 4096 if is_gpu(device) else 1024
+        first = self.backend.matmul_seconds(device, "float32", n, 3)  # also warms threads and caches
+        reps = max(3, min(100, int(0.25 / max(min(first), 1e-6))))
+        times = sorted(self.backend.matmul_seconds(device, "float32", n, reps))
+        return {"gflops": 2 * n**3 / times[len(times) // 2] / 1e9, "n": n, "reps": reps}
+
     def peak(self, device: str, precision: str, seconds: float) -> dict[str, Any]:
         """Peak matrix-product rate on ``device`` in the precision's compute dtype."""
         self._check_device(device)
@@ -307,6 +320,8 @@ def serve(inp: Any, out: Any) -> None:
                 reply = server.bare_loop(int(msg["n"]))
             elif cmd == "finish":
                 reply = server.finish()
+            elif cmd == "probe":
+                reply = server.probe()
             elif cmd == "peak":
                 reply = server.peak(msg["device"], msg["precision"], msg.get("seconds", 2.0))
             elif cmd == "sleep":  # for tests of the runner's time-outs

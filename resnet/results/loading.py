@@ -196,9 +196,9 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _machine_speed(df: pd.DataFrame) -> None:
-    """The drift monitor, per run and device: each case's probe readings over the run's
-    median (``machine_speed_rel``, the median of its readings), and ``drifted`` where any
-    reading was more than DRIFT_LIMIT off."""
+    """The drift monitor, per run and device: each case's probe readings (before and after
+    each of its windows) over the run's median reading: ``machine_speed_rel`` is the median
+    of its readings so relative, ``drifted`` whether that is more than DRIFT_LIMIT off."""
     if "machine_speed_series" not in df:
         return
     df["machine_speed_rel"] = None
@@ -208,9 +208,9 @@ def _machine_speed(df: pd.DataFrame) -> None:
         readings = {i: [float(p[1]) for p in s] for i, s in group["machine_speed_series"].items()}
         median = float(np.median([g for r in readings.values() for g in r]))
         for i, values in readings.items():
-            rel = [v / median for v in values]
-            df.at[i, "machine_speed_rel"] = float(np.median(rel))
-            df.at[i, "drifted"] = any(abs(r - 1) > DRIFT_LIMIT for r in rel)
+            rel = float(np.median(values)) / median
+            df.at[i, "machine_speed_rel"] = rel
+            df.at[i, "drifted"] = abs(rel - 1) > DRIFT_LIMIT
 
 
 def load(

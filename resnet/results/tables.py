@@ -18,7 +18,7 @@ from resnet.schema import AXES, OURS_FOR
 #: (only where needed to keep runs apart) and every other case axis.
 CONFIG = ["machine", *[a for a in AXES if a not in ("version", "batch_size")]]
 #: Keys a reader always needs, even when they do not vary.
-ALWAYS = {"mode", "precision", "device", "version"}
+ALWAYS = {"mode", "precision", "device", "version", "ratio_of"}
 
 
 def cases(df: pd.DataFrame) -> pd.DataFrame:
@@ -42,7 +42,8 @@ def index_keys(df: pd.DataFrame, keys: list[str], cell: list[str] | None = None)
     (``cell``: the keys that, with these, address one figure)."""
     out = [k for k in keys if k in ALWAYS or df[k].nunique(dropna=False) > 1]
     full = [*out, *(cell or [])]
-    if "run" in df and len(df) and df.duplicated(full).any():
+    clash = df.duplicated(full).any() if full else len(df) > 1
+    if "run" in df and len(df) and clash:
         out.insert(out.index("machine") + 1 if "machine" in out else 0, "run")
     return out
 
@@ -62,7 +63,7 @@ def flags(row: pd.Series) -> list[str]:
     return out
 
 
-def figure(row: pd.Series, column: str, digits: int = 1) -> Any:
+def figure(row: pd.Series, column: str, digits: int = 1, flagged: bool = True) -> Any:
     """A cell: the figure, with its 95% interval and sample count where the row has
     them (``22.7 [22.3, 23.1] n=12``) and its flags; a failed case shows its status,
     never a zero.  A bare number where the row has no interval (older runs)."""
@@ -72,7 +73,7 @@ def figure(row: pd.Series, column: str, digits: int = 1) -> Any:
     if not _num(value):
         return "n/a"
     lo, hi = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
-    marks = flags(row)
+    marks = flags(row) if flagged else []
     if not (_num(lo) and _num(hi)) and not marks:
         return round(float(value), digits)
     text = f"{value:.{digits}f}"
@@ -83,15 +84,12 @@ def figure(row: pd.Series, column: str, digits: int = 1) -> Any:
     return " ".join([text, *marks])
 
 
-_cell = figure
-
-
-def _by_batch(frame: pd.DataFrame, column: str, digits: int = 1) -> pd.DataFrame:
+def _by_batch(frame: pd.DataFrame, column: str, digits: int = 1, flagged: bool = True) -> pd.DataFrame:
     """``column`` laid out as configuration x version rows and batch-size columns."""
     if frame.empty:
         return pd.DataFrame()
     keys = index_keys(frame, [*CONFIG, "version"], ["batch_size"])
-    cell = frame.apply(lambda r: _cell(r, column, digits), axis=1)
+    cell = frame.apply(lambda r: figure(r, column, digits, flagged), axis=1)
     table = frame.assign(cell=cell).pivot(index=keys, columns="batch_size", values="cell")
     table.columns = [f"bs {c}" for c in table.columns]
     return table
@@ -106,7 +104,7 @@ def utilization_table(df: pd.DataFrame) -> pd.DataFrame:
     """Percent of the device's measured matrix-product peak."""
     frame = cases(df)
     frame["utilization_pct"] = pd.to_numeric(frame["utilization"], errors="coerce") * 100
-    return _by_batch(frame, "utilization_pct", 0)
+    return _by_batch(frame, "utilization_pct", 0, flagged=False)
 
 
 def peak_memory(frame: pd.DataFrame) -> pd.Series:
@@ -120,7 +118,7 @@ def memory_table(df: pd.DataFrame) -> pd.DataFrame:
     """Peak memory (device memory on GPUs, process RSS on CPUs), MiB."""
     frame = cases(df)
     frame["peak_mem_mb"] = peak_memory(frame)
-    return _by_batch(frame, "peak_mem_mb", 0)
+    return _by_batch(frame, "peak_mem_mb", 0, flagged=False)
 
 
 def latency_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -349,7 +347,7 @@ def drift_table(df: pd.DataFrame) -> pd.DataFrame:
     frame = frame[frame["drifted"] == True]  # noqa: E712 (None means not probed)
     if frame.empty:
         return pd.DataFrame()
-    keys = [*index_keys(frame, ["machine", "run"]), "case_id"]
+    keys = [*index_keys(frame, ["machine"]), "case_id"]
     return frame.set_index(keys)[["machine_speed_gflops", "machine_speed_rel"]].astype(float).round(3)
 
 
