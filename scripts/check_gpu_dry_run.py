@@ -46,7 +46,8 @@ def main() -> int:
         print(f"gpu dry run: {line}")
     parts = (out / "parts.txt").read_text().strip() if (out / "parts.txt").exists() else "no parts ran"
     print(parts)
-    print("gpu dry run: ok, every part ran and every GPU case was skipped for want of a GPU" if not found else "")
+    if not found:
+        print("gpu dry run: ok, every part ran and every GPU case was skipped for want of a GPU")
     return 1 if found else 0
 
 

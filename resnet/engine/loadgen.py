@@ -1,0 +1,294 @@
+"""MLPerf LoadGen scenarios around a compiled inference step.
+
+The official load generator (``mlcommons-loadgen``, imported as ``mlperf_loadgen``)
+issues queries the way each MLPerf scenario defines them; the system under test here
+is a real one: a query sample library of synthetic images held on the device, and a
+batching queue that gathers arriving samples up to a maximum batch or a time-out
+before it runs one step, then reports every sample of the batch complete.
+
+- SingleStream: one sample per query, the next when the last is answered; the figure
+  is the 90th percentile latency.
+- MultiStream: 8 samples per query, back to back; the figure is the 99th percentile.
+- Offline: every sample at once; the SUT runs full batches; the figure is samples/s.
+- Server: queries arrive as a Poisson process at a target rate; the figure is the
+  highest rate whose 99th percentile latency meets the bound (15 ms by default), found
+  by a search of short Server runs (:func:`find_server_peak`).
+
+The durations here are seconds, not MLPerf's 600: every row is a LoadGen scenario, not
+an MLPerf submission, and says so.  This module imports ``mlperf_loadgen`` lazily, so a
+machine without it gets skipped cases naming the install command.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Scenario names as options spell them -> LoadGen's.
+SCENARIOS = {
+    "single-stream": "SingleStream",
+    "multi-stream": "MultiStream",
+    "offline": "Offline",
+    "server": "Server",
+}
+INSTALL = "pip install mlcommons-loadgen"
+NOT_A_SUBMISSION = "LoadGen scenario, not an MLPerf submission"
+
+
+class LoadGenUnavailable(Exception):
+    """mlperf_loadgen cannot be imported here; the case is skipped with the install command."""
+
+
+def import_loadgen() -> Any:
+    """The ``mlperf_loadgen`` module, or LoadGenUnavailable naming the install command."""
+    try:
+        import mlperf_loadgen
+    except ImportError as err:
+        raise LoadGenUnavailable(f"mlperf_loadgen is not installed ({INSTALL}): {err}") from None
+    return mlperf_loadgen
+
+
+@dataclass(frozen=True)
+class LoadGenSettings:
+    """What a LoadGen case runs with; every value is recorded in its row."""
+
+    #: Seconds each LoadGen run lasts at least (MLPerf: 600).
+    duration_s: float = 5.0
+    #: Samples the query sample library holds on the device (MLPerf: 1024 for ResNet-50).
+    sample_count: int = 1024
+    #: Server: the p99 latency bound, ms (MLPerf's ResNet-50: 15 ms).
+    latency_bound_ms: float = 15.0
+    #: Server: the batching queue's largest batch and its time-out after the first sample, ms.
+    max_batch: int = 8
+    batch_timeout_ms: float = 2.0
+    #: Offline: the batch the SUT runs.
+    offline_batch: int = 32
+    #: MultiStream: samples per query (MLPerf: 8).
+    multi_stream_samples: int = 8
+    #: Server: how many runs the search may take.
+    search_runs: int = 7
+
+    def batch_sizes(self) -> tuple[int, ...]:
+        """Every batch size a step is compiled for (samples are padded up to the next)."""
+        return tuple(sorted({1, self.multi_stream_samples, self.max_batch, self.offline_batch}))
+
+
+class BatchingSUT:
+    """A system under test: samples queue up as LoadGen issues them; one thread takes up
+    to ``max_batch`` of them (waiting at most ``timeout_s`` after the first), runs one
+    step on their indices, and completes them.  Counts every answer, so a test can check
+    that each sample is answered exactly once."""
+
+    def __init__(self, lg: Any, run: Callable[[list[int]], None], max_batch: int, timeout_s: float) -> None:
+        self.lg = lg
+        self.run = run
+        self.max_batch = max_batch
+        self.timeout_s = timeout_s
+        self.pending: queue.Queue = queue.Queue()
+        self.answered: dict[int, int] = {}
+        self.batches: list[int] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="sut")
+        self._thread.start()
+
+    def issue(self, samples: Any) -> None:
+        """LoadGen's issue callback: queue the samples (never block LoadGen's thread)."""
+        for sample in samples:
+            self.pending.put((sample.id, sample.index))
+
+    def flush(self) -> None:
+        """LoadGen's flush callback: nothing is held back."""
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self.pending.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            batch = [first]
+            deadline = time.perf_counter() + self.timeout_s
+            while len(batch) < self.max_batch:
+                wait = deadline - time.perf_counter()
+                try:
+                    batch.append(self.pending.get(timeout=max(wait, 0)) if wait > 0 else self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.run([index for _, index in batch])
+            except BaseException as err:  # the SUT failed: stop answering, LoadGen's run ends
+                self.error = err
+                self._stop.set()
+                return
+            self.batches.append(len(batch))
+            for sample_id, _ in batch:
+                self.answered[sample_id] = self.answered.get(sample_id, 0) + 1
+            self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(sid, 0, 0) for sid, _ in batch])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+_SUMMARY = {
+    "scenario": r"Scenario\s*:\s*(\S+)",
+    "result": r"Result is\s*:\s*(\w+)",
+    "samples_per_second": r"^Samples per second\s*:\s*([\d.e+-]+)",
+    "completed_samples_per_second": r"Completed samples per second\s*:\s*([\d.e+-]+)",
+    "scheduled_samples_per_second": r"Scheduled samples per second\s*:\s*([\d.e+-]+)",
+    "min_latency_ns": r"^Min latency \(ns\)\s*:\s*(\d+)",
+    "max_latency_ns": r"^Max latency \(ns\)\s*:\s*(\d+)",
+    "mean_latency_ns": r"^Mean latency \(ns\)\s*:\s*(\d+)",
+    "p50_latency_ns": r"^50\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p90_latency_ns": r"^90\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p95_latency_ns": r"^95\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p97_latency_ns": r"^97\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p99_latency_ns": r"^99\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p999_latency_ns": r"^99\.90 percentile latency \(ns\)\s*:\s*(\d+)",
+    "target_qps": r"^target_qps\s*:\s*([\d.e+-]+)",
+    "min_duration_satisfied": r"Min duration satisfied\s*:\s*(\w+)",
+    "min_queries_satisfied": r"Min queries satisfied\s*:\s*(\w+)",
+    "early_stopping_satisfied": r"Early stopping satisfied\s*:\s*(\w+)",
+    "constraints_satisfied": r"Performance constraints satisfied\s*:\s*(\w+)",
+}
+
+
+def parse_summary(text: str) -> dict[str, Any]:
+    """The figures of an ``mlperf_log_summary.txt``: throughput, latency percentiles (ns),
+    VALID or INVALID and which requirement failed, and LoadGen's recommendations."""
+    out: dict[str, Any] = {}
+    for key, pattern in _SUMMARY.items():
+        m = re.search(pattern, text, re.MULTILINE)
+        if m:
+            value = m.group(1)
+            out[key] = float(value) if re.fullmatch(r"[\d.e+-]+", value) else value
+    out["valid"] = out.get("result") == "VALID"
+    failed = [k.removesuffix("_satisfied") for k in _SUMMARY if k.endswith("_satisfied") and out.get(k) == "NO"]
+    tips = re.findall(r"^ \* (.+)$", text, re.MULTILINE)
+    out["invalid_reason"] = None if out["valid"] else "; ".join([*(f"{f} not satisfied" for f in failed), *tips])
+    return out
+
+
+def run_scenario(
+    lg: Any,
+    scenario: str,
+    run: Callable[[list[int]], None],
+    settings: LoadGenSettings,
+    log_dir: Path,
+    *,
+    target_qps: float | None = None,
+    expected_latency_s: float = 0.05,
+) -> dict[str, Any]:
+    """One LoadGen run of ``scenario`` over ``run(indices)``; its logs go to ``log_dir``.
+    Returns the summary's figures plus the queries issued, the duration and the batches."""
+    ts = lg.TestSettings()
+    ts.scenario = getattr(lg.TestScenario, SCENARIOS[scenario])
+    ts.mode = lg.TestMode.PerformanceOnly
+    ts.min_duration_ms = int(settings.duration_s * 1000)
+    ts.max_duration_ms = int(settings.duration_s * 1000 * 4)
+    ts.min_query_count = 1
+    ts.performance_sample_count_override = settings.sample_count
+    if scenario == "single-stream":
+        ts.single_stream_expected_latency_ns = int(expected_latency_s * 1e9)
+        max_batch, timeout = 1, 0.0
+    elif scenario == "multi-stream":
+        ts.multi_stream_samples_per_query = settings.multi_stream_samples
+        _set_first(ts, ("multi_stream_expected_latency_ns", "multi_stream_target_latency_ns"), int(expected_latency_s * 1e9))
+        max_batch, timeout = settings.multi_stream_samples, 0.0
+    elif scenario == "offline":
+        ts.offline_expected_qps = max(1.0, target_qps or settings.offline_batch / expected_latency_s)
+        max_batch, timeout = settings.offline_batch, 0.0
+    else:
+        ts.server_target_qps = float(target_qps or 1.0)
+        ts.server_target_latency_ns = int(settings.latency_bound_ms * 1e6)
+        max_batch, timeout = settings.max_batch, settings.batch_timeout_ms / 1000
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = lg.LogOutputSettings()
+    out.outdir = str(log_dir)
+    out.copy_summary_to_stdout = False
+    log = lg.LogSettings()
+    log.log_output = out
+    log.enable_trace = False
+    sut_impl = BatchingSUT(lg, run, max_batch, timeout)
+    sut = lg.ConstructSUT(sut_impl.issue, sut_impl.flush)
+    qsl = lg.ConstructQSL(settings.sample_count, settings.sample_count, lambda s: None, lambda s: None)
+    t0 = time.perf_counter()
+    try:
+        lg.StartTestWithLogSettings(sut, qsl, ts, log)
+    finally:
+        duration = time.perf_counter() - t0
+        sut_impl.close()
+        lg.DestroyQSL(qsl)
+        lg.DestroySUT(sut)
+    if sut_impl.error is not None:
+        raise sut_impl.error
+    summary = parse_summary((log_dir / "mlperf_log_summary.txt").read_text())
+    summary.update(
+        queries=sum(sut_impl.answered.values()),
+        answered_more_than_once=sum(1 for n in sut_impl.answered.values() if n > 1),
+        duration_s=duration,
+        mean_batch=sum(sut_impl.batches) / len(sut_impl.batches) if sut_impl.batches else None,
+        log_dir=str(log_dir),
+    )
+    return summary
+
+
+def _set_first(ts: Any, names: tuple[str, ...], value: Any) -> None:
+    """Set the first of ``names`` this LoadGen version has (names changed between versions)."""
+    for name in names:
+        if hasattr(ts, name):
+            setattr(ts, name, value)
+            return
+
+
+@dataclass
+class ServerSearch:
+    """The Server search's runs: (target QPS, p99 latency ms, valid, meets the bound)."""
+
+    runs: list[tuple[float, float, bool, bool]] = field(default_factory=list)
+
+    def best(self) -> tuple[float, float, bool, bool] | None:
+        """The highest target that met the bound and was VALID."""
+        good = [r for r in self.runs if r[3]]
+        return max(good) if good else None
+
+
+def find_server_peak(
+    lg: Any,
+    run: Callable[[list[int]], None],
+    settings: LoadGenSettings,
+    log_dir: Path,
+    capacity_qps: float,
+) -> tuple[dict[str, Any], ServerSearch]:
+    """The highest Server target QPS whose p99 latency meets the bound, by bisection
+    between 0 and a little above ``capacity_qps`` (the Offline rate): every run at a
+    target is a full LoadGen Server run; a run meets the bound when LoadGen calls it
+    VALID (its p99 under the bound, enough queries, early stopping satisfied).  Returns
+    the summary of the best run (or of the last, when none met the bound) and the search."""
+    search = ServerSearch()
+    low, high = 0.0, max(capacity_qps * 1.2, 1.0)
+    target = max(capacity_qps * 0.5, 0.5)
+    summaries: dict[float, dict[str, Any]] = {}
+    for i in range(settings.search_runs):
+        summary = run_scenario(lg, "server", run, settings, log_dir / f"search-{i + 1}-{target:.2f}qps", target_qps=target)
+        p99 = summary.get("p99_latency_ns", math.inf) / 1e6
+        meets = bool(summary["valid"]) and p99 <= settings.latency_bound_ms
+        search.runs.append((target, p99, bool(summary["valid"]), meets))
+        summaries[target] = summary
+        if meets:
+            low = target
+        else:
+            high = target
+        target = (low + high) / 2
+        if high - low < 0.05 * max(high, 1e-9):
+            break
+    best = search.best()
+    chosen = summaries[best[0]] if best else summaries[search.runs[-1][0]]
+    return chosen, search
