@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,6 +130,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     sweep: Sweep = metafunc.config.resnet_sweep
     if "window" in metafunc.fixturenames:
         metafunc.parametrize("window", sweep.windows, ids=[w.id for w in sweep.windows])
+    if "lg_case" in metafunc.fixturenames:
+        metafunc.parametrize("lg_case", sweep.loadgen_cases, ids=[c.id for c in sweep.loadgen_cases])
     if "group" in metafunc.fixturenames:
         metafunc.parametrize("group", sweep.paired_groups, ids=[g.id for g in sweep.paired_groups])
     if "version" in metafunc.fixturenames:
@@ -139,6 +142,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def sweep(request: pytest.FixtureRequest) -> Sweep:
     return request.config.resnet_sweep
+
+
+@pytest.fixture(scope="session")
+def loadgen_logs(request: pytest.FixtureRequest) -> Path:
+    """Where LoadGen cases keep their log files: beside the JSON (``out.loadgen/``)."""
+    journal = request.config.resnet_sweep.journal
+    base = Path(journal.path) if journal is not None else Path(".benchmarks") / "resnet-bench"
+    return base.with_name(base.name.removesuffix(".journal.jsonl") + ".loadgen")
 
 
 def settle(outcome: tuple[str, str] | None) -> None:

@@ -162,6 +162,61 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """Change points over a directory of runs; exit 1 when the latest run starts a change
+    beyond --fail-on-new (in the bad direction)."""
+    import pandas as pd
+
+    from resnet.results.compare import parse_threshold
+    from resnet.results.dashboard import history
+    from resnet.results.history import MIN_RUNS, HistoryUnavailable, change_points
+    from resnet.results.loading import LoadError
+
+    threshold = parse_threshold(args.fail_on_new) if args.fail_on_new else None
+    metric = threshold.metric if threshold else args.metric
+    if not Path(args.directory).is_dir():
+        return _fail(f"{args.directory}: not a directory of runs")
+    errors: list[LoadError] = []
+    df = history(args.directory, errors)
+    for err in errors:
+        print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
+    if df.empty:
+        raise LoadError(args.directory, "no readable runs in this directory")
+    try:
+        table, notes = change_points(df, metric, threshold.limit if threshold else None)
+    except HistoryUnavailable as err:
+        return _fail(str(err))
+    runs = df.groupby("machine")["run"].nunique()
+    print(f"{df['run'].nunique()} runs, {df['case_id'].nunique()} cases; metric {metric}")
+    for item in notes["too_short"]:
+        print(f"too short for change points: {item}")
+    for item in notes["outliers"]:
+        print(f"outlier run (not a change): {item}")
+    if table.empty:
+        print("no change points" + ("" if (runs >= MIN_RUNS).any() else f" (fewer than {MIN_RUNS} runs)"))
+    else:
+        with pd.option_context("display.width", 220, "display.max_columns", 20, "display.max_rows", 500):
+            print(table.to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+    new = _new_changes(df, table, threshold)
+    for item in new:
+        print(f"NEW CHANGE at the latest run: {item}")
+    return 1 if new else 0
+
+
+def _new_changes(df, table, threshold) -> list[str]:
+    """Changes that begin at their machine's latest run and cross the threshold."""
+    if threshold is None or table.empty:
+        return []
+    latest = df.sort_values("run").groupby("machine")["run"].last().to_dict()
+    out = []
+    for _, row in table.iterrows():
+        if row["run"] == latest.get(row["machine"]) and threshold.crossed(row["change_pct"]):
+            out.append(f"{row['case_id']} on {row['machine']}: {row['change_pct']:+.1f}% ({row['status']})")
+    return out
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the versions with a one-line description each."""
     from resnet.schema import DESCRIPTIONS
@@ -217,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
         "steady on shared machines)",
     )
     dash.set_defaults(fn=cmd_dashboard)
+    his = sub.add_parser("history", help="change points over a directory of runs (CI gate on the latest)")
+    his.add_argument("directory", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)")
+    his.add_argument("--metric", default="images_per_sec", help="the figure to follow (default images_per_sec)")
+    his.add_argument(
+        "--fail-on-new",
+        default=None,
+        metavar="METRIC:CHANGE",
+        help="exit 1 when the latest run starts a change beyond this, e.g. images_per_sec:-5%%",
+    )
+    his.add_argument("--out", default=None, help="also write the change points as CSV")
+    his.set_defaults(fn=cmd_history)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser

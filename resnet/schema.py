@@ -25,6 +25,16 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 BACKENDS = ("tensorflow", "jax", "torch")
 STRATEGIES = ("mirrored", "multiworker")
+#: MLPerf LoadGen scenarios (resnet/engine/loadgen.py), and each one's headline figure.
+SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
+#: What runs an inference step (resnet/engine/runtimes.py).
+RUNTIMES = ("keras", "onnxruntime", "openvino")
+SCENARIO_METRIC = {
+    "single-stream": "lg_p90_ms",
+    "multi-stream": "lg_p99_ms",
+    "offline": "samples_per_sec",
+    "server": "server_peak_qps",
+}
 #: Models that are not ours, measured through the same engine, and our version of the
 #: same layout: keras.applications references and other libraries' peers.
 REFERENCES = {"keras-v1": "v1", "keras-v2": "v2"}
@@ -90,6 +100,10 @@ class Case:
     replicas: int = _axis(1, id=lambda v, c: None if v == 1 else f"r{v}")
     #: "mirrored" (local devices) or "multiworker" (one replica per worker of TF_CONFIG).
     strategy: str = _axis("mirrored", id=lambda v, c: None if v == "mirrored" else v)
+    #: A LoadGen scenario (single-stream, multi-stream, offline, server); None: timed steps.
+    scenario: str | None = _axis(None, id=lambda v, c: f"lg-{v}" if v else None)
+    #: What runs the inference step: Keras itself, or the model exported to a deployment runtime.
+    runtime: str = _axis("keras", id=lambda v, c: None if v == "keras" else v)
 
     @property
     def global_batch(self) -> int:
@@ -127,7 +141,7 @@ AXES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Case))
 #: The order in which axes appear in a case id (ids of older runs must stay the same).
 ID_ORDER = (
     "version", "mode", "batch_size", "precision", "device", "jit", "threads", "image_size", "backend",
-    "replicas", "strategy",
+    "replicas", "strategy", "runtime", "scenario",
 )  # fmt: skip
 #: The axes that have a default, and its value (rows of older runs lack some of them).
 AXIS_DEFAULTS: dict[str, Any] = {
@@ -229,6 +243,34 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("machine_speed_series", "samples", (list,), doc="[unix time, GFLOP/s] of every probe reading"),
     Field("machine_speed_rel", "metric", _NUM, doc="probe over its run's median (set by the loader)"),
     Field("drifted", "info", (bool,), doc="a probe reading more than 10% off the run's median (loader)"),
+    # -- LoadGen scenarios (resnet/engine/loadgen.py) --
+    Field("samples_per_sec", "metric", _NUM, "samples/s", "higher", "LoadGen's samples per second"),
+    Field("server_peak_qps", "metric", _NUM, "queries/s", "higher", "highest Server rate meeting the bound"),
+    Field("lg_p50_ms", "metric", _NUM, "ms", "lower", "LoadGen's 50th percentile latency"),
+    Field("lg_p90_ms", "metric", _NUM, "ms", "lower", "LoadGen's 90th percentile latency"),
+    Field("lg_p99_ms", "metric", _NUM, "ms", "lower", "LoadGen's 99th percentile latency"),
+    Field("lg_p999_ms", "metric", _NUM, "ms", "lower", "LoadGen's 99.9th percentile latency"),
+    Field("lg_mean_ms", "metric", _NUM, "ms", "lower", "LoadGen's mean latency"),
+    Field("queries", "metric", (int,), "samples", doc="samples LoadGen issued and the SUT answered"),
+    Field("duration_s", "metric", _NUM, "s", doc="the LoadGen run's length (MLPerf asks 600 s)"),
+    Field("valid", "info", (bool,), doc="LoadGen called the run VALID"),
+    Field("invalid_reason", "info", _STR, doc="why LoadGen called it INVALID"),
+    Field("target_qps", "metric", _NUM, "queries/s", doc="the Server rate of the chosen run"),
+    Field("latency_bound_ms", "metric", _NUM, "ms", doc="the Server p99 bound"),
+    Field("max_batch", "metric", (int,), "samples", doc="the batching queue's largest batch"),
+    Field("batch_timeout_ms", "metric", _NUM, "ms", doc="the batching queue's time-out"),
+    Field("mean_batch", "metric", _NUM, "samples", doc="the batches the SUT ran, on average"),
+    Field("sample_count", "metric", (int,), "samples", doc="the query sample library on the device"),
+    Field("server_search", "samples", (list,), doc="[target QPS, p99 ms, valid, meets bound] per run"),
+    Field("loadgen_logs", "info", _STR, doc="where the LoadGen log files of the case are"),
+    Field("note", "info", _STR, doc="how to read the row (LoadGen: not an MLPerf submission)"),
+    # -- deployment runtimes (resnet/engine/runtimes.py) --
+    Field("runtime_version", "info", _STR, doc="the runtime's version"),
+    Field("export_s", "metric", _NUM, "s", "lower", "exporting the model (0 when it came from the cache)"),
+    Field("exported_from", "info", _STR, doc="which Keras model was exported (mixed: its float32 twin)"),
+    Field("parity_max_rel_err", "metric", _NUM, doc="largest difference from Keras's logits / their largest"),
+    Field("parity_top1_agreement", "metric", _NUM, doc="share of images whose top-1 class agrees with Keras"),
+    Field("parity_tolerance", "metric", _NUM, doc="the largest relative difference the precision allows"),
     # -- paired comparisons (resnet/engine/paired.py) --
     Field("comparison", "info", _STR, doc="what a paired ratio compares: version or precision"),
     Field("numerator", "info", _STR, doc="the version or precision over ..."),

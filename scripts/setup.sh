@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install resnet-bench with its test tools.
-#   bash scripts/setup.sh              # TensorFlow backend
-#   bash scripts/setup.sh --backends   # also JAX and PyTorch (CPU), as CI uses
+#   bash scripts/setup.sh              # TensorFlow backend, LoadGen
+#   bash scripts/setup.sh --backends   # also JAX and PyTorch (CPU), ONNX Runtime, OpenVINO and the
+#                                      # change-point library, as CI uses
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 extras="test"
 if [ "${1:-}" = "--backends" ]; then
-  extras="test,backends"
+  extras="test,backends,runtimes"
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
+if [ "${1:-}" = "--backends" ]; then
+  # Their declared pins (numpy<2, old protobuf, old setuptools) would break TensorFlow 2.21;
+  # the code paths we use run on what is installed (tests/test_runtimes.py, test_history.py).
+  .venv/bin/python -m pip install -q --no-deps tf2onnx==1.17.0 signal-processing-algorithms==2.1.6 \
+    more-itertools structlog 2>&1 | grep -v "^WARNING: Location" || true
+fi
 .venv/bin/python -c "import tensorflow, keras, resnet; print('resnet-bench ready: tensorflow', tensorflow.__version__, 'keras', keras.__version__)" 2>/dev/null

@@ -41,6 +41,10 @@ class Backend:
         """A copy of ``array`` on ``device``."""
         raise NotImplementedError
 
+    def take(self, array: Any, indices: list[int]) -> Any:
+        """The rows ``indices`` of an array on the device, gathered on the device."""
+        raise NotImplementedError
+
     def inference_step(self, model: keras.Model, device: str, jit: bool) -> Callable:
         """A compiled ``step(x) -> output`` on ``device``."""
         raise NotImplementedError
@@ -123,6 +127,10 @@ class TensorFlowBackend(Backend):
     def put(self, array: np.ndarray, device: str) -> Any:
         with self._scope(device):
             return self.tf.identity(self.tf.constant(array))
+
+    def take(self, array: Any, indices: list[int]) -> Any:
+        with self.tf.device(array.device):
+            return self.tf.gather(array, indices)
 
     def _function(self, fn: Callable, jit: bool) -> Any:
         f = self.tf.function(fn, jit_compile=jit, reduce_retracing=False, autograph=False)
@@ -286,6 +294,9 @@ class JaxBackend(Backend):
     def put(self, array: np.ndarray, device: str) -> Any:
         return self.jax.device_put(array, self._device(device))
 
+    def take(self, array: Any, indices: list[int]) -> Any:
+        return self.jax.numpy.take(array, self.jax.numpy.asarray(indices), axis=0)
+
     def _state(self, variables: list, device: str, place: bool = True) -> list:
         if not place:  # already laid out by a distribution
             return [v.value for v in variables]
@@ -444,6 +455,9 @@ class TorchBackend(Backend):
 
     def put(self, array: np.ndarray, device: str) -> Any:
         return self.torch.as_tensor(array, device=self._device(device))
+
+    def take(self, array: Any, indices: list[int]) -> Any:
+        return array.index_select(0, self.torch.as_tensor(indices, device=array.device))
 
     def inference_step(self, model: keras.Model, device: str, jit: bool) -> Callable:
         torch = self.torch

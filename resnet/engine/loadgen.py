@@ -255,7 +255,7 @@ class ServerSearch:
     runs: list[tuple[float, float, bool, bool]] = field(default_factory=list)
 
     def best(self) -> tuple[float, float, bool, bool] | None:
-        """The highest target that met the bound and was VALID."""
+        """The highest target that met the bound."""
         good = [r for r in self.runs if r[3]]
         return max(good) if good else None
 
@@ -269,9 +269,11 @@ def find_server_peak(
 ) -> tuple[dict[str, Any], ServerSearch]:
     """The highest Server target QPS whose p99 latency meets the bound, by bisection
     between 0 and a little above ``capacity_qps`` (the Offline rate): every run at a
-    target is a full LoadGen Server run; a run meets the bound when LoadGen calls it
-    VALID (its p99 under the bound, enough queries, early stopping satisfied).  Returns
-    the summary of the best run (or of the last, when none met the bound) and the search."""
+    target is a full LoadGen Server run; a run meets the bound when the p99 latency
+    LoadGen measured is within it.  Whether LoadGen called each run VALID is recorded
+    beside it: runs of seconds seldom have the queries early stopping asks for a p99
+    claim, which is one reason these are scenarios, not submissions.  Returns the
+    summary of the best run (or of the last, when none met the bound) and the search."""
     search = ServerSearch()
     low, high = 0.0, max(capacity_qps * 1.2, 1.0)
     target = max(capacity_qps * 0.5, 0.5)
@@ -279,7 +281,7 @@ def find_server_peak(
     for i in range(settings.search_runs):
         summary = run_scenario(lg, "server", run, settings, log_dir / f"search-{i + 1}-{target:.2f}qps", target_qps=target)
         p99 = summary.get("p99_latency_ns", math.inf) / 1e6
-        meets = bool(summary["valid"]) and p99 <= settings.latency_bound_ms
+        meets = p99 <= settings.latency_bound_ms
         search.runs.append((target, p99, bool(summary["valid"]), meets))
         summaries[target] = summary
         if meets:

@@ -16,7 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from resnet.schema import ALL_VERSIONS, BACKENDS, MIN_IMAGE, MODES, PRECISIONS, STRATEGIES, Case
+from resnet.schema import (
+    ALL_VERSIONS,
+    BACKENDS,
+    MIN_IMAGE,
+    MODES,
+    PEERS,
+    PRECISIONS,
+    RUNTIMES,
+    SCENARIOS,
+    STRATEGIES,
+    Case,
+)
 from resnet.specs import VERSIONS
 
 if TYPE_CHECKING:
@@ -168,6 +179,29 @@ def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
+def parse_scenarios(text: Any) -> tuple[str, ...]:
+    """LoadGen scenarios: ``single-stream,multi-stream,offline,server``; ``off`` for none."""
+    if str(text).strip().lower() in ("off", "none", ""):
+        return ()
+    return choices("--scenarios", SCENARIOS)(text)
+
+
+def milliseconds(option: str) -> Callable[[Any], float]:
+    """A parser of a finite, positive number of milliseconds (a trailing ``ms`` is allowed)."""
+
+    def parse(text: Any) -> float:
+        raw = str(text).strip()
+        try:
+            value = float(raw.removesuffix("ms"))
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{option}: {raw!r} is not a positive number of milliseconds")
+        return value
+
+    return parse
+
+
 def parse_strategy(text: Any) -> str:
     """``mirrored`` or ``multiworker``."""
     (value,) = choices("--strategy", STRATEGIES)(text)[:1]
@@ -203,6 +237,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--precisions", "precisions", choices("--precisions", PRECISIONS), ",".join(PRECISIONS)),
     Option("--devices", "devices", parse_devices, "cpu,gpu:0,... (default: every device found)"),
     Option("--jit", "jit", parse_jit, "XLA compilation: off, on or off,on"),
+    Option(
+        "--runtimes",
+        "runtimes",
+        choices("--runtimes", RUNTIMES),
+        "what runs inference cases: keras (default), onnxruntime, openvino (exported from Keras, parity-checked)",
+    ),
     Option("--image-size", "image_size", one_int("--image-size", MIN_IMAGE), f"image side (>= {MIN_IMAGE})"),
     Option("--threads", "threads", parse_threads, "intra-op threads (and cores) per case: an axis, e.g. 1,2"),
     Option("--rounds", "rounds", one_int("--rounds", 1), "timed rounds per case"),
@@ -230,6 +270,31 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--paired-rounds", "paired_rounds", one_int("--paired-rounds", 2), "rounds of a paired comparison"
+    ),
+    Option(
+        "--scenarios",
+        "scenarios",
+        parse_scenarios,
+        "MLPerf LoadGen scenarios for bench/test_loadgen.py: single-stream,multi-stream,offline,server (off: none)",
+    ),
+    Option(
+        "--loadgen-duration",
+        "loadgen_duration",
+        seconds("--loadgen-duration", 3600.0),
+        "seconds each LoadGen run lasts at least (MLPerf asks 600 for a submission)",
+    ),
+    Option(
+        "--loadgen-versions",
+        "loadgen_versions",
+        choices("--loadgen-versions", ALL_VERSIONS),
+        "the versions LoadGen runs (default: --versions)",
+    ),
+    Option("--latency-bound", "latency_bound_ms", milliseconds("--latency-bound"), "Server p99 bound, ms (15)"),
+    Option(
+        "--sample-count",
+        "sample_count",
+        one_int("--sample-count", 8),
+        "images the LoadGen query sample library holds on the device (MLPerf: 1024)",
     ),
     Option("--strategy", "strategy", parse_strategy, "mirrored (local devices) or multiworker (TF_CONFIG)"),
     Option(
@@ -260,6 +325,8 @@ class Axes:
     strategy: str = "mirrored"
     #: Seconds of timed steps per case (per window) at least (more rounds if needed).
     min_time: float | None = None
+    #: What runs inference cases (training cases are Keras's always).
+    runtimes: tuple[str, ...] = ("keras",)
     #: Batch sizes of the training cases (None: ``batch_sizes``).
     training_batch_sizes: tuple[int, ...] | None = None
     #: Windows per case, and the seed of their shuffled order.
@@ -268,15 +335,23 @@ class Axes:
     #: (mode, batch size) of each paired comparison, and its rounds.
     paired: tuple[tuple[str, int], ...] = ()
     paired_rounds: int = 10
+    #: LoadGen scenarios, and the settings of their runs.
+    scenarios: tuple[str, ...] = ()
+    #: The versions LoadGen runs (None: ``versions``).
+    loadgen_versions: tuple[str, ...] | None = None
+    loadgen_duration: float = 5.0
+    latency_bound_ms: float = 15.0
+    sample_count: int = 1024
 
     def batches(self, mode: str) -> tuple[int, ...]:
         """The batch sizes of ``mode``'s cases."""
         return (self.training_batch_sizes or self.batch_sizes) if mode == "training" else self.batch_sizes
 
     def cases(self, backend: str) -> list[Case]:
-        """Every case of the run, versions outermost."""
+        """Every case of the run, versions outermost; runtimes other than Keras apply to
+        inference cases only."""
         return [
-            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy)
+            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy, runtime=rt)
             for v in self.versions
             for m in self.modes
             for b in self.batches(m)
@@ -285,6 +360,7 @@ class Axes:
             for j in self.jit
             for t in self.threads
             for r in self.replicas
+            for rt in (self.runtimes if m == "inference" else ("keras",))
         ]
 
     def paired_groups(self, backend: str) -> list[PairedGroup]:
@@ -301,6 +377,24 @@ class Axes:
             for d in self.devices
         ]
         return [g for g in groups if len(g.members) >= 2]
+
+    def loadgen_cases(self, backend: str) -> list[Case]:
+        """One LoadGen case per model (not the peers: LoadGen drives a Keras model's
+        compiled inference step), precision, device and scenario; its batch size is the
+        largest batch the scenario's SUT runs."""
+        from resnet.engine.loadgen import LoadGenSettings
+
+        settings = LoadGenSettings()
+        batch = {"single-stream": 1, "multi-stream": settings.multi_stream_samples,
+                 "offline": settings.offline_batch, "server": settings.max_batch}  # fmt: skip
+        return [
+            Case(v, "inference", batch[s], p, d, self.jit[0], self.image_size, self.threads[0], backend, scenario=s)
+            for v in (self.loadgen_versions or self.versions)
+            if v not in PEERS
+            for p in self.precisions
+            for d in self.devices
+            for s in self.scenarios
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for the journal header and the JSON."""
@@ -321,6 +415,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "repeat": 2,
         "paired": (("inference", 2),),
         "paired_rounds": 6,
+        "scenarios": ("offline",),
+        "loadgen_versions": ("v1.5",),
+        "loadgen_duration": 1.0,
+        "sample_count": 64,
     },
     "quick": {
         "versions": ("v1", "v1.5", "v2"),
@@ -349,6 +447,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "repeat": 3,
         "paired": (("inference", 32), ("training", 32)),
         "paired_rounds": 20,
+        "scenarios": SCENARIOS,
+        "loadgen_duration": 60.0,
     },
 }
 DEFAULT_PROFILE = "quick"

@@ -6,6 +6,7 @@ the bench files call its methods, one per kind of case.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import statistics
@@ -26,6 +27,10 @@ from resnet.schema import Case, new_row
 #: The figures a progress line shows, in this order, when a row has them.
 HEADLINE: dict[str, Callable[[float], str]] = {
     "images_per_sec": lambda v: f"{v:.1f} img/s",
+    "samples_per_sec": lambda v: f"{v:.1f} samples/s",
+    "server_peak_qps": lambda v: f"peak {v:.1f} QPS",
+    "lg_p90_ms": lambda v: f"p90 {v:.1f} ms",
+    "lg_p99_ms": lambda v: f"p99 {v:.1f} ms",
     "latency_ms_p50": lambda v: f"p50 {v:.1f} ms",
     "compile_s": lambda v: f"compile {v:.1f} s",
     "utilization": lambda v: f"{100 * v:.0f}% of peak",
@@ -113,6 +118,7 @@ class Sweep:
         self.cases: list[Case] = self.axes.cases(self.backend)
         self.windows: list[Window] = plan(self.cases, self.axes.repeat, self.axes.seed)
         self.paired_groups: list[PairedGroup] = self.axes.paired_groups(self.backend)
+        self.loadgen_cases: list[Case] = self.axes.loadgen_cases(self.backend)
         self.case_timeout = case_timeout
         self.write = write
         self.rows: list[dict[str, Any]] = []
@@ -240,6 +246,73 @@ class Sweep:
                     f"[resnet-bench]          {r['case_id'].removeprefix(group.id + '-')}: {paired_text(r)}"
                 )
         return self._outcome(first)
+
+    def run_loadgen(self, case: Case, benchmark: Any, log_root: Path) -> tuple[str, str] | None:
+        """One LoadGen scenario over the case's compiled inference step, in its own
+        worker; the LoadGen logs stay under ``log_root/<case id>/``."""
+        from resnet.engine.loadgen import NOT_A_SUBMISSION, LoadGenSettings
+
+        if case.id in self.done:
+            self.rows.append(self.done[case.id])
+            return "skip", f"already measured in {self.journal.path} (--resume)"
+        settings = LoadGenSettings(
+            duration_s=self.axes.loadgen_duration,
+            sample_count=self.axes.sample_count,
+            latency_bound_ms=self.axes.latency_bound_ms,
+        )
+        row = new_row(case)
+        logs = log_root / case.id.replace("/", "_").replace(":", "_")
+        row.update(
+            note=NOT_A_SUBMISSION,
+            latency_bound_ms=settings.latency_bound_ms if case.scenario == "server" else None,
+            sample_count=settings.sample_count,
+            max_batch=case.batch_size,
+            batch_timeout_ms=settings.batch_timeout_ms if case.scenario == "server" else None,
+            loadgen_logs=str(logs),
+        )
+        t0 = self._start(f"{case.id} (LoadGen {case.scenario}, {settings.duration_s:g} s a run)")
+        try:
+            # A Server search makes up to search_runs LoadGen runs, each up to 4x its duration.
+            budget = self.case_timeout + 4 * settings.duration_s * (settings.search_runs + 1)
+            with WorkerClient(threads=case.threads, timeout=budget) as worker:
+                self._remember_info(worker.info)
+                setup = worker.call("serve_setup", case=case, settings=dataclasses.asdict(settings))
+                row.update({k: v for k, v in setup.items() if k in row})
+                worker.call("warm")
+                out: dict[str, Any] = {}
+                benchmark.pedantic(
+                    lambda: out.update(worker.call("loadgen", scenario=case.scenario, log_dir=str(logs))),
+                    rounds=1,
+                    iterations=1,
+                )
+                done = worker.call("finish")
+            row.update(
+                samples_per_sec=out.get("completed_samples_per_second") or out.get("samples_per_second"),
+                server_peak_qps=out.get("server_peak_qps"),
+                target_qps=out.get("target_qps"),
+                queries=out.get("queries"),
+                duration_s=out.get("duration_s"),
+                mean_batch=out.get("mean_batch"),
+                valid=out.get("valid"),
+                invalid_reason=out.get("invalid_reason"),
+                server_search=out.get("server_search"),
+                peak_host_rss_mb=done["peak_host_rss_mb"],
+                peak_device_mem_mb=done["peak_device_mem_mb"],
+                status="ok",
+            )
+            for name in ("p50", "p90", "p99", "p999", "mean"):
+                value = out.get(f"{name}_latency_ns")
+                row[f"lg_{name}_ms"] = value / 1e6 if value is not None else None
+            if out.get("answered_more_than_once"):
+                row.update(status="error", reason=f"{out['answered_more_than_once']} samples answered twice")
+            elif case.scenario == "server" and row["server_peak_qps"] is None:
+                row["reason"] = "no Server rate met the latency bound"
+        except CaseFailure as err:
+            row.update(status=err.status, reason=err.reason)
+        row["wall_s"] = time.monotonic() - t0
+        self._record(row, benchmark if row["status"] == "ok" else None)
+        self._done(case.id, row, t0)
+        return self._outcome(row)
 
     def _paired_ids(self, group: PairedGroup) -> list[str]:
         return [f"{group.id}-{fixed}-{num}/{den}" for _, num, den, fixed in group.comparisons()]

@@ -12,6 +12,7 @@ is typed (:class:`resnet.schema.Case`) here, at the boundary.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -62,6 +63,12 @@ class WorkerServer:
         self.step_times: list[float] = []
         self.energy: Any = None
         self.joules_at_warm: float | None = None
+        #: Slots whose step is a deployment runtime's (NumPy results): where it runs.
+        self.host_steps: dict[str, str] = {}
+        #: Serving (LoadGen): its settings, the sample library on the device, the SUT's step.
+        self.serving: Any = None
+        self.library: Any = None
+        self.serve_run: Any = None
 
     # -- set-up ---------------------------------------------------------------
     def start(self, threads: int | None) -> dict[str, Any]:
@@ -166,6 +173,9 @@ class WorkerServer:
         labels = rng.integers(0, 1000, shape[0]).astype("int32")
         if peer:
             step, args, size = self._peer(case, images, labels)
+        elif case.runtime != "keras":
+            step, args, size = self._runtime(case, images)
+            self.host_steps[slot] = size.pop("device_name")
         elif case.replicas > 1 or case.strategy != "mirrored":
             step, args, size, model = self._data_parallel(case, images, labels)
         else:
@@ -181,13 +191,70 @@ class WorkerServer:
         self.backend.reset_peak_memory(device)
         t0 = time.perf_counter()
         out = step(*args)
-        self.backend.wait(out)
-        compile_s = time.perf_counter() - t0
-        placed = self.backend.placement(out)
+        self._wait(slot, out)
+        compile_s = time.perf_counter() - t0 + size.pop("load_s", 0.0)
+        placed = self.host_steps.get(slot) or self.backend.placement(out)
         want = "CPU" if device == "cpu" else "GPU"
         if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
             raise CaseFailure("error", f"asked for {device} but the step ran on {placed}")
         return {"compile_s": compile_s, "device_name": placed, **size}
+
+    def _wait(self, slot: str, out: Any) -> None:
+        """Wait for a step's result (a runtime's NumPy result is complete when returned)."""
+        if slot not in self.host_steps:
+            self.backend.wait(out)
+
+    def _runtime(self, case: Case, images: Any) -> tuple:
+        """A deployment runtime's step: the Keras model's float32 twin exported (cached),
+        loaded by the runtime in the case's precision, and parity-checked against Keras on
+        the case's own batch.  Returns ``(step, args, size)``; size carries the runtime's
+        facts and ``load_s`` (loading and compiling in the runtime)."""
+        import numpy as np
+
+        from resnet.engine import runtimes
+
+        if case.mode != "inference":
+            raise CaseFailure("skipped", f"{case.runtime} runs inference only")
+        if self.backend.name != "tensorflow":
+            raise CaseFailure(
+                "skipped",
+                f"exporting to {case.runtime} uses Keras's TensorFlow exporters: run --runtimes under "
+                f"KERAS_BACKEND=tensorflow, not {self.backend.name}",
+            )
+        try:
+            runtimes.require(case.runtime)
+        except runtimes.RuntimeUnavailable as err:
+            raise CaseFailure("skipped", str(err)) from None
+        twin = case.replace(precision="float32", runtime="keras")
+        model, size = self._built(twin)
+        key = runtimes.export_key(_spec_text(case.version), case.image_size, case.runtime)
+        path, export_s, _ = runtimes.cached_export(model, key, case.runtime)
+        t0 = time.perf_counter()
+        try:
+            run, info = runtimes.load(case.runtime, path, case.precision, case.threads, case.device)
+        except runtimes.RuntimeUnavailable as err:
+            raise CaseFailure("skipped", str(err)) from None
+        load_s = time.perf_counter() - t0
+        reference = np.asarray(model(images, training=False))
+        err, top1 = runtimes.parity(reference, run(images))
+        tolerance = runtimes.TOLERANCE[case.precision]
+        if not err <= tolerance:
+            raise CaseFailure(
+                "error",
+                f"parity: {case.runtime} {case.precision} differs from Keras by {err:.2e} of the logits' "
+                f"scale (tolerance {tolerance:g}; top-1 agreement {top1:.0%})",
+            )
+        size.update(
+            runtime_version=info["runtime_version"],
+            device_name=info["device_name"],
+            export_s=export_s,
+            exported_from="float32 twin" if case.precision != "float32" else "the model itself",
+            parity_max_rel_err=err,
+            parity_top1_agreement=top1,
+            parity_tolerance=tolerance,
+            load_s=load_s,
+        )
+        return (lambda x: run(x)), (images,), size
 
     def _compile(self, model: Any, case: Case) -> None:
         import keras
@@ -226,7 +293,7 @@ class WorkerServer:
     def run_step(self, slot: str = "main") -> float:
         step, args = self.steps[slot]
         t0 = time.perf_counter()
-        self.backend.wait(step(*args))
+        self._wait(slot, step(*args))
         seconds = time.perf_counter() - t0
         if slot == "main":
             self.step_times.append(seconds)
@@ -242,13 +309,80 @@ class WorkerServer:
         self.joules_at_warm = self.energy.read()
         return {"traces": self.traces_after_warmup}
 
+    # -- serving: LoadGen scenarios (resnet/engine/loadgen.py) -----------------
+    def serve_setup(self, case: Case, settings: dict[str, Any]) -> dict[str, Any]:
+        """Build the model, hold the query sample library's images on the device, and
+        compile the inference step for every batch size the scenarios' SUT runs (a
+        batch is padded up to the next): compile time is that of all of them."""
+        import numpy as np
+
+        from resnet.engine.loadgen import LoadGenSettings, LoadGenUnavailable, import_loadgen
+
+        try:
+            import_loadgen()
+        except LoadGenUnavailable as err:
+            raise CaseFailure("skipped", str(err)) from None
+        self.case = case
+        self._check_device(case.device)
+        if case.jit not in BACKEND_JIT[self.backend.name]:
+            raise CaseFailure("skipped", JIT_REASON[(self.backend.name, case.jit)])
+        self.serving = LoadGenSettings(**settings)
+        model, size = self._built(case)
+        rng = np.random.default_rng(0)
+        s = case.image_size
+        images = rng.standard_normal((self.serving.sample_count, s, s, 3), dtype=np.float32)
+        self.library = self.backend.put(images, case.device)
+        step = self.backend.inference_step(model, case.device, case.jit)
+        sizes = self.serving.batch_sizes()
+        t0 = time.perf_counter()
+        for batch in sizes:
+            out = step(self.backend.take(self.library, [0] * batch))
+            self.backend.wait(out)
+        compile_s = time.perf_counter() - t0
+        placed = self.backend.placement(out)
+        want = "gpu" if is_gpu(case.device) else "cpu"
+        if want not in placed.lower() and not (want == "gpu" and "cuda" in placed.lower()):
+            raise CaseFailure("error", f"asked for {case.device} but the step ran on {placed}")
+
+        def run(indices: list[int]) -> None:
+            batch = next(b for b in sizes if b >= len(indices))
+            padded = indices + [indices[-1]] * (batch - len(indices))
+            self.backend.wait(step(self.backend.take(self.library, padded)))
+
+        self.serve_run = run
+        return {"compile_s": compile_s, "device_name": placed, "batch_sizes": list(sizes), **size}
+
+    def loadgen(self, scenario: str, log_dir: str) -> dict[str, Any]:
+        """Run one LoadGen scenario over the compiled step; Server searches for its peak
+        rate after a short Offline run has estimated the capacity."""
+        from pathlib import Path
+
+        from resnet.engine.loadgen import find_server_peak, import_loadgen, run_scenario
+
+        lg = import_loadgen()
+        logs = Path(log_dir)
+        settings = self.serving
+        t0 = time.perf_counter()
+        self.serve_run([0])
+        one = time.perf_counter() - t0  # a batch-1 step: what LoadGen should expect
+        if scenario != "server":
+            out = run_scenario(lg, scenario, self.serve_run, settings, logs, expected_latency_s=one)
+            return {**out, "server_search": None}
+        probe = dataclasses.replace(settings, duration_s=max(1.0, settings.duration_s / 2))
+        capacity = run_scenario(lg, "offline", self.serve_run, probe, logs / "capacity-offline")
+        out, search = find_server_peak(lg, self.serve_run, settings, logs, capacity["samples_per_second"])
+        best = search.best()
+        out["server_peak_qps"] = best[0] if best else None
+        out["server_search"] = [list(r) for r in search.runs]
+        return out
+
     def bare_loop(self, n: int) -> dict[str, Any]:
         """``n`` steps in a tight loop, no protocol in between: the harness-free time."""
         step, args = self.steps["main"]
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
-            self.backend.wait(step(*args))
+            self._wait("main", step(*args))
             times.append(time.perf_counter() - t0)
         return {"times": times}
 
@@ -299,6 +433,13 @@ class WorkerServer:
         return {"tflops": 2 * n**3 / min(times) / 1e12, "n": n, "dtype": dtype, "reps": reps}
 
 
+def _spec_text(version: str) -> str:
+    """What identifies a model's architecture, for the export cache's key."""
+    from resnet.specs import VERSIONS, get_spec
+
+    return repr(get_spec(version)) if version in VERSIONS else version
+
+
 def serve(inp: Any, out: Any) -> None:
     """Answer commands until ``exit`` or end of input."""
     server = WorkerServer()
@@ -320,6 +461,10 @@ def serve(inp: Any, out: Any) -> None:
                 reply = server.bare_loop(int(msg["n"]))
             elif cmd == "finish":
                 reply = server.finish()
+            elif cmd == "serve_setup":
+                reply = server.serve_setup(Case.from_dict(msg["case"]), msg["settings"])
+            elif cmd == "loadgen":
+                reply = server.loadgen(msg["scenario"], msg["log_dir"])
             elif cmd == "probe":
                 reply = server.probe()
             elif cmd == "peak":

@@ -51,6 +51,24 @@ def regressions(df: pd.DataFrame, threshold: Threshold) -> pd.DataFrame:
     return pd.concat(found) if found else pd.DataFrame(columns=["machine", "run", "case_id"])
 
 
+def _change_summary(changes: pd.DataFrame) -> pd.DataFrame:
+    """Change points newest first, one line per run and direction, with the cases it touched."""
+    if changes.empty:
+        return changes
+    out = []
+    for (run, commit, status), group in changes.groupby(["run", "commit", "status"], sort=False):
+        out.append(
+            {
+                "run": run,
+                "commit": commit,
+                "status": status,
+                "cases": ", ".join(f"{r['case_id']} ({r['change_pct']:+.1f}%)" for _, r in group.iterrows()),
+                "median change %": round(float(group["change_pct"].median()), 1),
+            }
+        )
+    return pd.DataFrame(out).sort_values("run", ascending=False)
+
+
 def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold) -> tuple[Path, int, list]:
     """Write ``index.html`` (self-contained) to ``out``; returns it, the regression count and errors."""
     from resnet.results.plots import plt
@@ -61,6 +79,16 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         raise LoadError(directory, "no readable runs in this directory")
     regs = regressions(df, threshold)
     metric = threshold.metric if threshold.metric in df.columns else "images_per_sec"
+    notes: list[str] = []
+    try:
+        from resnet.results.history import change_points
+
+        changes, found = change_points(df, metric, threshold.limit)
+        notes += [f"Too short for change points: {x}." for x in found["too_short"][:5]]
+        notes += [f"Outlier run, not a change: {x}." for x in found["outliers"]]
+    except Exception as err:  # HistoryUnavailable: the page is still written, and says why
+        changes = pd.DataFrame()
+        notes.append(f"No change points: {err}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = list(dict.fromkeys(df["run"]))
@@ -98,6 +126,12 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         ax.plot(x, done["images_per_sec"], marker="o", label="images/s (median step)")
         if done["images_per_sec_best"].notna().any():
             ax.plot(x, done["images_per_sec_best"], marker=".", linestyle="--", label="images/s (best step)")
+        if not changes.empty:
+            here = changes[(changes["machine"] == machine) & (changes["case_id"] == case_id)]
+            for i, (_, c) in enumerate(here.iterrows()):
+                style = "-" if c["status"] == "confirmed" else ":"
+                ax.axvline(runs.index(c["run"]) - 0.5, color="darkorange", linestyle=style, linewidth=1.5,
+                           label=None if i else "change point")  # fmt: skip
         bad = regs[(regs["machine"] == machine) & (regs["case_id"] == case_id)]
         for i, r in enumerate(dict.fromkeys(bad["run"])):
             y = done[done["run"] == r][metric]
@@ -126,7 +160,8 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         machines=", ".join(sorted(map(str, df["machine"].unique()))),
         metric=threshold.metric,
         limit=f"{threshold.limit:+g}%",
-        notes=[],
+        notes=notes,
+        changes=table_data(_change_summary(changes)),
         summary=table_data(pd.DataFrame(summary)),
         summary_flags=flags,
         regressions=table_data(regs[reg_cols] if not regs.empty else pd.DataFrame()),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from resnet.results.pages import markdown_cell, markdown_table, table_data, write_page
-from resnet.results.tables import best_batches, cases, ok
+from resnet.results.tables import best_batches, cases, loadgen_rows, ok
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 #: What the procurement table compares across machines.
@@ -90,6 +90,7 @@ def machines_table(
             "runs": int(runs.get(machine, 1)),
             "best_images_per_sec": best["best_images_per_sec"],
             "best_batch": best["best_batch"],
+            "best_path": f"{top['backend']}" + ("" if top["runtime"] == "keras" else f" -> {top['runtime']}"),
             "latency_ms_bs1": float(bs1["latency_ms_p50"].min()) if not bs1.empty else math.nan,
             "largest_batch_that_fit": best["largest_that_fit"],
             "joules_per_image": float(top["joules_per_image"])
@@ -104,6 +105,14 @@ def machines_table(
                 row["images_per_dollar_owned"] = (
                     row["best_images_per_sec"] * price["years"] * SECONDS_PER_YEAR / price["purchase_price"]
                 )
+        serving = loadgen_rows(df)
+        serving = serving[(serving["machine"] == machine) & (serving["status"] == "ok")]
+        serving = serving[(serving["version"] == best["version"]) & (serving["precision"] == best["precision"])]
+        if best["mode"] == "inference" and not serving.empty:
+            offline = serving[serving["scenario"] == "offline"]["samples_per_sec"].dropna()
+            peak = serving[serving["scenario"] == "server"]["server_peak_qps"].dropna()
+            row["loadgen_offline_samples_per_sec"] = float(offline.max()) if not offline.empty else math.nan
+            row["loadgen_server_peak_qps"] = float(peak.max()) if not peak.empty else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:

@@ -12,22 +12,24 @@ from typing import Any
 
 import pandas as pd
 
-from resnet.schema import AXES, OURS_FOR
+from resnet.schema import AXES, OURS_FOR, SCENARIO_METRIC, SCENARIOS
 
 #: What a configuration is, besides its version and batch size: the machine, the run
 #: (only where needed to keep runs apart) and every other case axis.
-CONFIG = ["machine", *[a for a in AXES if a not in ("version", "batch_size")]]
+CONFIG = ["machine", *[a for a in AXES if a not in ("version", "batch_size", "scenario")]]
 #: Keys a reader always needs, even when they do not vary.
 ALWAYS = {"mode", "precision", "device", "version", "ratio_of"}
 
 
 def cases(df: pd.DataFrame) -> pd.DataFrame:
-    """The throughput cases, their axes with plain values (threads 0 = all cores)."""
-    out = df[df["kind"] == "case"].copy()
+    """The throughput cases (timed steps, not LoadGen scenarios), their axes with plain
+    values (threads 0 = all cores)."""
+    out = df[(df["kind"] == "case") & df["scenario"].isna()].copy()
     out["threads"] = out["threads"].fillna(0).astype(int)
     out["jit"] = out["jit"].fillna(False).astype(bool)
     out["batch_size"] = out["batch_size"].astype(int)
     out["replicas"] = out["replicas"].fillna(1).astype(int)
+    out["runtime"] = out["runtime"].fillna("keras")
     return out
 
 
@@ -304,13 +306,15 @@ def scaling_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _jit_label(row: pd.Series) -> str:
-    return f"{row['backend']}, jit {'on' if row['jit'] else 'off'}"
+    runtime = row.get("runtime")
+    where = row["backend"] if runtime in (None, "keras") or pd.isna(runtime) else f"{runtime} from {row['backend']}"
+    return f"{where}, jit {'on' if row['jit'] else 'off'}"
 
 
 def peer_table(df: pd.DataFrame) -> pd.DataFrame:
     """Our model against each reference (keras.applications) or peer (torchvision) of
     the same layout, on the same machine, device, mode, precision and batch: the
-    images/s of our best configuration (any backend, jit on or off) over theirs."""
+    images/s of our best configuration (any backend, runtime, jit on or off) over theirs."""
     frame = ok(cases(df))
     refs = frame[frame["version"].isin(list(OURS_FOR))]
     match = ["machine", "device", "mode", "precision", "batch_size", "image_size", "threads", "replicas"]
@@ -351,6 +355,54 @@ def drift_table(df: pd.DataFrame) -> pd.DataFrame:
     return frame.set_index(keys)[["machine_speed_gflops", "machine_speed_rel"]].astype(float).round(3)
 
 
+def loadgen_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The LoadGen scenario rows."""
+    return df[(df["kind"] == "case") & df["scenario"].notna()].copy()
+
+
+def loadgen_figure(row: pd.Series) -> str:
+    """A scenario's headline as MLPerf states it, with VALID or INVALID."""
+    if row["status"] != "ok":
+        return str(row["status"])
+    scenario = row["scenario"]
+    value = row.get(SCENARIO_METRIC[scenario])
+    if not _num(value):
+        text = "no rate met the bound" if scenario == "server" else "n/a"
+    elif scenario == "offline":
+        text = f"{value:.1f} samples/s"
+    elif scenario == "server":
+        text = f"{value:.1f} QPS at p99 <= {row['latency_bound_ms']:g} ms"
+    else:
+        text = f"p{90 if scenario == 'single-stream' else 99} {value:.1f} ms"
+    validity = "VALID" if row.get("valid") is True else "INVALID"
+    return f"{text} ({validity}, {row['duration_s']:.0f} s)" if _num(row.get("duration_s")) else text
+
+
+def loadgen_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per machine: scenario x version, each cell the scenario's headline figure (Offline
+    samples/s, SingleStream p90, MultiStream p99, Server peak QPS under the bound)."""
+    rows = loadgen_rows(df)
+    if rows.empty:
+        return pd.DataFrame()
+    rows["threads"] = rows["threads"].fillna(0).astype(int)
+    keys = index_keys(rows, ["machine", "backend", "device", "jit", "threads", "image_size", "precision", "version"],
+                      ["scenario"])  # fmt: skip
+    rows["cell"] = [loadgen_figure(r) for _, r in rows.iterrows()]
+    table = rows.pivot(index=keys, columns="scenario", values="cell")
+    return table[[s for s in SCENARIOS if s in table.columns]]
+
+
+def loadgen_detail_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every LoadGen case: the latencies LoadGen reports, queries, duration, validity."""
+    rows = loadgen_rows(df)
+    rows = rows[rows["status"] == "ok"]
+    if rows.empty:
+        return pd.DataFrame()
+    cols = ["samples_per_sec", "lg_p50_ms", "lg_p90_ms", "lg_p99_ms", "lg_p999_ms", "queries", "duration_s",
+            "mean_batch", "target_qps", "valid", "invalid_reason"]  # fmt: skip
+    return rows.set_index(["machine", "case_id"])[cols].round(2)
+
+
 #: The report's tables, in order: file stem -> (heading, function).
 TABLES = {
     "throughput": ("Throughput (images/s)", throughput_table),
@@ -372,5 +424,10 @@ TABLES = {
         "Data-parallel scaling (per-replica batch; efficiency = N-replica over N x 1-replica)",
         scaling_table,
     ),
+    "loadgen": (
+        "MLPerf LoadGen scenarios (LoadGen scenario, not an MLPerf submission: runs of seconds, not 600 s)",
+        loadgen_table,
+    ),
+    "loadgen_detail": ("LoadGen runs in detail (latencies in ms)", loadgen_detail_table),
     "problems": ("Cases that did not run", problems_table),
 }

@@ -1,0 +1,168 @@
+"""Deployment runtimes: our models exported once and run by ONNX Runtime or OpenVINO,
+parity-checked against Keras on every case.
+
+A model is exported from its float32 twin (Keras exports float32 policies only; the
+runtime's own precision setting then makes it mixed) into a cache folder keyed by the
+model's spec, the image size, Keras's version and the exporter's version, written
+atomically with a manifest of checksums: a file that does not match its manifest is
+rebuilt, never trusted.  Each case then compares the runtime's logits with the Keras
+model's on the same random batch; beyond the precision's tolerance the case fails with
+the figures as its reason, never a silent wrong number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RUNTIMES = ("keras", "onnxruntime", "openvino")
+INSTALL = {"onnxruntime": "pip install onnxruntime tf2onnx", "openvino": "pip install openvino"}
+#: The file format each runtime loads, and the package that writes it from Keras.
+FORMATS = {"onnxruntime": ("onnx", "tf2onnx"), "openvino": ("openvino", "openvino")}
+#: OpenVINO's inference precision per Keras precision.
+OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16", "mixed_float16": "f16"}
+#: Parity tolerance: the largest difference from Keras's float32 logits, relative to their
+#: largest magnitude.  float32 must agree to float rounding; bf16 and f16 carry 8 and 11
+#: mantissa bits through 50 layers (OpenVINO's bf16 measured 5e-3 on an AMD EPYC).
+TOLERANCE = {"float32": 1e-4, "mixed_bfloat16": 5e-2, "mixed_float16": 2e-2}
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime cannot run this case here (not installed, or not this precision on this
+    device); the case is skipped with this reason."""
+
+
+def cache_root() -> Path:
+    """Where exports are kept: $RESNET_BENCH_CACHE, else ~/.cache/resnet-bench/exports."""
+    base = os.environ.get("RESNET_BENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "resnet-bench"
+    )
+    return Path(base) / "exports"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def require(runtime: str) -> Any:
+    """The runtime's module, or RuntimeUnavailable naming the install command."""
+    name = {"onnxruntime": "onnxruntime", "openvino": "openvino"}[runtime]
+    exporter = FORMATS[runtime][1]
+    try:
+        module = __import__(name)
+        __import__(exporter)
+    except ImportError as err:
+        raise RuntimeUnavailable(f"{runtime} is not installed ({INSTALL[runtime]}): {err}") from None
+    return module
+
+
+def export_key(spec: str, image_size: int, runtime: str) -> str:
+    """The cache key: what changes the exported file."""
+    fmt, exporter = FORMATS[runtime]
+    text = json.dumps([spec, image_size, fmt, _version("keras"), exporter, _version(exporter)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) -> tuple[Path, float, bool]:
+    """The exported model file for ``key``: from the cache when its manifest matches the
+    files, else exported anew (atomically).  Returns (path, export seconds, rebuilt)."""
+    fmt = FORMATS[runtime][0]
+    name = "model.onnx" if fmt == "onnx" else "model.xml"
+    folder = (root or cache_root()) / key
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        try:
+            if json.loads(manifest.read_text())["files"] == _digest(folder) and (folder / name).exists():
+                return folder / name, 0.0, False
+        except (ValueError, KeyError, OSError):
+            pass  # unreadable or mismatched: rebuilt below
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
+    t0 = time.perf_counter()
+    try:
+        model.export(str(tmp / name), format=fmt, verbose=False)
+        (tmp / "manifest.json").write_text(json.dumps({"key": key, "format": fmt, "files": _digest(tmp)}))
+        seconds = time.perf_counter() - t0
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder / name, seconds, True
+
+
+def load(runtime: str, path: Path, precision: str, threads: int | None, device: str) -> tuple[Callable, dict]:
+    """``(run, info)``: ``run(x)`` gives the logits of a NumPy batch; info names the runtime,
+    its version and where it runs.  RuntimeUnavailable for a precision it cannot do here."""
+    if device != "cpu":
+        raise RuntimeUnavailable(f"{runtime} cases run on the CPU here; {device} needs its GPU build")
+    if runtime == "onnxruntime":
+        ort = require(runtime)
+        if precision != "float32":
+            raise RuntimeUnavailable(
+                "ONNX Runtime's CPU execution provider has no float16 or bfloat16 convolution kernels: "
+                f"{precision} is not a precision it can run here"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = session.get_inputs()[0].name
+
+        def run_ort(x: np.ndarray) -> np.ndarray:
+            return session.run(None, {feed: x})[0]
+
+        return run_ort, {"runtime_version": ort.__version__, "device_name": "CPU (onnxruntime CPUExecutionProvider)"}
+    ov = require(runtime)
+    core = ov.Core()
+    hint = OPENVINO_PRECISION[precision]
+    capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if hint != "f32" and hint.upper().replace("F16", "FP16") not in capabilities:
+        raise RuntimeUnavailable(
+            f"OpenVINO's CPU plugin cannot run {hint} here (the CPU offers {', '.join(capabilities)}): "
+            f"{precision} is not a precision it can run on this CPU"
+        )
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    compiled = core.compile_model(str(path), "CPU", config)
+    got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    if hint not in got.lower():
+        raise RuntimeUnavailable(f"OpenVINO ran {got} when asked for {hint}: {precision} is not available here")
+    request = compiled.create_infer_request()
+
+    def run_ov(x: np.ndarray) -> np.ndarray:
+        return request.infer([x])[compiled.output(0)]
+
+    return run_ov, {"runtime_version": ov.__version__, "device_name": f"CPU (OpenVINO {hint})"}
+
+
+def parity(reference: np.ndarray, got: np.ndarray) -> tuple[float, float]:
+    """(largest difference relative to the reference's largest magnitude, the share of
+    images whose top-1 class agrees)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64).reshape(reference.shape)
+    scale = float(np.max(np.abs(reference))) or 1.0
+    err = float(np.max(np.abs(got - reference))) / scale
+    top1 = float(np.mean(np.argmax(got, axis=-1) == np.argmax(reference, axis=-1)))
+    return err, top1

@@ -1,0 +1,197 @@
+"""Change points over a history of runs: where a change began, how big it is, how sure.
+
+Each case's history (per machine and backend, runs ordered by their time) goes through
+E-Divisive with means, MongoDB's change-point detection (``signal-processing-algorithms``,
+the method of "Change Point Detection in Software Performance Testing", ICPE 2020): a
+permutation test decides whether splitting the series somewhere makes its two parts
+differ more than chance would.  On top of it, the rules a CI needs:
+
+- a change is confirmed once it persists: a change point that would cut off a single
+  run in the middle of the history is that run being an outlier, and is listed as such;
+- the newest run alone can still start a change: when it differs from its segment by more
+  than the threshold and by more than 3 robust standard deviations of that segment, it
+  is reported as a new change, unconfirmed (one run);
+- each change records the run and commit where it began, the medians before and after
+  (with 95% intervals from the runs' own step samples where they kept them, else over
+  the runs' figures) and the permutation p-value of the split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resnet.stats import median_interval
+
+#: The fewest runs a history needs before change points mean anything.
+MIN_RUNS = 5
+PVALUE = 0.05
+PERMUTATIONS = 200
+INSTALL = "pip install --no-deps signal-processing-algorithms more-itertools structlog"
+
+
+class HistoryUnavailable(Exception):
+    """The change-point library is not installed; the message names the install command."""
+
+
+def _e_divisive() -> Any:
+    try:
+        from signal_processing_algorithms.energy_statistics import energy_statistics
+    except ImportError as err:
+        raise HistoryUnavailable(f"change points need signal-processing-algorithms ({INSTALL}): {err}") from None
+    return energy_statistics
+
+
+@dataclass
+class Change:
+    """One change point of one case."""
+
+    machine: str
+    backend: str
+    case_id: str
+    metric: str
+    index: int  # the first run after the change (0-based, in the case's history)
+    run: str
+    commit: str | None
+    before: float
+    after: float
+    before_ci: tuple[float, float]
+    after_ci: tuple[float, float]
+    pvalue: float | None
+    confirmed: bool
+    runs_after: int
+
+    @property
+    def change_pct(self) -> float:
+        return 100 * (self.after - self.before) / self.before
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "commit": (self.commit or "")[:10],
+            "machine": self.machine,
+            "backend": self.backend,
+            "case_id": self.case_id,
+            "metric": self.metric,
+            "before": round(self.before, 3),
+            "after": round(self.after, 3),
+            "change_pct": round(self.change_pct, 2),
+            "before_95": f"[{self.before_ci[0]:.3f}, {self.before_ci[1]:.3f}]",
+            "after_95": f"[{self.after_ci[0]:.3f}, {self.after_ci[1]:.3f}]",
+            "pvalue": None if self.pvalue is None else round(self.pvalue, 3),
+            "status": "confirmed" if self.confirmed else "new, unconfirmed (latest run only)",
+            "runs_after": self.runs_after,
+        }
+
+
+def _segment_interval(values: list[float], samples: list[Any], images: int | None, seed: int) -> tuple[float, float]:
+    """95% interval of a segment's median figure: from the runs' step samples where every
+    run kept them (windows = runs), else from the runs' figures themselves."""
+    if images and samples and all(isinstance(s, list) and s for s in samples):
+        windows = [[t for w in s for t in w] for s in samples]
+        _, lo, hi = median_interval(windows, seed=seed)
+        return images / hi, images / lo
+    if len(values) < 2:
+        return math.nan, math.nan
+    _, lo, hi = median_interval([values], seed=seed)
+    return lo, hi
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    mad = float(np.median(np.abs(values - np.median(values))))
+    return 1.4826 * mad
+
+
+def case_changes(
+    history: pd.DataFrame, metric: str, threshold_pct: float | None = None, seed: int = 0
+) -> tuple[list[Change], list[int]]:
+    """The change points of one case's history (rows ordered oldest first) and the
+    indices of runs that are outliers rather than changes."""
+    lib = _e_divisive()
+    done = history[history["status"] == "ok"].dropna(subset=[metric]).reset_index(drop=True)
+    values = done[metric].astype(float).to_numpy()
+    if len(values) < MIN_RUNS:
+        return [], []
+    np.random.seed(seed)  # the library's permutation test draws from NumPy's global generator
+    points = sorted(int(p) for p in lib.e_divisive(values, pvalue=PVALUE, permutations=PERMUTATIONS))
+    bounds = [0, *points, len(values)]
+    outliers = [a for a, b in zip(bounds, bounds[1:], strict=False) if b - a == 1 and 0 < a and b < len(values)]
+    confirmed = [p for p in points if not any(o in (p, p - 1) for o in outliers) and p < len(values) - 1]
+    changes = [_change(done, values, metric, p, confirmed, lib, seed) for p in confirmed]
+    # The newest run alone: a change if it leaves its segment's noise by more than the threshold.
+    last = len(values) - 1
+    start = max([0, *confirmed])
+    segment = values[start:last]
+    if len(segment) >= 3 and last not in confirmed:
+        median, sigma = float(np.median(segment)), _robust_sigma(segment)
+        change = 100 * (values[last] - median) / median
+        big = threshold_pct is None or abs(change) >= abs(threshold_pct)
+        if big and abs(values[last] - median) > 3 * max(sigma, 1e-12):
+            changes.append(_change(done, values, metric, last, [*confirmed, last], lib, seed, confirmed=False))
+    return changes, outliers
+
+
+def _change(
+    done: pd.DataFrame,
+    values: np.ndarray,
+    metric: str,
+    point: int,
+    points: list[int],
+    lib: Any,
+    seed: int,
+    confirmed: bool = True,
+) -> Change:
+    bounds = [0, *sorted(points), len(values)]
+    i = bounds.index(point)
+    a, b = bounds[i - 1], bounds[i + 1]
+    before, after = values[a:point], values[point:b]
+    images = done["global_batch"].iloc[point] if metric.startswith("images_per_sec") else None
+    samples = done["samples_s"] if "samples_s" in done else pd.Series([None] * len(done))
+    before_ci = _segment_interval(list(before), list(samples.iloc[a:point]), images, seed)
+    after_ci = _segment_interval(list(after), list(samples.iloc[point:b]), images, seed + 1)
+    pvalue = None
+    if len(before) >= 2 and len(after) >= 2:
+        np.random.seed(seed)
+        stats = lib.get_energy_statistics_and_probabilities(list(before), list(after), permutations=PERMUTATIONS)
+        pvalue = float(stats.t_pvalue)
+    row = done.iloc[point]
+    return Change(
+        machine=str(row["machine"]),
+        backend=str(row["backend"]),
+        case_id=str(row["case_id"]),
+        metric=metric,
+        index=point,
+        run=str(row["run"]),
+        commit=row.get("commit") if isinstance(row.get("commit"), str) else None,
+        before=float(np.median(before)),
+        after=float(np.median(after)),
+        before_ci=before_ci,
+        after_ci=after_ci,
+        pvalue=pvalue,
+        confirmed=confirmed,
+        runs_after=len(after),
+    )
+
+
+def change_points(df: pd.DataFrame, metric: str, threshold_pct: float | None = None) -> tuple[pd.DataFrame, dict]:
+    """Every case's change points over a history frame (``dashboard.history``), newest
+    first, and notes: which cases were too short, which runs were outliers."""
+    rows, notes = [], {"too_short": [], "outliers": []}
+    for (machine, backend, case_id), group in df.groupby(["machine", "backend", "case_id"], sort=True):
+        group = group.sort_values("run", kind="stable")
+        done = group[group["status"] == "ok"].dropna(subset=[metric])
+        if len(done) < MIN_RUNS:
+            notes["too_short"].append(f"{case_id} on {machine} ({len(done)} runs; change points need {MIN_RUNS})")
+            continue
+        changes, outliers = case_changes(group, metric, threshold_pct)
+        rows += [c.as_row() for c in changes]
+        runs = done["run"].reset_index(drop=True)
+        notes["outliers"] += [f"{case_id} on {machine}: run {runs.iloc[i]}" for i in outliers]
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table = table.sort_values(["run", "case_id"], ascending=[False, True]).reset_index(drop=True)
+    return table, notes

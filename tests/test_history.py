@@ -1,0 +1,90 @@
+"""Change points over run histories (synthetic, seeded): where a change began, drift,
+outliers, too-short histories, and the CI gate on the latest run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from resnet.cli import main
+from tests.test_results import _row, make_run
+
+pytest.importorskip("signal_processing_algorithms", reason="pip install --no-deps signal-processing-algorithms")
+
+
+def _write_history(tmp_path, speeds, name="runs"):
+    """One run per speed, oldest first, each a v1 inference case at batch 8."""
+    runs = tmp_path / name
+    runs.mkdir()
+    for i, speed in enumerate(speeds, start=1):
+        path = make_run(runs / f"{i:04d}_run.json", [_row("v1", "inference", 8, ips=float(speed))])
+        data = json.loads(path.read_text())
+        data["datetime"] = f"2026-11-{1 + i // 24:02d}T{i % 24:02d}:00:00"
+        data["commit_info"] = {"id": f"c{i:039d}"}
+        path.write_text(json.dumps(data))
+    return runs
+
+
+def _changes(tmp_path, speeds):
+    from resnet.results.dashboard import history
+    from resnet.results.history import change_points
+
+    df = history(_write_history(tmp_path, speeds), [])
+    return change_points(df, "images_per_sec")
+
+
+def _noisy(n, seed, level=100.0, noise=0.005):
+    return level * np.random.default_rng(seed).lognormal(0, noise, n)
+
+
+def test_a_10_percent_step_at_run_12_of_30_is_found_there(tmp_path):
+    speeds = np.concatenate([_noisy(11, 1), _noisy(19, 2, level=90.0)])  # runs 12..30 are 10% slower
+    table, _ = _changes(tmp_path, speeds)
+    confirmed = table[table["status"] == "confirmed"]
+    assert len(confirmed) == 1, table
+    first = confirmed.iloc[0]
+    run_number = int(first["run"].split()[-1][:4])  # "datetime 0012_run.json"
+    assert abs(run_number - 12) <= 1
+    assert first["change_pct"] == pytest.approx(-10, abs=1.5)
+    assert first["commit"] == f"c{run_number:039d}"[:10]
+    assert first["pvalue"] is not None and first["pvalue"] < 0.05
+
+
+def test_a_slow_drift_of_1_percent_per_run_is_reported(tmp_path):
+    speeds = 100.0 * 0.99 ** np.arange(15) * np.random.default_rng(3).lognormal(0, 0.002, 15)
+    table, _ = _changes(tmp_path, speeds)
+    assert not table.empty
+    assert (table["change_pct"] < 0).all()
+
+
+def test_a_single_outlier_run_is_not_a_change_point(tmp_path):
+    speeds = _noisy(20, 4)
+    speeds[9] = 80.0  # run 10 alone
+    table, notes = _changes(tmp_path, speeds)
+    assert table.empty or not (table["status"] == "confirmed").any(), table
+    assert any("0010_run.json" in o for o in notes["outliers"]) or table.empty
+
+
+def test_three_runs_are_too_short_and_say_so(tmp_path, capsys):
+    runs = _write_history(tmp_path, [100.0, 99.0, 80.0])
+    assert main(["history", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert "too short for change points" in out and "need 5" in out
+
+
+def test_the_gate_fails_on_a_change_that_starts_at_the_latest_run(tmp_path, capsys):
+    steady = _write_history(tmp_path, _noisy(12, 5), "steady")
+    assert main(["history", str(steady), "--fail-on-new", "images_per_sec:-5%"]) == 0
+    dropped = _write_history(tmp_path, [*_noisy(11, 6), 80.0], "dropped")
+    assert main(["history", str(dropped), "--fail-on-new", "images_per_sec:-5%"]) == 1
+    assert "NEW CHANGE at the latest run" in capsys.readouterr().out
+    assert main(["history", str(tmp_path / "nope"), "--fail-on-new", "images_per_sec:-5%"]) == 2
+
+
+def test_the_dashboard_lists_change_points(tmp_path):
+    runs = _write_history(tmp_path, np.concatenate([_noisy(8, 7), _noisy(8, 8, level=85.0)]))
+    assert main(["dashboard", str(runs), "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "Change points, newest first" in page and "confirmed" in page

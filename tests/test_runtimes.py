@@ -1,0 +1,108 @@
+"""Deployment runtimes: export once (cached, checked), load, parity against Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from resnet.engine import runtimes
+from resnet.engine.options import UsageError, parse_options
+from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.schema import Case
+
+
+def _available(runtime: str) -> bool:
+    try:
+        runtimes.require(runtime)
+    except runtimes.RuntimeUnavailable:
+        return False
+    return True
+
+
+def test_runtimes_are_an_axis_of_inference_cases():
+    from resnet.engine.options import resolve_axes
+
+    axes = resolve_axes(parse_options({"profile": "smoke", "devices": "cpu", "runtimes": "keras,onnxruntime"}))
+    cases = axes.cases("tensorflow")
+    assert {c.runtime for c in cases if c.mode == "inference"} == {"keras", "onnxruntime"}
+    assert {c.runtime for c in cases if c.mode == "training"} == {"keras"}
+    assert Case("v1", "inference", 8, "float32", "cpu", False, runtime="openvino").id.endswith("-openvino")
+    with pytest.raises(UsageError, match="--runtimes: unknown value 'tensorrt'; valid: keras, onnxruntime, openvino"):
+        parse_options({"runtimes": "tensorrt"})
+
+
+def test_parity_figures():
+    ref = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    err, top1 = runtimes.parity(ref, ref * 1.001)
+    assert err == pytest.approx(0.0007, rel=1e-3) and top1 == 1.0
+    err, top1 = runtimes.parity(ref, ref[:, ::-1])
+    assert top1 == 0.5 and err > 0.5
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_a_corrupted_export_is_rebuilt_not_trusted(tmp_path, runtime):
+    if not _available(runtime):
+        pytest.skip(f"{runtime} is not installed ({runtimes.INSTALL[runtime]})")
+    import resnet
+
+    model = resnet.build("v1", depth=18, input_shape=(32, 32, 3), classes=10)
+    key = runtimes.export_key("v1-depth18", 32, runtime)
+    path, seconds, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
+    assert rebuilt and seconds > 0 and path.exists()
+    again, seconds, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
+    assert again == path and not rebuilt and seconds == 0.0
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    path.write_bytes(bytes(data))
+    _, _, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
+    assert rebuilt
+
+
+@pytest.mark.parametrize("version", ["v1", "v1.5", "v2"])
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_export_and_parity_at_64px(tmp_path, runtime, version):
+    """Each runtime that installs here runs each version, its logits within float32's tolerance."""
+    if not _available(runtime):
+        pytest.skip(f"{runtime} is not installed ({runtimes.INSTALL[runtime]})")
+    case = Case(version, "inference", 2, "float32", "cpu", False, 64, runtime=runtime)
+    with WorkerClient(timeout=300, env={"RESNET_BENCH_CACHE": str(tmp_path)}) as w:
+        setup = w.call("setup", case=case)
+        w.call("warm")
+        assert w.call("step")["seconds"] > 0
+        w.call("finish")
+    assert setup["parity_max_rel_err"] <= runtimes.TOLERANCE["float32"]
+    assert setup["parity_top1_agreement"] == 1.0
+    assert setup["runtime_version"] and runtime.replace("onnxruntime", "onnx").lower()[:4] in setup["device_name"].lower()
+    assert setup["exported_from"] == "the model itself" and setup["export_s"] > 0
+
+
+def test_a_precision_a_runtime_cannot_do_here_is_skipped(tmp_path):
+    if not _available("onnxruntime"):
+        pytest.skip("onnxruntime is not installed")
+    case = Case("v1", "inference", 2, "mixed_bfloat16", "cpu", False, 32, runtime="onnxruntime")
+    with WorkerClient(timeout=300, env={"RESNET_BENCH_CACHE": str(tmp_path)}) as w:
+        with pytest.raises(CaseFailure) as info:
+            w.call("setup", case=case)
+    assert info.value.status == "skipped" and "no float16 or bfloat16 convolution kernels" in info.value.reason
+
+
+def test_a_parity_failure_fails_the_case(tmp_path, monkeypatch):
+    """A runtime whose outputs are off (a deliberately perturbed model) fails its case with
+    the figures as the reason, in the worker's own code path."""
+    if not _available("onnxruntime"):
+        pytest.skip("onnxruntime is not installed")
+    from resnet.engine.worker_server import WorkerServer
+
+    real = runtimes.load
+
+    def perturbed(*args, **kwargs):
+        run, info = real(*args, **kwargs)
+        return (lambda x: run(x) + 0.01), info
+
+    monkeypatch.setattr(runtimes, "load", perturbed)
+    monkeypatch.setenv("RESNET_BENCH_CACHE", str(tmp_path))
+    server = WorkerServer()
+    server.start(None)
+    with pytest.raises(CaseFailure) as info:
+        server.setup(Case("v1", "inference", 2, "float32", "cpu", False, 32, runtime="onnxruntime"))
+    assert info.value.status == "error" and info.value.reason.startswith("parity: onnxruntime float32 differs")
