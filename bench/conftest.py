@@ -84,6 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except UsageError as err:
         raise pytest.UsageError(str(err)) from None
+    if not config.option.collectonly:
+        config.resnet_sweep.prepare_data()
     _stop_on_sigterm()
 
 
@@ -130,6 +132,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     sweep: Sweep = metafunc.config.resnet_sweep
     if "window" in metafunc.fixturenames:
         metafunc.parametrize("window", sweep.windows, ids=[w.id for w in sweep.windows])
+    if "pipeline_case" in metafunc.fixturenames:
+        ids = [f"{p}-{s}-w{w}" for p, s, w in sweep.pipeline_cases]
+        metafunc.parametrize("pipeline_case", sweep.pipeline_cases, ids=ids)
     if "lg_case" in metafunc.fixturenames:
         metafunc.parametrize("lg_case", sweep.loadgen_cases, ids=[c.id for c in sweep.loadgen_cases])
     if "group" in metafunc.fixturenames:

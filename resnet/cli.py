@@ -217,6 +217,35 @@ def _new_changes(df, table, threshold) -> list[str]:
     return out
 
 
+def cmd_make_data(args: argparse.Namespace) -> int:
+    """Write a generated ImageNet-like JPEG data set (folder tree and TFRecord shards)."""
+    from resnet.data import DataError, make_dataset
+
+    try:
+        stats = make_dataset(
+            args.directory, args.images, seed=args.seed, shards=args.shards, force=args.force
+        )
+    except DataError as err:
+        return _fail(str(err))
+    size = f"{stats['mean_width']:.0f}x{stats['mean_height']:.0f}"
+    print(
+        f"{stats['images']} images in {args.directory}: mean {stats['mean_kb']} KiB "
+        f"(10-90%: {stats['p10_kb']}-{stats['p90_kb']} KiB), {size} on average, "
+        f"{stats['bits_per_pixel']} bits per pixel, {stats['tfrecord_shards']} TFRecord shards"
+    )
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
     """List the versions with a one-line description each."""
     from resnet.schema import DESCRIPTIONS
@@ -274,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash.set_defaults(fn=cmd_dashboard)
     his = sub.add_parser("history", help="change points over a directory of runs (CI gate on the latest)")
     his.add_argument("directory", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)")
-    his.add_argument("--metric", default="images_per_sec", help="the figure to follow (default images_per_sec)")
+    his.add_argument(
+        "--metric", default="images_per_sec", help="the figure to follow (default images_per_sec)"
+    )
     his.add_argument(
         "--fail-on-new",
         default=None,
@@ -283,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     his.add_argument("--out", default=None, help="also write the change points as CSV")
     his.set_defaults(fn=cmd_history)
+    mk = sub.add_parser("make-data", help="write a generated ImageNet-like JPEG data set")
+    mk.add_argument("directory", help="where to write it (jpeg/<class>/, tfrecord/, dataset.json)")
+    mk.add_argument("--images", type=_positive, required=True, help="how many images")
+    mk.add_argument("--seed", type=int, default=0, help="the set is deterministic from its seed (default 0)")
+    mk.add_argument("--shards", type=_positive, default=4, help="TFRecord shards (default 4)")
+    mk.add_argument("--force", action="store_true", help="replace an earlier set made by make-data")
+    mk.set_defaults(fn=cmd_make_data)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser

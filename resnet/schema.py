@@ -29,6 +29,10 @@ STRATEGIES = ("mirrored", "multiworker")
 SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
 #: What runs an inference step (resnet/engine/runtimes.py).
 RUNTIMES = ("keras", "onnxruntime", "openvino")
+#: Where training data comes from, and the input pipelines (resnet/engine/pipelines.py).
+DATA = ("synthetic", "jpeg")
+PIPELINES = ("tfdata", "pil", "torchvision-gpu")
+STAGES = ("decode", "train", "eval")
 SCENARIO_METRIC = {
     "single-stream": "lg_p90_ms",
     "multi-stream": "lg_p99_ms",
@@ -54,7 +58,7 @@ STATUSES = ("ok", "skipped", "oom", "timeout", "error", "invalid", "pending")
 #: within one worker), a paired comparison, or a measurement of the tool itself.
 #: A "window" row is one window of a case measured in several (``--repeat``); its case row
 #: combines them.
-KINDS = ("case", "window", "build", "goal", "paired", "loader")
+KINDS = ("case", "window", "build", "goal", "paired", "pipeline", "loader")
 
 
 def device_index(device: str) -> int:
@@ -104,6 +108,8 @@ class Case:
     scenario: str | None = _axis(None, id=lambda v, c: f"lg-{v}" if v else None)
     #: What runs the inference step: Keras itself, or the model exported to a deployment runtime.
     runtime: str = _axis("keras", id=lambda v, c: None if v == "keras" else v)
+    #: Training data: random tensors already on the device, or JPEG files through an input pipeline.
+    data: str = _axis("synthetic", id=lambda v, c: None if v == "synthetic" else v)
 
     @property
     def global_batch(self) -> int:
@@ -141,7 +147,7 @@ AXES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Case))
 #: The order in which axes appear in a case id (ids of older runs must stay the same).
 ID_ORDER = (
     "version", "mode", "batch_size", "precision", "device", "jit", "threads", "image_size", "backend",
-    "replicas", "strategy", "runtime", "scenario",
+    "replicas", "strategy", "runtime", "data", "scenario",
 )  # fmt: skip
 #: The axes that have a default, and its value (rows of older runs lack some of them).
 AXIS_DEFAULTS: dict[str, Any] = {
@@ -271,6 +277,21 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("parity_max_rel_err", "metric", _NUM, doc="largest difference from Keras's logits / their largest"),
     Field("parity_top1_agreement", "metric", _NUM, doc="share of images whose top-1 class agrees with Keras"),
     Field("parity_tolerance", "metric", _NUM, doc="the largest relative difference the precision allows"),
+    # -- input pipelines (resnet/engine/pipelines.py) --
+    Field("pipeline", "info", _STR, doc="tfdata, pil or torchvision-gpu"),
+    Field("stage", "info", _STR, doc="decode, train (augmentation) or eval (preprocessing)"),
+    Field("workers", "metric", (int,), "cores", doc="parallel calls / worker processes (and cores)"),
+    Field("images_per_sec_per_core", "metric", _NUM, "images/s", "higher", "images/s over the workers"),
+    Field(
+        "synthetic_images_per_sec",
+        "metric",
+        _NUM,
+        "images/s",
+        "higher",
+        "the same step on tensors on the device",
+    ),
+    Field("input_bound_fraction", "metric", _NUM, "", "lower", "1 - end-to-end over synthetic images/s"),
+    Field("data_dir", "info", _STR, doc="the generated data set read"),
     # -- paired comparisons (resnet/engine/paired.py) --
     Field("comparison", "info", _STR, doc="what a paired ratio compares: version or precision"),
     Field("numerator", "info", _STR, doc="the version or precision over ..."),
@@ -295,6 +316,7 @@ REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "window": ("version", "mode", "batch_size", "precision", "device", "backend", "window"),
     "paired": ("mode", "batch_size", "device", "backend", "comparison", "numerator", "denominator"),
     "loader": (),
+    "pipeline": ("pipeline", "stage", "workers", "batch_size"),
 }
 #: Metrics that are computed from the timed step times (their noise is the steps').
 TIMED = frozenset(

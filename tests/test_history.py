@@ -11,7 +11,9 @@ import pytest
 from resnet.cli import main
 from tests.test_results import _row, make_run
 
-pytest.importorskip("signal_processing_algorithms", reason="pip install --no-deps signal-processing-algorithms")
+pytest.importorskip(
+    "signal_processing_algorithms", reason="pip install --no-deps signal-processing-algorithms"
+)
 
 
 def _write_history(tmp_path, speeds, name="runs"):

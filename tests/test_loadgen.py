@@ -91,14 +91,18 @@ def _service(seconds: float, calls: list[int] | None = None):
 
 @pytest.fixture(scope="module")
 def lg():
-    return pytest.importorskip("mlperf_loadgen", reason="mlperf_loadgen is not installed (pip install mlcommons-loadgen)")
+    return pytest.importorskip(
+        "mlperf_loadgen", reason="mlperf_loadgen is not installed (pip install mlcommons-loadgen)"
+    )
 
 
 @pytest.mark.parametrize("scenario", ["single-stream", "multi-stream", "offline", "server"])
 def test_every_scenario_runs_through_loadgen(lg, tmp_path, scenario):
     settings = LoadGenSettings(duration_s=1.0, sample_count=64, max_batch=4, offline_batch=16)
     calls: list[int] = []
-    out = run_scenario(lg, scenario, _service(0.002, calls), settings, tmp_path, target_qps=50.0)
+    expected = 0.002  # the fake's service time for one query (one batch)
+    out = run_scenario(lg, scenario, _service(0.002, calls), settings, tmp_path, target_qps=50.0,
+                       expected_latency_s=expected)  # fmt: skip
     assert out["queries"] > 0 and out["answered_more_than_once"] == 0
     assert out["p50_latency_ns"] > 0 and out["duration_s"] >= 1.0
     assert (tmp_path / "mlperf_log_summary.txt").exists() and (tmp_path / "mlperf_log_detail.txt").exists()
@@ -119,8 +123,10 @@ def test_each_query_is_answered_exactly_once(lg, tmp_path):
 def test_the_server_search_finds_the_analytic_capacity(lg, tmp_path):
     """A SUT with a fixed 10 ms service time and batches of one can serve 100 queries/s;
     with a generous bound, the search's peak lands within 10% of that capacity."""
-    settings = LoadGenSettings(duration_s=2.0, sample_count=64, max_batch=1, latency_bound_ms=400.0, search_runs=8)
-    out, search = find_server_peak(lg, _service(0.010), settings, tmp_path, capacity_qps=100.0)
+    settings = LoadGenSettings(
+        duration_s=2.0, sample_count=64, max_batch=1, latency_bound_ms=400.0, search_runs=8
+    )
+    _, search = find_server_peak(lg, _service(0.010), settings, tmp_path, capacity_qps=100.0)
     best = search.best()
     assert best is not None
     assert 90.0 <= best[0] <= 110.0, search.runs
@@ -140,10 +146,26 @@ def test_loadgen_cases_through_the_engine(lg, tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     out_json = tmp_path / "lg.json"
-    args = ["bench/test_loadgen.py", "--profile", "smoke", "--scenarios", "single-stream,multi-stream,offline,server"]
+    args = [
+        "bench/test_loadgen.py",
+        "--profile",
+        "smoke",
+        "--scenarios",
+        "single-stream,multi-stream,offline,server",
+    ]
     args += ["--loadgen-duration", "1", "--latency-bound", "200", "--devices", "cpu"]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, "--benchmark-json", str(out_json)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *args,
+            "--benchmark-json",
+            str(out_json),
+        ],
         cwd=root,
         capture_output=True,
         text=True,

@@ -255,8 +255,9 @@ def test_bad_input(kwargs, match):
     assert "\n" not in str(info.value)
 
 
-#: The one module where backend-specific code belongs (one class per backend).
-BACKEND_SPECIFIC = {"engine/backends.py"}
+#: Where TensorFlow-specific code belongs: one class per backend, tf.data (TensorFlow's own
+#: input pipeline, beside the PIL one), and the TFRecord shards of the generated data set.
+BACKEND_SPECIFIC = {"engine/backends.py", "engine/pipelines.py", "data.py"}
 
 
 def test_package_imports_nothing_tensorflow_specific():

@@ -152,6 +152,7 @@ def measure(
                 iterations=1,
             )
             _probe(worker, series)
+            synthetic = worker.call("synthetic", n=len(inside))["times"] if case.data == "jpeg" else None
             done = worker.call("finish")
             times = list(benchmark.stats.stats.data)
             row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
@@ -171,12 +172,70 @@ def measure(
                 row["device_peak_tflops"] = peaks.get(case, worker)
                 if row["device_peak_tflops"] and row["achieved_tflops"]:
                     row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
+            if synthetic:
+                row["synthetic_images_per_sec"] = case.global_batch / statistics.median(synthetic)
+                row["input_bound_fraction"] = 1 - row["images_per_sec"] / row["synthetic_images_per_sec"]
             row["status"] = "ok"
             if not window:
                 add_intervals(row, case, [times])
     except CaseFailure as err:
         row["status"] = err.status
         row["reason"] = err.reason
+    row["wall_s"] = time.monotonic() - t0
+    return row
+
+
+def measure_pipeline(
+    pipeline: str,
+    stage: str,
+    workers: int,
+    benchmark: Any,
+    *,
+    batch: int,
+    size: int,
+    device: str,
+    rounds: int,
+    min_time: float | None,
+    timeout: float,
+    data_dir: str,
+) -> dict[str, Any]:
+    """An input pipeline alone, in its own worker limited to ``workers`` cores: each timed
+    step pulls one batch; images/s, per core, with its interval."""
+    case = Case("pipeline", "inference", batch, "float32", device, False, size)
+    row = new_row(case, kind="pipeline", case_id=f"pipeline-{pipeline}-{stage}-w{workers}-bs{batch}")
+    row.update(pipeline=pipeline, stage=stage, workers=workers, data_dir=data_dir, version=None, mode=None)
+    t0 = time.monotonic()
+    try:
+        env = {"RESNET_BENCH_DATA": data_dir}
+        with WorkerClient(threads=workers, timeout=timeout, env=env) as worker:
+            setup = worker.call(
+                "pipeline_setup",
+                pipeline=pipeline,
+                stage=stage,
+                workers=workers,
+                batch=batch,
+                device=device,
+                size=size,
+            )
+            row.update(compile_s=setup["compile_s"], device_name=setup["device_name"])
+            worker.call("warm")
+            warm = [worker.call("step")["seconds"]]
+            timed = rounds_for(rounds, min_time, warm[0])
+            benchmark.pedantic(lambda: worker.call("step"), rounds=timed, warmup_rounds=0, iterations=1)
+            done = worker.call("finish")
+            times = list(benchmark.stats.stats.data)
+        row.update(metrics_from_times(case, times, None))
+        row.update(
+            rounds=len(times),
+            timed_s=sum(times),
+            samples_s=[times],
+            peak_host_rss_mb=done["peak_host_rss_mb"],
+        )
+        row["images_per_sec_per_core"] = row["images_per_sec"] / workers
+        row["status"] = "ok"
+        add_intervals(row, case, [times])
+    except CaseFailure as err:
+        row.update(status=err.status, reason=err.reason)
     row["wall_s"] = time.monotonic() - t0
     return row
 

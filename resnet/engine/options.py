@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 from resnet.schema import (
     ALL_VERSIONS,
     BACKENDS,
+    DATA,
     MIN_IMAGE,
     MODES,
     PEERS,
+    PIPELINES,
     PRECISIONS,
     RUNTIMES,
     SCENARIOS,
+    STAGES,
     STRATEGIES,
     Case,
 )
@@ -241,7 +244,7 @@ OPTIONS: tuple[Option, ...] = (
         "--runtimes",
         "runtimes",
         choices("--runtimes", RUNTIMES),
-        "what runs inference cases: keras (default), onnxruntime, openvino (exported from Keras, parity-checked)",
+        "what runs inference cases: keras (default), onnxruntime, openvino (exported, parity-checked)",
     ),
     Option("--image-size", "image_size", one_int("--image-size", MIN_IMAGE), f"image side (>= {MIN_IMAGE})"),
     Option("--threads", "threads", parse_threads, "intra-op threads (and cores) per case: an axis, e.g. 1,2"),
@@ -271,11 +274,21 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--paired-rounds", "paired_rounds", one_int("--paired-rounds", 2), "rounds of a paired comparison"
     ),
+    Option("--data", "data", choices("--data", DATA), "training data: synthetic (on the device), jpeg"),
+    Option(
+        "--pipelines",
+        "pipelines",
+        choices("--pipelines", PIPELINES),
+        "input pipelines to measure alone (bench/test_pipeline.py): tfdata, pil, torchvision-gpu",
+    ),
+    Option("--stages", "stages", choices("--stages", STAGES), "pipeline stages: decode, train, eval"),
+    Option("--workers", "workers", positive_ints("--workers"), "pipeline workers (and cores), e.g. 1,2"),
+    Option("--data-images", "data_images", one_int("--data-images", 16), "images in the generated data set"),
     Option(
         "--scenarios",
         "scenarios",
         parse_scenarios,
-        "MLPerf LoadGen scenarios for bench/test_loadgen.py: single-stream,multi-stream,offline,server (off: none)",
+        "MLPerf LoadGen scenarios (bench/test_loadgen.py): single-stream,multi-stream,offline,server; off",
     ),
     Option(
         "--loadgen-duration",
@@ -289,7 +302,9 @@ OPTIONS: tuple[Option, ...] = (
         choices("--loadgen-versions", ALL_VERSIONS),
         "the versions LoadGen runs (default: --versions)",
     ),
-    Option("--latency-bound", "latency_bound_ms", milliseconds("--latency-bound"), "Server p99 bound, ms (15)"),
+    Option(
+        "--latency-bound", "latency_bound_ms", milliseconds("--latency-bound"), "Server p99 bound, ms (15)"
+    ),
     Option(
         "--sample-count",
         "sample_count",
@@ -327,6 +342,12 @@ class Axes:
     min_time: float | None = None
     #: What runs inference cases (training cases are Keras's always).
     runtimes: tuple[str, ...] = ("keras",)
+    #: Training data (an axis of training cases), and the input pipelines measured alone.
+    data: tuple[str, ...] = ("synthetic",)
+    pipelines: tuple[str, ...] = ()
+    stages: tuple[str, ...] = STAGES
+    workers: tuple[int, ...] = (1, 2)
+    data_images: int = 512
     #: Batch sizes of the training cases (None: ``batch_sizes``).
     training_batch_sizes: tuple[int, ...] | None = None
     #: Windows per case, and the seed of their shuffled order.
@@ -351,7 +372,7 @@ class Axes:
         """Every case of the run, versions outermost; runtimes other than Keras apply to
         inference cases only."""
         return [
-            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy, runtime=rt)
+            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy, runtime=rt, data=data)
             for v in self.versions
             for m in self.modes
             for b in self.batches(m)
@@ -361,7 +382,12 @@ class Axes:
             for t in self.threads
             for r in self.replicas
             for rt in (self.runtimes if m == "inference" else ("keras",))
+            for data in (self.data if m == "training" else ("synthetic",))
         ]
+
+    def pipeline_cases(self) -> list[tuple[str, str, int]]:
+        """(pipeline, stage, workers) of every input-pipeline case."""
+        return [(p, s, w) for p in self.pipelines for s in self.stages for w in self.workers]
 
     def paired_groups(self, backend: str) -> list[PairedGroup]:
         """One paired comparison per (mode, batch) of ``paired`` and device: our versions
@@ -388,7 +414,18 @@ class Axes:
         batch = {"single-stream": 1, "multi-stream": settings.multi_stream_samples,
                  "offline": settings.offline_batch, "server": settings.max_batch}  # fmt: skip
         return [
-            Case(v, "inference", batch[s], p, d, self.jit[0], self.image_size, self.threads[0], backend, scenario=s)
+            Case(
+                v,
+                "inference",
+                batch[s],
+                p,
+                d,
+                self.jit[0],
+                self.image_size,
+                self.threads[0],
+                backend,
+                scenario=s,
+            )
             for v in (self.loadgen_versions or self.versions)
             if v not in PEERS
             for p in self.precisions

@@ -101,6 +101,8 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
     t0 = time.perf_counter()
     try:
+        # Keras's exporters read the input signature off a model that has been called.
+        model(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)
         model.export(str(tmp / name), format=fmt, verbose=False)
         (tmp / "manifest.json").write_text(json.dumps({"key": key, "format": fmt, "files": _digest(tmp)}))
         seconds = time.perf_counter() - t0
@@ -132,7 +134,10 @@ def load(runtime: str, path: Path, precision: str, threads: int | None, device: 
         def run_ort(x: np.ndarray) -> np.ndarray:
             return session.run(None, {feed: x})[0]
 
-        return run_ort, {"runtime_version": ort.__version__, "device_name": "CPU (onnxruntime CPUExecutionProvider)"}
+        return run_ort, {
+            "runtime_version": ort.__version__,
+            "device_name": "CPU (onnxruntime CPUExecutionProvider)",
+        }
     ov = require(runtime)
     core = ov.Core()
     hint = OPENVINO_PRECISION[precision]
@@ -146,9 +151,11 @@ def load(runtime: str, path: Path, precision: str, threads: int | None, device: 
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = core.compile_model(str(path), "CPU", config)
-    got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-    if hint not in got.lower():
-        raise RuntimeUnavailable(f"OpenVINO ran {got} when asked for {hint}: {precision} is not available here")
+    got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))  # e.g. <Type: 'bfloat16'>
+    if {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}[hint] not in got:
+        raise RuntimeUnavailable(
+            f"OpenVINO ran {got} when asked for {hint}: {precision} is not available here"
+        )
     request = compiled.create_infer_request()
 
     def run_ov(x: np.ndarray) -> np.ndarray:

@@ -27,6 +27,8 @@ from resnet.schema import Case, new_row
 #: The figures a progress line shows, in this order, when a row has them.
 HEADLINE: dict[str, Callable[[float], str]] = {
     "images_per_sec": lambda v: f"{v:.1f} img/s",
+    "images_per_sec_per_core": lambda v: f"{v:.1f} img/s per core",
+    "input_bound_fraction": lambda v: f"{100 * v:.0f}% lost to input",
     "samples_per_sec": lambda v: f"{v:.1f} samples/s",
     "server_peak_qps": lambda v: f"peak {v:.1f} QPS",
     "lg_p90_ms": lambda v: f"p90 {v:.1f} ms",
@@ -119,6 +121,8 @@ class Sweep:
         self.windows: list[Window] = plan(self.cases, self.axes.repeat, self.axes.seed)
         self.paired_groups: list[PairedGroup] = self.axes.paired_groups(self.backend)
         self.loadgen_cases: list[Case] = self.axes.loadgen_cases(self.backend)
+        self.pipeline_cases: list[tuple[str, str, int]] = self.axes.pipeline_cases()
+        self.data_dir: str | None = None
         self.case_timeout = case_timeout
         self.write = write
         self.rows: list[dict[str, Any]] = []
@@ -312,6 +316,52 @@ class Sweep:
         row["wall_s"] = time.monotonic() - t0
         self._record(row, benchmark if row["status"] == "ok" else None)
         self._done(case.id, row, t0)
+        return self._outcome(row)
+
+    def prepare_data(self) -> str | None:
+        """The generated data set that input-pipeline and --data jpeg cases read: made once
+        in the cache (resnet.data.make_dataset), and named to the workers."""
+        if not self.pipeline_cases and "jpeg" not in self.axes.data:
+            return None
+        from resnet.data import dataset_dir, make_dataset
+
+        folder = dataset_dir(self.axes.data_images)
+        if not (folder / "dataset.json").exists():
+            stamp = time.strftime("%H:%M:%S")
+            self.write(f"[resnet-bench] {stamp} making {self.axes.data_images} JPEG images in {folder}")
+            stats = make_dataset(folder, self.axes.data_images, force=folder.exists())
+            stamp = time.strftime("%H:%M:%S")
+            self.write(f"[resnet-bench] {stamp} data set ready: mean {stats['mean_kb']} KiB a file")
+        self.data_dir = str(folder)
+        os.environ["RESNET_BENCH_DATA"] = self.data_dir  # the workers inherit it
+        return self.data_dir
+
+    def run_pipeline(self, pipeline: str, stage: str, workers: int, benchmark: Any) -> tuple[str, str] | None:
+        """An input pipeline alone (decode, training augmentation or evaluation
+        preprocessing) with ``workers`` parallel calls on as many cores."""
+        from resnet.engine.measure import measure_pipeline
+
+        batch = 32
+        name = f"pipeline-{pipeline}-{stage}-w{workers}-bs{batch}"
+        if name in self.done:
+            self.rows.append(self.done[name])
+            return "skip", f"already measured in {self.journal.path} (--resume)"
+        t0 = self._start(name)
+        row = measure_pipeline(
+            pipeline,
+            stage,
+            workers,
+            benchmark,
+            batch=batch,
+            size=self.axes.image_size,
+            device=self.axes.devices[-1] if pipeline == "torchvision-gpu" else "cpu",
+            rounds=max(self.axes.rounds, 5),
+            min_time=self.axes.min_time or 2.0,
+            timeout=self.case_timeout,
+            data_dir=self.data_dir or "",
+        )
+        self._record(row, benchmark if row["status"] == "ok" else None)
+        self._done(name, row, t0)
         return self._outcome(row)
 
     def _paired_ids(self, group: PairedGroup) -> list[str]:

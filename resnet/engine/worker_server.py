@@ -63,6 +63,8 @@ class WorkerServer:
         self.step_times: list[float] = []
         self.energy: Any = None
         self.joules_at_warm: float | None = None
+        #: The generated data set (input pipelines, --data jpeg), from the sweep.
+        self.data_dir: str | None = os.environ.get("RESNET_BENCH_DATA")
         #: Slots whose step is a deployment runtime's (NumPy results): where it runs.
         self.host_steps: dict[str, str] = {}
         #: Serving (LoadGen): its settings, the sample library on the device, the SUT's step.
@@ -187,6 +189,9 @@ class WorkerServer:
                 y = self.backend.put(labels, device)
                 self._compile(model, case)
                 step, args = self.backend.training_step(model, device, case.jit, x, y), (x, y)
+                if case.data == "jpeg":
+                    self.steps["synthetic"] = (step, args)  # the same step on tensors on the device
+                    step, args = self._jpeg_training(case, step), ()
         self.steps[slot] = (step, args)
         self.backend.reset_peak_memory(device)
         t0 = time.perf_counter()
@@ -198,6 +203,73 @@ class WorkerServer:
         if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
             raise CaseFailure("error", f"asked for {device} but the step ran on {placed}")
         return {"compile_s": compile_s, "device_name": placed, **size}
+
+    def _jpeg_training(self, case: Case, train: Any) -> Any:
+        """Training fed from JPEG files: TensorFlow's data pipeline or a PIL process pool (other
+        backends) decodes and augments batches on the host's cores; each step takes the
+        next batch to the device and trains on it."""
+        from resnet.engine import pipelines
+
+        if not self.data_dir:
+            raise CaseFailure("error", "--data jpeg needs a data set (the sweep makes one: --data-images)")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if self.backend.name == "tensorflow":
+            iterator = iter(
+                pipelines.tf_dataset(self.data_dir, "train", cores, case.batch_size, size=case.image_size)
+            )
+
+            def next_batch() -> tuple[Any, Any]:
+                images, labels = next(iterator)
+                return self.backend.put(images, case.device), self.backend.put(labels, case.device)
+
+        else:
+            import numpy as np
+
+            pull = pipelines.PilPuller(self.data_dir, "train", cores, case.batch_size, case.image_size)
+            labels = np.zeros(case.batch_size, "int32")
+
+            def next_batch() -> tuple[Any, Any]:
+                return self.backend.put(pull(), case.device), self.backend.put(labels, case.device)
+
+        return lambda: train(*next_batch())
+
+    def pipeline_setup(
+        self, pipeline: str, stage: str, workers: int, batch: int, device: str, size: int
+    ) -> dict[str, Any]:
+        """An input pipeline alone: each step pulls one batch of ``stage`` images."""
+        from resnet.engine import pipelines
+
+        if not self.data_dir:
+            raise CaseFailure("error", "input-pipeline cases need a data set (the sweep makes one)")
+        try:
+            if pipeline == "tfdata":
+                pull = pipelines.tf_puller(self.data_dir, stage, workers, batch, size)
+            elif pipeline == "pil":
+                pull = pipelines.PilPuller(self.data_dir, stage, workers, batch, size)
+            else:
+                pull = pipelines.torchvision_gpu_puller(self.data_dir, stage, device, batch)
+        except pipelines.PipelineUnavailable as err:
+            raise CaseFailure("skipped", str(err)) from None
+        self.case = Case("pipeline", "inference", batch, "float32", device, False)
+        self.steps["main"] = (pull, ())
+        self.host_steps["main"] = f"{pipeline} ({workers} workers)"
+        t0 = time.perf_counter()
+        first = pull()
+        return {
+            "compile_s": time.perf_counter() - t0,
+            "device_name": self.host_steps["main"],
+            "shape": list(first.shape),
+        }
+
+    def synthetic(self, n: int) -> dict[str, Any]:
+        """``n`` steps of a jpeg case's training step on tensors already on the device."""
+        step, args = self.steps["synthetic"]
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            self.backend.wait(step(*args))
+            times.append(time.perf_counter() - t0)
+        return {"times": times}
 
     def _wait(self, slot: str, out: Any) -> None:
         """Wait for a step's result (a runtime's NumPy result is complete when returned)."""
@@ -362,14 +434,23 @@ class WorkerServer:
         lg = import_loadgen()
         logs = Path(log_dir)
         settings = self.serving
-        t0 = time.perf_counter()
-        self.serve_run([0])
-        one = time.perf_counter() - t0  # a batch-1 step: what LoadGen should expect
+        # What one query takes the SUT, so that LoadGen sizes each run to its duration.
+        samples = {"single-stream": 1, "multi-stream": settings.multi_stream_samples}.get(
+            scenario, settings.offline_batch
+        )
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            self.serve_run(list(range(samples)))
+            times.append(time.perf_counter() - t0)
+        expected = sorted(times)[1]
         if scenario != "server":
-            out = run_scenario(lg, scenario, self.serve_run, settings, logs, expected_latency_s=one)
+            out = run_scenario(lg, scenario, self.serve_run, settings, logs, expected_latency_s=expected)
             return {**out, "server_search": None}
         probe = dataclasses.replace(settings, duration_s=max(1.0, settings.duration_s / 2))
-        capacity = run_scenario(lg, "offline", self.serve_run, probe, logs / "capacity-offline")
+        capacity = run_scenario(
+            lg, "offline", self.serve_run, probe, logs / "capacity-offline", expected_latency_s=expected
+        )
         out, search = find_server_peak(lg, self.serve_run, settings, logs, capacity["samples_per_second"])
         best = search.best()
         out["server_peak_qps"] = best[0] if best else None
@@ -461,6 +542,17 @@ def serve(inp: Any, out: Any) -> None:
                 reply = server.bare_loop(int(msg["n"]))
             elif cmd == "finish":
                 reply = server.finish()
+            elif cmd == "pipeline_setup":
+                reply = server.pipeline_setup(
+                    msg["pipeline"],
+                    msg["stage"],
+                    int(msg["workers"]),
+                    int(msg["batch"]),
+                    msg["device"],
+                    msg["size"],
+                )
+            elif cmd == "synthetic":
+                reply = server.synthetic(int(msg["n"]))
             elif cmd == "serve_setup":
                 reply = server.serve_setup(Case.from_dict(msg["case"]), msg["settings"])
             elif cmd == "loadgen":

@@ -18,6 +18,7 @@ differ more than chance would.  On top of it, the rules a CI needs:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,9 @@ def _e_divisive() -> Any:
     try:
         from signal_processing_algorithms.energy_statistics import energy_statistics
     except ImportError as err:
-        raise HistoryUnavailable(f"change points need signal-processing-algorithms ({INSTALL}): {err}") from None
+        raise HistoryUnavailable(
+            f"change points need signal-processing-algorithms ({INSTALL}): {err}"
+        ) from None
     return energy_statistics
 
 
@@ -88,7 +91,9 @@ class Change:
         }
 
 
-def _segment_interval(values: list[float], samples: list[Any], images: int | None, seed: int) -> tuple[float, float]:
+def _segment_interval(
+    values: list[float], samples: list[Any], images: int | None, seed: int
+) -> tuple[float, float]:
     """95% interval of a segment's median figure: from the runs' step samples where every
     run kept them (windows = runs), else from the runs' figures themselves."""
     if images and samples and all(isinstance(s, list) and s for s in samples):
@@ -119,7 +124,7 @@ def case_changes(
     np.random.seed(seed)  # the library's permutation test draws from NumPy's global generator
     points = sorted(int(p) for p in lib.e_divisive(values, pvalue=PVALUE, permutations=PERMUTATIONS))
     bounds = [0, *points, len(values)]
-    outliers = [a for a, b in zip(bounds, bounds[1:], strict=False) if b - a == 1 and 0 < a and b < len(values)]
+    outliers = [a for a, b in itertools.pairwise(bounds) if b - a == 1 and 0 < a and b < len(values)]
     confirmed = [p for p in points if not any(o in (p, p - 1) for o in outliers) and p < len(values) - 1]
     changes = [_change(done, values, metric, p, confirmed, lib, seed) for p in confirmed]
     # The newest run alone: a change if it leaves its segment's noise by more than the threshold.
@@ -131,7 +136,9 @@ def case_changes(
         change = 100 * (values[last] - median) / median
         big = threshold_pct is None or abs(change) >= abs(threshold_pct)
         if big and abs(values[last] - median) > 3 * max(sigma, 1e-12):
-            changes.append(_change(done, values, metric, last, [*confirmed, last], lib, seed, confirmed=False))
+            changes.append(
+                _change(done, values, metric, last, [*confirmed, last], lib, seed, confirmed=False)
+            )
     return changes, outliers
 
 
@@ -156,7 +163,9 @@ def _change(
     pvalue = None
     if len(before) >= 2 and len(after) >= 2:
         np.random.seed(seed)
-        stats = lib.get_energy_statistics_and_probabilities(list(before), list(after), permutations=PERMUTATIONS)
+        stats = lib.get_energy_statistics_and_probabilities(
+            list(before), list(after), permutations=PERMUTATIONS
+        )
         pvalue = float(stats.t_pvalue)
     row = done.iloc[point]
     return Change(
@@ -177,15 +186,19 @@ def _change(
     )
 
 
-def change_points(df: pd.DataFrame, metric: str, threshold_pct: float | None = None) -> tuple[pd.DataFrame, dict]:
+def change_points(
+    df: pd.DataFrame, metric: str, threshold_pct: float | None = None
+) -> tuple[pd.DataFrame, dict]:
     """Every case's change points over a history frame (``dashboard.history``), newest
     first, and notes: which cases were too short, which runs were outliers."""
     rows, notes = [], {"too_short": [], "outliers": []}
-    for (machine, backend, case_id), group in df.groupby(["machine", "backend", "case_id"], sort=True):
+    for (machine, _backend, case_id), group in df.groupby(["machine", "backend", "case_id"], sort=True):
         group = group.sort_values("run", kind="stable")
         done = group[group["status"] == "ok"].dropna(subset=[metric])
         if len(done) < MIN_RUNS:
-            notes["too_short"].append(f"{case_id} on {machine} ({len(done)} runs; change points need {MIN_RUNS})")
+            notes["too_short"].append(
+                f"{case_id} on {machine} ({len(done)} runs; change points need {MIN_RUNS})"
+            )
             continue
         changes, outliers = case_changes(group, metric, threshold_pct)
         rows += [c.as_row() for c in changes]

@@ -24,7 +24,7 @@ from resnet.stats import DRIFT_LIMIT
 #: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
 STAT_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 #: Columns the loader adds to the schema's row fields.
-SOURCE_COLUMNS = ("machine", "run", "datetime", "commit", "source")
+SOURCE_COLUMNS = ("machine", "run", "datetime", "commit", "source", "cpu_cores")
 
 
 class LoadError(ValueError):
@@ -77,8 +77,10 @@ def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, 
         raise LoadError(path, "not a pytest-benchmark JSON file (no 'benchmarks' list)")
     info = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
     commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
+    cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
     common = {
         "machine": label or machine_label(info),
+        "cpu_cores": cores if isinstance(cores, int) else None,
         "datetime": data.get("datetime"),
         "commit": commit.get("id"),
         "source": str(path),

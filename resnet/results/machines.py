@@ -105,9 +105,20 @@ def machines_table(
                 row["images_per_dollar_owned"] = (
                     row["best_images_per_sec"] * price["years"] * SECONDS_PER_YEAR / price["purchase_price"]
                 )
+        feed = _per_core(df, machine)
+        if best["mode"] == "training" and feed is not None:
+            rate, pipeline = feed
+            row["input_images_per_sec_per_core"] = rate
+            row["input_pipeline"] = pipeline
+            row["cores_to_feed"] = row["best_images_per_sec"] / rate
+            cores = df[df["machine"] == machine]["cpu_cores"].dropna()
+            if not cores.empty:
+                row["input_bound"] = bool(row["cores_to_feed"] > float(cores.max()))
         serving = loadgen_rows(df)
         serving = serving[(serving["machine"] == machine) & (serving["status"] == "ok")]
-        serving = serving[(serving["version"] == best["version"]) & (serving["precision"] == best["precision"])]
+        serving = serving[
+            (serving["version"] == best["version"]) & (serving["precision"] == best["precision"])
+        ]
         if best["mode"] == "inference" and not serving.empty:
             offline = serving[serving["scenario"] == "offline"]["samples_per_sec"].dropna()
             peak = serving[serving["scenario"] == "server"]["server_peak_qps"].dropna()
@@ -129,6 +140,16 @@ def machines_table(
     ]
     table.attrs["reference"] = ref
     return table.set_index(["machine", *CONFIG]).round(3)
+
+
+def _per_core(df: pd.DataFrame, machine: str) -> tuple[float, str] | None:
+    """The machine's best training-augmentation rate per core, and which pipeline gave it."""
+    rows = df[(df["kind"] == "pipeline") & (df["machine"] == machine) & (df["status"] == "ok")]
+    rows = rows[(rows["stage"] == "train") & rows["images_per_sec_per_core"].notna()]
+    if rows.empty:
+        return None
+    best = rows.loc[rows["images_per_sec_per_core"].astype(float).idxmax()]
+    return float(best["images_per_sec_per_core"]), f"{best['pipeline']} ({int(best['workers'])} workers)"
 
 
 CHARTS = (

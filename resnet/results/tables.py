@@ -30,6 +30,7 @@ def cases(df: pd.DataFrame) -> pd.DataFrame:
     out["batch_size"] = out["batch_size"].astype(int)
     out["replicas"] = out["replicas"].fillna(1).astype(int)
     out["runtime"] = out["runtime"].fillna("keras")
+    out["data"] = out["data"].fillna("synthetic")
     return out
 
 
@@ -307,7 +308,11 @@ def scaling_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def _jit_label(row: pd.Series) -> str:
     runtime = row.get("runtime")
-    where = row["backend"] if runtime in (None, "keras") or pd.isna(runtime) else f"{runtime} from {row['backend']}"
+    where = (
+        row["backend"]
+        if runtime in (None, "keras") or pd.isna(runtime)
+        else f"{runtime} from {row['backend']}"
+    )
     return f"{where}, jit {'on' if row['jit'] else 'off'}"
 
 
@@ -385,8 +390,8 @@ def loadgen_table(df: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
     rows["threads"] = rows["threads"].fillna(0).astype(int)
-    keys = index_keys(rows, ["machine", "backend", "device", "jit", "threads", "image_size", "precision", "version"],
-                      ["scenario"])  # fmt: skip
+    config = ["machine", "backend", "device", "jit", "threads", "image_size", "precision", "version"]
+    keys = index_keys(rows, config, ["scenario"])
     rows["cell"] = [loadgen_figure(r) for _, r in rows.iterrows()]
     table = rows.pivot(index=keys, columns="scenario", values="cell")
     return table[[s for s in SCENARIOS if s in table.columns]]
@@ -401,6 +406,42 @@ def loadgen_detail_table(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["samples_per_sec", "lg_p50_ms", "lg_p90_ms", "lg_p99_ms", "lg_p999_ms", "queries", "duration_s",
             "mean_batch", "target_qps", "valid", "invalid_reason"]  # fmt: skip
     return rows.set_index(["machine", "case_id"])[cols].round(2)
+
+
+def pipeline_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Input pipelines alone: images/s (with interval) and images/s per core, per
+    pipeline, stage and workers."""
+    rows = df[df["kind"] == "pipeline"].copy()
+    if rows.empty:
+        return pd.DataFrame()
+    rows["cell"] = [figure(r, "images_per_sec") for _, r in rows.iterrows()]
+    rows["per_core"] = [
+        round(float(r["images_per_sec_per_core"]), 1) if r["status"] == "ok" else r["status"]
+        for _, r in rows.iterrows()
+    ]
+    keys = index_keys(rows, ["machine", "device", "pipeline", "stage"], ["workers"])
+    out = rows.set_index([*keys, "workers"])[["cell", "per_core"]]
+    return out.rename(columns={"cell": "images/s", "per_core": "images/s per core"}).sort_index()
+
+
+def end_to_end_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Training fed from JPEG files against the same step on tensors on the device."""
+    frame = cases(df)
+    frame = frame[frame["data"] == "jpeg"]
+    if frame.empty:
+        return pd.DataFrame()
+    keys = [*index_keys(frame, [*CONFIG, "version"], ["batch_size"]), "batch_size"]
+    out = pd.DataFrame(index=pd.MultiIndex.from_frame(frame[keys]))
+    out["end to end (JPEG) images/s"] = [figure(r, "images_per_sec") for _, r in frame.iterrows()]
+    out["synthetic images/s"] = [
+        round(float(r["synthetic_images_per_sec"]), 1) if _num(r["synthetic_images_per_sec"]) else "n/a"
+        for _, r in frame.iterrows()
+    ]
+    out["lost to input"] = [
+        f"{100 * r['input_bound_fraction']:.0f}%" if _num(r["input_bound_fraction"]) else "n/a"
+        for _, r in frame.iterrows()
+    ]
+    return out.sort_index()
 
 
 #: The report's tables, in order: file stem -> (heading, function).
@@ -424,6 +465,11 @@ TABLES = {
         "Data-parallel scaling (per-replica batch; efficiency = N-replica over N x 1-replica)",
         scaling_table,
     ),
+    "pipelines": (
+        "Input pipelines alone (generated ImageNet-like JPEG files, batches of 32)",
+        pipeline_table,
+    ),
+    "end_to_end": ("Training from JPEG files against synthetic data, same step", end_to_end_table),
     "loadgen": (
         "MLPerf LoadGen scenarios (LoadGen scenario, not an MLPerf submission: runs of seconds, not 600 s)",
         loadgen_table,

@@ -1,0 +1,6 @@
+"""Input pipelines alone (``--pipelines tfdata,pil,torchvision-gpu --stages decode,train,eval
+--workers 1,2``) over a generated ImageNet-like JPEG set: images/s and images/s per core."""
+
+
+def test_pipeline(pipeline_case, benchmark, sweep, settle_case):
+    settle_case(sweep.run_pipeline(*pipeline_case, benchmark))
