@@ -52,6 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own, so its session exists
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.help:
         return
@@ -84,6 +85,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except UsageError as err:
         raise pytest.UsageError(str(err)) from None
+    bench = getattr(config, "_benchmarksession", None)
+    if bench is not None and bench.disabled and not config.option.collectonly:
+        raise pytest.UsageError(
+            "resnet-bench's cases are timed by pytest-benchmark, which is disabled here "
+            "(--benchmark-disable, or an xdist worker): run pytest bench without them"
+        )
     if not config.option.collectonly:
         config.resnet_sweep.prepare_data()
     _stop_on_sigterm()
@@ -171,8 +178,8 @@ def settle_case():
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    if getattr(config, "resnet_sweep", None) is not None:
-        machine_info.update(sweep_machine_info())
+    # The machine's facts only (no sweep state), so a rerun reads the same whenever it is asked.
+    machine_info.update(sweep_machine_info())
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:

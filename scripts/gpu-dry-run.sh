@@ -16,7 +16,9 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q numpy jax torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
 fi
-rm -rf .whl-dry && PY_VERSION=3.11 DEST=.whl-dry bash scripts/gpu-wheels.sh 2>&1 | grep -v "^WARNING: Location" || true
+rm -rf .whl-dry
+log=$(mktemp)
+PY_VERSION=3.11 DEST=.whl-dry bash scripts/gpu-wheels.sh > "$log" 2>&1 || { cat "$log"; exit 1; }
 work=$(mktemp -d)
 # The tree the device tool sends: tracked and untracked-but-not-ignored files, and the carried wheels.
 git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$work/"
