@@ -10,6 +10,7 @@ r=results
 out=$r/reports
 xeon=$r/intel-xeon-x2-2026-11-26
 epyc=$r/amd-epyc-x2-2026-11-28
+today=$r/intel-xeon-x2-2026-11-28  # the Intel Xeon of 2026-11-28: no AMX or AVX-512 BF16 exposed
 
 $rb report "$xeon.json" "$xeon-goals.json" --out "$out/intel-xeon-x2-2026-11-26" \
   --title "ResNet-50 on an Intel Xeon (2 cores), quick profile, 2026-11-26"
@@ -21,11 +22,24 @@ $rb report "$xeon-scaling.json" --out "$out/intel-xeon-x2-2026-11-26-scaling" \
   --title "Data-parallel scaling, TensorFlow MirroredStrategy (logical CPU devices)"
 $rb report "$xeon-scaling-jax.json" --out "$out/intel-xeon-x2-2026-11-26-scaling-jax" \
   --title "Data-parallel scaling, JAX DataParallel (host devices)"
-# The first cross-machine table: the quick profile on two CPU kinds.
-$rb machines "$xeon.json" "$epyc/amd-epyc-x2-2026-11-28-1610.json" --reference "Intel Xeon x2" --out $r/machines
+# The quick profile with intervals (windows, paired groups), two runs back to back.
+$rb report "$today/quick-a.json" --out "$out/intel-xeon-x2-2026-11-28-quick-a" \
+  --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile with intervals, run A"
+$rb report "$today/quick-b.json" --out "$out/intel-xeon-x2-2026-11-28-quick-b" \
+  --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile with intervals, run B"
+$rb report "$today/loadgen.json" --out "$out/intel-xeon-x2-2026-11-28-loadgen" \
+  --title "MLPerf LoadGen scenarios on an Intel Xeon (2 cores): LoadGen scenarios, not MLPerf submissions"
+$rb report "$today/runtimes.json" "$today/peer-torchvision.json" --out "$out/intel-xeon-x2-2026-11-28-runtimes" \
+  --title "Keras, ONNX Runtime and OpenVINO against torchvision eager, Intel Xeon (2 cores)"
+$rb report "$today/pipelines.json" --out "$out/intel-xeon-x2-2026-11-28-pipelines" \
+  --title "Input pipelines and training from JPEG files, Intel Xeon (2 cores)"
+# The cross-machine table: the quick profile on three CPU configurations.
+$rb machines "$xeon.json" "$epyc/amd-epyc-x2-2026-11-28-1610.json" "$today/quick-a.json" "$today/loadgen.json" \
+  "$today/pipelines.json" --reference "Intel Xeon x2" --out $r/machines
 # Two cores against one of the same Intel Xeon (taskset -c 0).
 $rb machines $r/threads-x1-x2/intel-xeon-x1.json $r/threads-x1-x2/intel-xeon-x2.json \
   --reference "Intel Xeon x1" --out $r/threads-x1-x2/machines
 for h in history-cpu history-cpu-reruns history-cpu-short; do
   $rb dashboard $r/$h --out $r/$h/dashboard
 done
+$rb dashboard "$today/history" --out "$today/history/dashboard" --fail-on images_per_sec_best:-5%

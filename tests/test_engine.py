@@ -16,6 +16,7 @@ from resnet.engine.measure import MAX_ROUNDS, metrics_from_times, percentile, ro
 from resnet.engine.options import PROFILES, UsageError, parse_options, resolve_axes
 from resnet.engine.worker_client import CaseFailure, WorkerClient
 from resnet.schema import Case
+from tests.sweeps import run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,20 +166,8 @@ def test_missing_gpu_is_skipped_never_run_on_cpu():
     assert "no GPU gpu:0 found" in info.value.reason
 
 
-def _bench(*args, timeout=600):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-
-
 def test_bench_bad_option_is_a_usage_error_before_any_case(tmp_path):
-    out = _bench("bench", "--versions", "v1,v9", "--benchmark-json", str(tmp_path / "o.json"), timeout=120)
+    out = run_bench("bench", "--versions", "v1,v9", "--benchmark-json", str(tmp_path / "o.json"), timeout=120)
     assert out.returncode == 4
     assert "--versions: unknown value 'v9'" in out.stderr
     assert "start" not in out.stdout
@@ -206,7 +195,7 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
         "--benchmark-json",
         str(out_json),
     ]
-    out = _bench(*args)
+    out = run_bench(*args)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "start  v1.5-inference-bs2-float32-cpu-32px" in out.stdout
     assert "finish v1.5-inference-bs2-float32-cpu-32px" in out.stdout
@@ -240,7 +229,7 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
         assert gpu["status"] == "skipped" and "no GPU" in gpu["reason"]
     journal = tmp_path / "run.journal.jsonl"
     assert len(read_journal(journal).rows) == 2
-    again = _bench(*args, "--resume")
+    again = run_bench(*args, "--resume")
     assert again.returncode == 0
     assert "2 skipped" in again.stdout
     assert "start  v1.5-inference-bs2-float32-cpu-32px" not in again.stdout
@@ -450,9 +439,9 @@ def test_pytest_benchmark_compare_is_quiet_on_the_same_machine(tmp_path):
     storage = f"file://{tmp_path / 'storage'}"
     args = ["bench/test_model_size.py", "--versions", "v1", "--image-size", "32", "--devices", "cpu"]
     args += ["--journal", str(tmp_path / "j.jsonl"), "--benchmark-storage", storage]
-    first = _bench(*args, "--benchmark-autosave")
+    first = run_bench(*args, "--benchmark-autosave")
     assert first.returncode == 0, first.stdout[-2000:]
-    second = _bench(*args, "--benchmark-compare")
+    second = run_bench(*args, "--benchmark-compare")
     assert second.returncode == 0, second.stdout[-2000:]
     assert "machine_info is different" not in second.stdout + second.stderr
     saved = json.loads(next((tmp_path / "storage").rglob("*.json")).read_text())

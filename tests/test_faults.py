@@ -8,7 +8,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from resnet.engine.journal import Journal, read_journal
 from resnet.engine.options import UsageError, parse_case_timeout, parse_options
 from resnet.engine.worker_client import CaseFailure, WorkerClient
 from resnet.engine.worker_server import is_out_of_memory
+from tests.sweeps import run_bench, start_bench
 from tests.test_results import _row, make_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,28 +27,6 @@ HEADER = {"profile": "smoke", "backend": "tensorflow", "image_size": 32, "rounds
 #: A sweep of one tiny case: v1 inference, batch 2, 32x32.
 TINY = ["bench/test_throughput.py", "--profile", "smoke", "--versions", "v1", "--modes", "inference"]
 TINY += ["--repeat", "1", "--devices", "cpu"]
-
-
-def _pytest(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-
-
-def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
 
 
 def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 120) -> str:
@@ -144,12 +122,12 @@ def test_two_concurrent_sweeps_on_one_journal(tmp_path):
     """A second sweep on a journal in use stops before any case, naming the first's
     pid; the first finishes with its cases intact."""
     journal = tmp_path / "shared.journal.jsonl"
-    first = _start(
+    first = start_bench(
         *TINY, "--min-time", "6", "--journal", str(journal), "--benchmark-json", str(tmp_path / "a.json")
     )
     try:
         _wait_for(first, "start  v1-inference")
-        second = _pytest(*TINY, "--journal", str(journal), "--benchmark-json", str(tmp_path / "b.json"))
+        second = run_bench(*TINY, "--journal", str(journal), "--benchmark-json", str(tmp_path / "b.json"))
         assert second.returncode == 4
         assert f"in use by another sweep (pid {first.pid})" in second.stderr
         assert "Traceback" not in second.stderr and "INTERNALERROR" not in second.stdout + second.stderr
@@ -164,14 +142,14 @@ def test_collect_only_does_not_touch_the_journal(tmp_path):
     journal = tmp_path / "j.jsonl"
     journal.write_text(json.dumps({"type": "header", **HEADER}) + "\n")
     before = journal.read_bytes()
-    out = _pytest(*TINY, "--journal", str(journal), "--collect-only")
+    out = run_bench(*TINY, "--journal", str(journal), "--collect-only")
     assert out.returncode == 0, out.stdout[-1000:]
     assert journal.read_bytes() == before
 
 
 def test_a_sweep_of_skipped_cases_still_writes_its_json(tmp_path):
     out_json = tmp_path / "out.json"
-    out = _pytest(*TINY[:-2], "--devices", "gpu:7", "--benchmark-json", str(out_json))
+    out = run_bench(*TINY[:-2], "--devices", "gpu:7", "--benchmark-json", str(out_json))
     assert out.returncode == 0, out.stdout[-2000:]
     data = json.loads(out_json.read_text())
     (row,) = data["resnet_bench"]["cases"]
@@ -182,14 +160,14 @@ def test_a_sweep_of_skipped_cases_still_writes_its_json(tmp_path):
 @pytest.mark.parametrize("journal", ["dir", "unwritable"])
 def test_a_bad_journal_path_is_a_usage_error(tmp_path, journal):
     path = tmp_path if journal == "dir" else Path("/proc/resnet-bench/j.jsonl")
-    out = _pytest(*TINY, "--journal", str(path), timeout=120)
+    out = run_bench(*TINY, "--journal", str(path), timeout=120)
     assert out.returncode == 4
     assert "--journal:" in out.stderr and "INTERNALERROR" not in out.stdout + out.stderr
 
 
 # -- processes ----------------------------------------------------------------------
 def test_a_killed_parent_leaves_no_worker(tmp_path):
-    sweep = _start(*TINY, "--min-time", "30", "--benchmark-json", str(tmp_path / "o.json"))
+    sweep = start_bench(*TINY, "--min-time", "30", "--benchmark-json", str(tmp_path / "o.json"))
     try:
         _wait_for(sweep, "start  v1-inference")
         deadline = time.monotonic() + 60
@@ -208,7 +186,7 @@ def test_a_killed_parent_leaves_no_worker(tmp_path):
 def test_sigterm_stops_the_sweep_and_writes_what_finished(tmp_path):
     out_json = tmp_path / "o.json"
     args = [*TINY[:-4], "--modes", "inference,training", "--repeat", "1", "--devices", "cpu"]
-    sweep = _start(*args, "--min-time", "20", "--benchmark-json", str(out_json))
+    sweep = start_bench(*args, "--min-time", "20", "--benchmark-json", str(out_json))
     try:
         _wait_for(sweep, "finish v1-inference")
         _wait_for(sweep, "start  v1-training")
@@ -285,7 +263,7 @@ def test_options_are_checked_where_they_are_parsed(options, message):
 
 
 def test_bad_options_stop_pytest_before_any_case(tmp_path):
-    out = _pytest(*TINY, "--case-timeout", "inf", "--image-size", "64,32", timeout=120)
+    out = run_bench(*TINY, "--case-timeout", "inf", "--image-size", "64,32", timeout=120)
     assert out.returncode == 4
     assert "--case-timeout" in out.stderr or "--image-size" in out.stderr
     assert "Traceback" not in out.stderr and "start" not in out.stdout

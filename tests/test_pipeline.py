@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 
 from resnet.cli import main
 from resnet.data import DataError, files, make_dataset
+from tests.sweeps import run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,17 +88,6 @@ def test_each_stage_gives_224_square_images(tiny_set, stage):
         assert abs(float(batch.mean())) < 1.5
 
 
-def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-
-
 @pytest.mark.slow
 def test_pipelines_and_training_from_jpeg_on_a_tiny_set(tmp_path):
     """The pipeline cases run (the GPU one is skipped here, with its reason), and a training
@@ -108,7 +96,7 @@ def test_pipelines_and_training_from_jpeg_on_a_tiny_set(tmp_path):
     os.environ.update(env_cache)
     try:
         out = tmp_path / "p.json"
-        done = _bench(
+        done = run_bench(
             "bench/test_pipeline.py", "bench/test_throughput.py", "--profile", "smoke", "--versions", "v1",
             "--modes", "training", "--data", "synthetic,jpeg", "--repeat", "1", "--data-images", "16",
             "--pipelines", "tfdata,pil,torchvision-gpu", "--stages", "train", "--workers", "1",

@@ -374,3 +374,16 @@ def test_ours_against_the_peer_across_backends(tmp_path):
     assert compiled["ours_over_theirs"] == pytest.approx(0.8)
     eager = table[table["theirs"] == "torchvision-resnet50 (torch, jit off)"].iloc[0]
     assert eager["ours_over_theirs"] == pytest.approx(1.25)
+
+
+def test_a_machine_label_says_its_bfloat16_hardware():
+    """One CPU model name can come with AMX or without it (as a VM exposes it); runs that
+    recorded the CPU's flags are told apart, older runs keep their label."""
+    from resnet.engine.machine import machine_label
+
+    xeon = {"cpu_model": "Intel(R) Xeon(R) Processor", "cpu_affinity": 2}
+    assert machine_label(xeon) == "Intel Xeon x2"
+    assert machine_label({**xeon, "cpu_flags": ["avx512f", "amx_tile", "amx_bf16"]}) == "Intel Xeon x2 (AMX)"
+    assert machine_label({**xeon, "cpu_flags": ["avx2", "avx512f"]}) == "Intel Xeon x2 (no BF16)"
+    epyc = {"cpu_model": "AMD EPYC", "cpu_affinity": 2, "cpu_flags": ["avx512f", "avx512_bf16"]}
+    assert machine_label(epyc) == "AMD EPYC x2 (AVX-512 BF16)"

@@ -165,3 +165,19 @@ def test_a_paired_group_names_every_ratio():
     assert ("version", "v1.5", "v1", "float32") in comparisons
     assert ("precision", "mixed_bfloat16", "float32", "v2") in comparisons
     assert len(comparisons) == 4 + 3
+
+
+def test_the_wilcoxon_interval_covers_the_centre_and_is_exact():
+    from resnet.stats import _signed_rank_counts, hodges_lehmann_interval
+
+    counts = _signed_rank_counts(10)
+    assert counts.sum() == 2**10 and counts[0] == 1 and counts[55] == 1
+    est, lo, hi = hodges_lehmann_interval(range(1, 11))
+    assert est == 5.5 and (lo, hi) == (3.0, 8.0)  # W(9) and W(47) of the 55 Walsh averages
+    assert np.isnan(hodges_lehmann_interval([1, 2, 3, 4, 5])[1])  # n = 5: no 95% interval
+    covered = 0
+    for s in range(200):
+        x = np.random.default_rng(900 + s).normal(0.3, 1.0, 12)
+        _, lo, hi = hodges_lehmann_interval(x)
+        covered += lo <= 0.3 <= hi
+    assert 180 <= covered <= 200  # 95% nominal; exact for symmetric noise

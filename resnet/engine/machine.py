@@ -111,7 +111,9 @@ def machine_info() -> dict[str, Any]:
 
 
 def machine_label(info: dict[str, Any]) -> str:
-    """A short label for a machine: its first GPU, else its CPU and core count."""
+    """A short label for a machine: its first GPU, else its CPU and core count, and where
+    the run recorded the CPU's flags, its bfloat16 hardware (one CPU model name can come
+    with AMX or without it, as a VM exposes it: ``Intel Xeon x2 (no BF16)``)."""
     gpus = info.get("gpus") or []
     if gpus:
         name = gpus[0].get("name", "GPU")
@@ -120,7 +122,12 @@ def machine_label(info: dict[str, Any]) -> str:
     for word in ("(R)", "(TM)", " Processor", " CPU", "-Core"):
         cpu = cpu.replace(word, "")
     cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
-    return f"{' '.join(cpu.split())} x{cores}" if cores else " ".join(cpu.split())
+    label = f"{' '.join(cpu.split())} x{cores}" if cores else " ".join(cpu.split())
+    flags = info.get("cpu_flags")
+    if isinstance(flags, list):
+        bf16 = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "no BF16"
+        label += f" ({bf16})"
+    return label
 
 
 def machine_slug(info: dict[str, Any] | None = None) -> str:

@@ -470,7 +470,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "min_time": 1.0,
         "repeat": 2,
         "paired": (("inference", 32), ("training", 8)),
-        "paired_rounds": 10,
+        "paired_rounds": 16,
     },
     "full": {
         "versions": ("v1", "v1.5", "v2", "keras-v1", "keras-v2"),

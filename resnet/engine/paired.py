@@ -3,8 +3,10 @@ that a drifting machine slows every one of them alike, and their ratios say how 
 they are.
 
 A group holds our versions in each of the run's precisions (v1, v1.5, v2 x float32,
-mixed_bfloat16, ...) for one mode and batch size.  Every round steps each model once,
-in an order shuffled per round (seeded), so no model always runs first or last.  From
+mixed_bfloat16, ...) for one mode and batch size.  Every round steps each model once:
+the precisions in blocks, the blocks and the versions within each block in an order
+shuffled per round (seeded), so no model always runs first or last and the versions a
+version-cost ratio compares run at most two steps apart.  From
 the rounds come the version-cost ratios (each version over v1, in each precision) and
 the mixed-precision speed-ups (each precision over float32, for each version), each
 with its distribution-free 95% interval.  Memory and compile time stay per model in
@@ -113,11 +115,12 @@ def measure_paired(
                 for slot in times:
                     worker.call("step", slot=slot)
             order = random.Random(seed)
-            slots = list(times)
 
             def one_round() -> None:
-                for slot in order.sample(slots, len(slots)):
-                    times[slot].append(worker.call("step", slot=slot)["seconds"])
+                for precision in order.sample(group.precisions, len(group.precisions)):
+                    for version in order.sample(group.versions, len(group.versions)):
+                        slot = _slot(version, precision)
+                        times[slot].append(worker.call("step", slot=slot)["seconds"])
 
             benchmark.pedantic(one_round, rounds=rounds, iterations=1)
             worker.call("finish")
