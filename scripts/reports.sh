@@ -10,7 +10,7 @@ r=results
 out=$r/reports
 xeon=$r/intel-xeon-x2-2026-11-26
 epyc=$r/amd-epyc-x2-2026-11-28
-today=$r/intel-xeon-x2-2026-11-28  # the Intel Xeon of 2026-11-28: no AMX or AVX-512 BF16 exposed
+today=$r/intel-xeon-x2-no-bf16-2026-11-28  # the Intel Xeon of 2026-11-28: no AMX or AVX-512 BF16 exposed
 
 $rb report "$xeon.json" "$xeon-goals.json" --out "$out/intel-xeon-x2-2026-11-26" \
   --title "ResNet-50 on an Intel Xeon (2 cores), quick profile, 2026-11-26"
@@ -23,15 +23,15 @@ $rb report "$xeon-scaling.json" --out "$out/intel-xeon-x2-2026-11-26-scaling" \
 $rb report "$xeon-scaling-jax.json" --out "$out/intel-xeon-x2-2026-11-26-scaling-jax" \
   --title "Data-parallel scaling, JAX DataParallel (host devices)"
 # The quick profile with intervals (windows, paired groups), two runs back to back.
-$rb report "$today/quick-a.json" --out "$out/intel-xeon-x2-2026-11-28-quick-a" \
+$rb report "$today/quick-a.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-quick-a" \
   --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile with intervals, run A"
-$rb report "$today/quick-b.json" --out "$out/intel-xeon-x2-2026-11-28-quick-b" \
+$rb report "$today/quick-b.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-quick-b" \
   --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile with intervals, run B"
-$rb report "$today/loadgen.json" --out "$out/intel-xeon-x2-2026-11-28-loadgen" \
+$rb report "$today/loadgen.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-loadgen" \
   --title "MLPerf LoadGen scenarios on an Intel Xeon (2 cores): LoadGen scenarios, not MLPerf submissions"
-$rb report "$today/runtimes.json" "$today/peer-torchvision.json" --out "$out/intel-xeon-x2-2026-11-28-runtimes" \
+$rb report "$today/runtimes.json" "$today/peer-torchvision.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-runtimes" \
   --title "Keras, ONNX Runtime and OpenVINO against torchvision eager, Intel Xeon (2 cores)"
-$rb report "$today/pipelines.json" --out "$out/intel-xeon-x2-2026-11-28-pipelines" \
+$rb report "$today/pipelines.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-pipelines" \
   --title "Input pipelines and training from JPEG files, Intel Xeon (2 cores)"
 # The cross-machine table: the quick profile on three CPU configurations.
 $rb machines "$xeon.json" "$epyc/amd-epyc-x2-2026-11-28-1610.json" "$today/quick-a.json" "$today/loadgen.json" \
