@@ -85,7 +85,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
     import pandas as pd
 
-    from resnet.results.compare import DEFAULT_THRESHOLDS, CompareError, compare, parse_threshold
+    from resnet.results.compare import DEFAULT_THRESHOLDS, CompareError, agreement, compare, parse_threshold
     from resnet.results.loading import load
 
     thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
@@ -107,6 +107,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     counts = table["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"{len(table)} comparisons: {summary}")
+    differ, tested = agreement(table)
+    if tested:
+        print(
+            f"{differ} of {tested} comparisons tested on their step samples differ beyond their 95% interval "
+            f"({100 * differ / tested:.0f}%)"
+        )
     return 1 if (table["verdict"] == "regression").any() else 0
 
 

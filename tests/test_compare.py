@@ -103,3 +103,29 @@ def test_gate_on_the_best_step(tmp_path, capsys):
     assert main(["compare", str(base), str(spell), "--fail-on", "images_per_sec_best:-5%"]) == 0
     assert main(["compare", str(base), str(slower), "--fail-on", "images_per_sec_best:-5%"]) == 1
     assert "-29.09" in capsys.readouterr().out
+
+
+def _sampled_run(path, seeds, speed=1.0):
+    """A run whose rows keep their step samples (two windows of 40 steps each)."""
+    import numpy as np
+
+    rows = []
+    for version, seed in zip(("v1", "v1.5", "v2"), seeds, strict=True):
+        rngs = [np.random.default_rng(seed + w) for w in (0, 1)]
+        windows = [list(rng.lognormal(np.log(0.8 / speed), 0.02, 40)) for rng in rngs]
+        ips = 8 / float(np.median(np.concatenate(windows)))
+        rows.append(_row(version, "inference", 8, ips=ips, samples_s=windows))
+    return make_run(path, rows)
+
+
+def test_compare_on_samples_states_how_many_cells_differ(tmp_path, capsys):
+    base = _sampled_run(tmp_path / "a.json", (1, 11, 21))
+    rerun = _sampled_run(tmp_path / "b.json", (101, 111, 121))
+    assert main(["compare", str(base), str(rerun), "--fail-on", "images_per_sec:-5%"]) == 0
+    out = capsys.readouterr().out
+    assert "bootstrap 95% interval" in out
+    assert "0 of 3 comparisons tested on their step samples differ beyond their 95% interval (0%)" in out
+    slower = _sampled_run(tmp_path / "c.json", (201, 211, 221), speed=0.9)
+    assert main(["compare", str(base), str(slower), "--fail-on", "images_per_sec:-5%"]) == 1
+    out = capsys.readouterr().out
+    assert "3 of 3 comparisons tested on their step samples differ beyond their 95% interval (100%)" in out

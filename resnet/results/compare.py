@@ -84,7 +84,15 @@ def _entry(
     row.update({k: figures.get(k, math.nan) for k in ("change_pct", "interval_pct", "threshold_pct")})
     row["verdict"] = verdict
     row["rule"] = rule
+    row["differs"] = figures.get("differs")
     return row
+
+
+def agreement(table: pd.DataFrame) -> tuple[int, int]:
+    """How many lines tested on their samples differ beyond their interval, of how many:
+    for two runs of one unchanged machine, the share of cells that disagree."""
+    tested = table[table["rule"] == BOOTSTRAP_RULE] if "rule" in table else table.iloc[0:0]
+    return sum(bool(x) for x in tested["differs"]), len(tested)
 
 
 def _samples(row: pd.Series) -> list | None:
@@ -180,7 +188,7 @@ def compare(
                 verdict = "improvement"
             else:
                 verdict = "ok"
-            entry = _entry(case_id, t.metric, round(vb, 3), round(vn, 3), verdict, rule)
+            entry = _entry(case_id, t.metric, round(vb, 3), round(vn, 3), verdict, rule, differs=real)
             entry.update(change_pct=round(change, 2), interval_pct=interval, threshold_pct=t.limit)
             rows.append(entry)
     return pd.DataFrame(rows)
