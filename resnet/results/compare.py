@@ -25,7 +25,7 @@ from resnet.stats import LEVEL, ratio_of_medians_interval, seed_for
 #: Metrics that follow the median step: a bootstrap of the median describes their noise.
 MEDIAN_BASED = {"images_per_sec", "latency_ms_p50", "utilization", "achieved_tflops"}
 BOOTSTRAP_RULE = f"bootstrap {LEVEL:.0%} interval of the ratio of median steps"
-BAND_RULE = "step-time IQR band (no samples)"
+BAND_RULE = "step-time IQR band"
 
 #: Cases pair by their id (which names every axis, replicas included) and backend.
 KEY = ["case_id", "backend"]
@@ -181,7 +181,9 @@ def compare(
             else:
                 noise = math.hypot(_spread_pct(rb), _spread_pct(rn)) if t.metric in TIMED else 0.0
                 real = abs(change) > noise
-                rule, interval = (BAND_RULE if t.metric in TIMED else "exact"), f"+-{noise:.2f}"
+                why = "no samples" if _samples(rb) is None or _samples(rn) is None else "not a median"
+                rule = f"{BAND_RULE} ({why})" if t.metric in TIMED else "exact"
+                interval = f"+-{noise:.2f}"
             if t.crossed(change):
                 verdict = "regression" if real else "within noise"
             elif (change > 0) == higher and real and abs(change) > abs(t.limit):
