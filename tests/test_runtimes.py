@@ -62,6 +62,33 @@ def test_a_corrupted_export_is_rebuilt_not_trusted(tmp_path, runtime):
     assert rebuilt
 
 
+def test_the_export_key_holds_the_weights():
+    import resnet
+
+    a = resnet.build("v1", depth=18, input_shape=(32, 32, 3), classes=10)
+    b = resnet.build("v1", depth=18, input_shape=(32, 32, 3), classes=10)  # other random weights
+    assert runtimes.weights_digest(a) == runtimes.weights_digest(a)
+    assert runtimes.weights_digest(a) != runtimes.weights_digest(b)
+    keys = {runtimes.export_key("v1-depth18", 32, "onnxruntime", runtimes.weights_digest(m)) for m in (a, b)}
+    assert len(keys) == 2
+
+
+def test_one_export_serves_the_cases_of_other_workers(tmp_path):
+    """A second worker (another batch size) reuses the first one's export and its logits
+    still match its own Keras model: every worker builds the same weights."""
+    if not _available("onnxruntime"):
+        pytest.skip(f"onnxruntime is not installed ({runtimes.INSTALL['onnxruntime']})")
+    setups = []
+    for batch in (1, 3):
+        case = Case("v1", "inference", batch, "float32", "cpu", False, 64, runtime="onnxruntime")
+        with WorkerClient(timeout=300, env={"RESNET_BENCH_CACHE": str(tmp_path)}) as w:
+            setups.append(w.call("setup", case=case))
+            w.call("finish")
+    assert setups[0]["export_s"] > 0 and setups[1]["export_s"] == 0.0  # the second found the cache
+    assert all(s["parity_top1_agreement"] == 1.0 for s in setups)
+    assert all(s["parity_max_rel_err"] <= runtimes.TOLERANCE["float32"] for s in setups)
+
+
 @pytest.mark.parametrize("version", ["v1", "v1.5", "v2"])
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
 def test_export_and_parity_at_64px(tmp_path, runtime, version):

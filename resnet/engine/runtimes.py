@@ -69,11 +69,22 @@ def require(runtime: str) -> Any:
     return module
 
 
-def export_key(spec: str, image_size: int, runtime: str) -> str:
-    """The cache key: what changes the exported file."""
+def export_key(spec: str, image_size: int, runtime: str, weights: str = "") -> str:
+    """The cache key: what changes the exported file, the weights' digest included (an
+    export of other weights must never stand in for this model's)."""
     fmt, exporter = FORMATS[runtime]
-    text = json.dumps([spec, image_size, fmt, _version("keras"), exporter, _version(exporter)])
+    text = json.dumps([spec, image_size, fmt, _version("keras"), exporter, _version(exporter), weights])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def weights_digest(model: Any) -> str:
+    """SHA-256 of every weight of ``model`` (names, shapes and values), in order."""
+    h = hashlib.sha256()
+    for w in model.weights:
+        value = np.ascontiguousarray(np.asarray(w))
+        h.update(f"{w.path}:{value.dtype}:{value.shape};".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()[:16]
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -36,6 +36,8 @@ def _one_line(err: BaseException) -> str:
 OOM_TYPES = frozenset({"ResourceExhaustedError", "OutOfMemoryError", "MemoryError"})
 #: XLA (JAX) reports out-of-memory as a runtime error with this status code.
 XLA_OOM_STATUS = "RESOURCE_EXHAUSTED"
+#: The seed of the models exported to deployment runtimes: every worker builds the same weights.
+EXPORT_SEED = 1234
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -298,8 +300,15 @@ class WorkerServer:
         except runtimes.RuntimeUnavailable as err:
             raise CaseFailure("skipped", str(err)) from None
         twin = case.replace(precision="float32", runtime="keras")
+        import keras
+
+        # The same weights in every worker, so one export serves every case of the model;
+        # the key holds their digest, so an export of other weights is never reused.
+        keras.utils.set_random_seed(EXPORT_SEED)
         model, size = self._built(twin)
-        key = runtimes.export_key(_spec_text(case.version), case.image_size, case.runtime)
+        key = runtimes.export_key(
+            _spec_text(case.version), case.image_size, case.runtime, runtimes.weights_digest(model)
+        )
         path, export_s, _ = runtimes.cached_export(model, key, case.runtime)
         t0 = time.perf_counter()
         try:
