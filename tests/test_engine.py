@@ -48,6 +48,10 @@ def test_explicit_options_override_the_profile():
     assert a.batch_sizes == (4, 8)
     assert a.precisions == ("mixed_float16",)
     assert a.image_size == PROFILES["smoke"]["image_size"]
+    # The quick profile trains at batch 8; an explicit --batch-sizes holds for training too,
+    # unless --training-batch-sizes says otherwise.
+    assert axes(batch_sizes="32").batches("training") == (32,)
+    assert axes(batch_sizes="32", training_batch_sizes="4").batches("training") == (4,)
 
 
 def test_case_ids_read_well():

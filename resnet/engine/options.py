@@ -523,6 +523,8 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
     if options.get("jit") is None and backend in BACKEND_JIT and merged["jit"] == (False,):
         merged["jit"] = (BACKEND_JIT[backend][0],)
     merged.update({k: v for k, v in options.items() if v is not None and k != "profile"})
+    if options.get("batch_sizes") is not None and options.get("training_batch_sizes") is None:
+        merged["training_batch_sizes"] = None  # explicit batch sizes hold for training too
     if merged["strategy"] == "multiworker":
         workers = tf_config_workers()
         if options.get("replicas") is None:
