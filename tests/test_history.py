@@ -90,3 +90,26 @@ def test_the_dashboard_lists_change_points(tmp_path):
     assert main(["dashboard", str(runs), "--out", str(tmp_path / "site")]) == 0
     page = (tmp_path / "site" / "index.html").read_text()
     assert "Change points, newest first" in page and "confirmed" in page
+
+
+def test_the_interval_of_a_best_step_figure_comes_from_the_runs_not_the_median_step(tmp_path):
+    """Runs that kept samples: the interval of images_per_sec_best must hold its own figure."""
+    from resnet.results.dashboard import history
+    from resnet.results.history import change_points
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(1, 13):
+        level = 1.0 if i < 8 else 0.8  # 20% slower from run 8
+        steps = list(rng.lognormal(np.log(8 / (50 * level)), 0.1, 30))  # median 50 img/s, best ~70
+        row = _row("v1", "inference", 8, ips=8 / float(np.median(steps)), samples_s=[steps])
+        row["images_per_sec_best"] = 8 / min(steps)
+        path = make_run(runs / f"{i:04d}_run.json", [row])
+        data = json.loads(path.read_text())
+        data["datetime"] = f"2026-11-01T{i:02d}:00:00"
+        path.write_text(json.dumps(data))
+    table, _ = change_points(history(runs, []), "images_per_sec_best")
+    first = table[table["status"] == "confirmed"].iloc[0]
+    lo, hi = (float(x) for x in first["before_95"].strip("[]").split(","))
+    assert lo <= first["before"] <= hi

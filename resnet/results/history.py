@@ -156,7 +156,9 @@ def _change(
     i = bounds.index(point)
     a, b = bounds[i - 1], bounds[i + 1]
     before, after = values[a:point], values[point:b]
-    images = done["global_batch"].iloc[point] if metric.startswith("images_per_sec") else None
+    # Step samples describe the median step: they give the interval of images_per_sec only;
+    # any other figure (the best step, a tail) gets its interval from the runs' own figures.
+    images = done["global_batch"].iloc[point] if metric == "images_per_sec" else None
     samples = done["samples_s"] if "samples_s" in done else pd.Series([None] * len(done))
     before_ci = _segment_interval(list(before), list(samples.iloc[a:point]), images, seed)
     after_ci = _segment_interval(list(after), list(samples.iloc[point:b]), images, seed + 1)
