@@ -34,7 +34,7 @@ $rb report "$today/runtimes.json" "$today/peer-torchvision.json" --out "$out/int
 $rb report "$today/pipelines.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-pipelines" \
   --title "Input pipelines and training from JPEG files, Intel Xeon (2 cores)"
 # The cross-machine table: the quick profile on three CPU configurations.
-$rb machines "$xeon.json" "$epyc/amd-epyc-x2-2026-11-28-1610.json" "$today/quick-a.json" "$today/loadgen.json" \
+$rb machines "$xeon.json" "$epyc/amd-epyc-x2-2026-11-28-1610.json" "$today/quick-a.json" "$today/loadgen.json" "$today/runtimes.json" \
   "$today/pipelines.json" --reference "Intel Xeon x2" --out $r/machines
 # Two cores against one of the same Intel Xeon (taskset -c 0).
 $rb machines $r/threads-x1-x2/intel-xeon-x1.json $r/threads-x1-x2/intel-xeon-x2.json \
