@@ -12,7 +12,7 @@ step() { echo "== $1 ($(( $(date +%s) - start )) s so far)"; }
 step "tests"
 # Two processes: the tests spend much of their time waiting on worker processes and exports.
 .venv/bin/python -m pytest -p no:cacheprovider -n 2 tests --durations=15
-step "fault injection (2 seeded trials; results/fault-injection/ holds a 24-trial run)"
+step "fault injection (2 seeded trials; results/fault-injection/ holds a 20-trial run)"
 .venv/bin/python scripts/fault_injection.py --trials 2 --seed "${FAULT_SEED:-11}"
 step "GPU script, dry run in an environment like the GPU machine's"
 bash scripts/gpu-dry-run.sh
