@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +13,6 @@ from resnet.engine.options import PROFILES, UsageError, parse_options, resolve_a
 from resnet.engine.worker_client import CaseFailure, WorkerClient
 from resnet.schema import Case
 from tests.sweeps import run_bench
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def axes(backend="tensorflow", **kw):
@@ -261,14 +255,7 @@ def test_unknown_or_missing_backend_is_a_usage_error(monkeypatch):
 
 
 def test_bench_unknown_backend_stops_before_any_case():
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "bench", "--profile", "smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "KERAS_BACKEND": "mxnet"},
-    )
+    out = run_bench("bench", "--profile", "smoke", timeout=120, env={"KERAS_BACKEND": "mxnet"})
     assert out.returncode == 4
     assert "KERAS_BACKEND='mxnet' is not supported" in out.stderr
 

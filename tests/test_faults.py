@@ -22,7 +22,6 @@ from resnet.engine.worker_server import is_out_of_memory
 from tests.sweeps import run_bench, start_bench
 from tests.test_results import _row, make_run
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADER = {"profile": "smoke", "backend": "tensorflow", "image_size": 32, "rounds": 3, "batch_sizes": [2]}
 #: A sweep of one tiny case: v1 inference, batch 2, 32x32.
 TINY = ["bench/test_throughput.py", "--profile", "smoke", "--versions", "v1", "--modes", "inference"]

@@ -14,8 +14,6 @@ from resnet.cli import main
 from resnet.data import DataError, files, make_dataset
 from tests.sweeps import run_bench
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory) -> Path:

@@ -164,6 +164,7 @@ def compare(
             verdict = "regression" if rb["status"] == "ok" else "ok"
             rows.append(_entry(case_id, "status", rb["status"], rn["status"], verdict))
             continue
+        sampled = _samples(rb) is not None and _samples(rn) is not None
         for t in thresholds:
             vb, vn = _number(rb.get(t.metric)), _number(rn.get(t.metric))
             if vb is None or not vb:
@@ -181,7 +182,7 @@ def compare(
             else:
                 noise = math.hypot(_spread_pct(rb), _spread_pct(rn)) if t.metric in TIMED else 0.0
                 real = abs(change) > noise
-                why = "no samples" if _samples(rb) is None or _samples(rn) is None else "not a median"
+                why = "not a median" if sampled else "no samples"
                 rule = f"{BAND_RULE} ({why})" if t.metric in TIMED else "exact"
                 interval = f"+-{noise:.2f}"
             if t.crossed(change):
