@@ -85,7 +85,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
     import pandas as pd
 
-    from resnet.results.compare import DEFAULT_THRESHOLDS, CompareError, agreement, compare, parse_threshold
+    from resnet.results.compare import (
+        DEFAULT_THRESHOLDS,
+        CompareError,
+        agreement,
+        compare,
+        machine_speeds,
+        parse_threshold,
+    )
     from resnet.results.loading import load
 
     thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
@@ -112,6 +119,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(
             f"{differ} of {tested} comparisons tested on their step samples differ beyond their 95% interval "
             f"({100 * differ / tested:.0f}%)"
+        )
+    speed_base, speed_new = machine_speeds(base, new)
+    if speed_base and speed_new:
+        print(
+            f"machine speed (drift probe, median over the cases): base {speed_base:.0f} GFLOP/s, "
+            f"new {speed_new:.0f} ({100 * (speed_new / speed_base - 1):+.0f}%)"
         )
     return 1 if (table["verdict"] == "regression").any() else 0
 

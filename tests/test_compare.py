@@ -105,8 +105,9 @@ def test_gate_on_the_best_step(tmp_path, capsys):
     assert "-29.09" in capsys.readouterr().out
 
 
-def _sampled_run(path, seeds, speed=1.0):
-    """A run whose rows keep their step samples (two windows of 40 steps each)."""
+def _sampled_run(path, seeds, speed=1.0, probe=None):
+    """A run whose rows keep their step samples (two windows of 40 steps each), with
+    the drift probe's reading when ``probe`` is given."""
     import numpy as np
 
     rows = []
@@ -114,7 +115,7 @@ def _sampled_run(path, seeds, speed=1.0):
         rngs = [np.random.default_rng(seed + w) for w in (0, 1)]
         windows = [list(rng.lognormal(np.log(0.8 / speed), 0.02, 40)) for rng in rngs]
         ips = 8 / float(np.median(np.concatenate(windows)))
-        rows.append(_row(version, "inference", 8, ips=ips, samples_s=windows))
+        rows.append(_row(version, "inference", 8, ips=ips, samples_s=windows, machine_speed_gflops=probe))
     return make_run(path, rows)
 
 
@@ -129,3 +130,15 @@ def test_compare_on_samples_states_how_many_cells_differ(tmp_path, capsys):
     assert main(["compare", str(base), str(slower), "--fail-on", "images_per_sec:-5%"]) == 1
     out = capsys.readouterr().out
     assert "3 of 3 comparisons tested on their step samples differ beyond their 95% interval (100%)" in out
+    assert "machine speed" not in out  # these runs kept no probe readings
+
+
+def test_compare_names_the_machine_speed_of_both_runs(tmp_path, capsys):
+    """A machine that ran 10% faster in the new run (drift probe) explains a speed-up of
+    every case: compare prints both runs' probe speeds beside the verdicts."""
+    base = _sampled_run(tmp_path / "a.json", (1, 11, 21), probe=200.0)
+    faster = _sampled_run(tmp_path / "b.json", (101, 111, 121), speed=1.1, probe=220.0)
+    assert main(["compare", str(base), str(faster), "--fail-on", "images_per_sec:-5%"]) == 0
+    out = capsys.readouterr().out
+    assert "3 improvement" in out
+    assert "machine speed (drift probe, median over the cases): base 200 GFLOP/s, new 220 (+10%)" in out

@@ -3,6 +3,8 @@ synthetic samples, seeded)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -165,6 +167,24 @@ def test_a_paired_group_names_every_ratio():
     assert ("version", "v1.5", "v1", "float32") in comparisons
     assert ("precision", "mixed_bfloat16", "float32", "v2") in comparisons
     assert len(comparisons) == 4 + 3
+
+
+def test_a_fast_precision_block_gets_rounds_for_the_minimum_time_spread_with_the_slow_one():
+    from resnet.engine.paired import MAX_PAIRED_ROUNDS, block_rounds, schedule
+
+    # float32 steps of 1.3-1.4 s beside emulated bfloat16 steps of 4.8 s: 50 s each.
+    warm = {"float32": [1.4, 1.3, 1.35], "mixed_bfloat16": [4.8, 5.0, 4.9]}
+    blocks = block_rounds(warm, 8, 50.0)
+    assert blocks == {"float32": 39, "mixed_bfloat16": 11}  # ceil(50 / 1.3), ceil(50 / 4.8)
+    assert block_rounds(warm, 16, None) == {"float32": 16, "mixed_bfloat16": 16}
+    assert block_rounds(warm, 8, 5.0) == {"float32": 8, "mixed_bfloat16": 8}  # rounds is a floor
+    assert block_rounds({"float32": [1e-9]}, 2, 60.0) == {"float32": MAX_PAIRED_ROUNDS}
+    plan = schedule(blocks)
+    assert len(plan) == 39 and all("float32" in r for r in plan)
+    slow = [i for i, r in enumerate(plan) if "mixed_bfloat16" in r]
+    assert len(slow) == 11 and max(b - a for a, b in itertools.pairwise(slow)) <= 4  # spread out
+    assert slow[-1] == 38 and slow[0] < 4  # from the start to the end of the comparison
+    assert schedule({"float32": 5, "mixed_bfloat16": 5}) == [["float32", "mixed_bfloat16"]] * 5
 
 
 def test_the_wilcoxon_interval_covers_the_centre_and_is_exact():

@@ -272,7 +272,17 @@ OPTIONS: tuple[Option, ...] = (
         "in one process (version cost, mixed-precision speed-up with intervals); off for none",
     ),
     Option(
-        "--paired-rounds", "paired_rounds", one_int("--paired-rounds", 2), "rounds of a paired comparison"
+        "--paired-rounds",
+        "paired_rounds",
+        one_int("--paired-rounds", 2),
+        "rounds of a paired comparison (per precision block, at least)",
+    ),
+    Option(
+        "--paired-min-time",
+        "paired_min_time",
+        seconds("--paired-min-time", 3600.0),
+        "seconds of timed steps per model of a paired comparison at least: more rounds for "
+        "a precision whose steps are short",
     ),
     Option("--data", "data", choices("--data", DATA), "training data: synthetic (on the device), jpeg"),
     Option(
@@ -356,6 +366,8 @@ class Axes:
     #: (mode, batch size) of each paired comparison, and its rounds.
     paired: tuple[tuple[str, int], ...] = ()
     paired_rounds: int = 10
+    #: Seconds of timed steps per paired model at least (more rounds for fast blocks).
+    paired_min_time: float | None = None
     #: LoadGen scenarios, and the settings of their runs.
     scenarios: tuple[str, ...] = ()
     #: The versions LoadGen runs (None: ``versions``).
@@ -470,7 +482,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "min_time": 1.0,
         "repeat": 2,
         "paired": (("inference", 32), ("training", 8)),
-        "paired_rounds": 16,
+        "paired_rounds": 8,
+        "paired_min_time": 50.0,
     },
     "full": {
         "versions": ("v1", "v1.5", "v2", "keras-v1", "keras-v2"),
@@ -484,6 +497,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "repeat": 3,
         "paired": (("inference", 32), ("training", 32)),
         "paired_rounds": 20,
+        "paired_min_time": 60.0,
         "scenarios": SCENARIOS,
         "loadgen_duration": 60.0,
     },

@@ -6,7 +6,11 @@ A group holds our versions in each of the run's precisions (v1, v1.5, v2 x float
 mixed_bfloat16, ...) for one mode and batch size.  Every round steps each model once:
 the precisions in blocks, the blocks and the versions within each block in an order
 shuffled per round (seeded), so no model always runs first or last and the versions a
-version-cost ratio compares run at most two steps apart.  From
+version-cost ratio compares run at most two steps apart.  With a minimum time
+(``--paired-min-time``) each precision block gets enough rounds for that many seconds of
+timed steps per model (at least ``--paired-rounds``), so a fast block (float32 where
+bfloat16 is emulated, or the reverse) is not starved of rounds by a slow one; a block
+with fewer rounds runs in rounds spread evenly over the others.  From
 the rounds come the version-cost ratios (each version over v1, in each precision) and
 the mixed-precision speed-ups (each precision over float32, for each version), each
 with its distribution-free 95% interval.  Memory and compile time stay per model in
@@ -15,6 +19,7 @@ the isolated cases: a shared process cannot tell them apart.
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 import time
@@ -86,6 +91,30 @@ def _slot(version: str, precision: str) -> str:
     return f"{version}/{precision}"
 
 
+#: The most rounds --paired-min-time may ask of one precision block.
+MAX_PAIRED_ROUNDS = 1000
+
+
+def block_rounds(warm_s: dict[str, list[float]], rounds: int, min_time: float | None) -> dict[str, int]:
+    """Rounds per precision block: ``rounds``, or more so that every model of the block
+    (warm-up step times in ``warm_s``, per precision) gets ``min_time`` seconds of timed
+    steps (at most MAX_PAIRED_ROUNDS)."""
+    out = {}
+    for precision, steps in warm_s.items():
+        fastest = min(steps) if steps else 0.0
+        need = math.ceil(min_time / fastest) if min_time and fastest > 0 else 0
+        out[precision] = max(rounds, min(MAX_PAIRED_ROUNDS, need))
+    return out
+
+
+def schedule(blocks: dict[str, int]) -> list[list[str]]:
+    """Which precision blocks each round steps: every block its number of rounds, a block
+    with fewer rounds than the most spread evenly over them (Bresenham's rule), so the
+    rounds it shares with another block cover the whole comparison."""
+    total = max(blocks.values(), default=0)
+    return [[p for p, n in blocks.items() if (i + 1) * n // total > i * n // total] for i in range(total)]
+
+
 def measure_paired(
     group: PairedGroup,
     benchmark: Any,
@@ -94,14 +123,17 @@ def measure_paired(
     warmup_rounds: int,
     timeout: float,
     seed: int,
+    min_time: float | None = None,
     on_worker_info: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Step the group's models alternately for ``rounds`` rounds; one row per ratio.
+    """Step the group's models alternately, each precision block for ``rounds`` rounds or
+    enough for ``min_time`` seconds of timed steps per model; one row per ratio.
 
-    pytest-benchmark times whole rounds (every model once); each model's own step time
-    comes from the worker.  A group that cannot run gives one row per ratio with the
-    status and reason."""
-    times: dict[str, list[float]] = {_slot(v, p): [] for v, p in group.members}
+    pytest-benchmark times whole rounds; each model's own step time comes from the
+    worker, with the round it ran in, and a ratio pairs the steps of the rounds both
+    models ran in.  A group that cannot run gives one row per ratio with the status
+    and reason."""
+    times: dict[str, dict[int, float]] = {_slot(v, p): {} for v, p in group.members}
     t0 = time.monotonic()
     failure: CaseFailure | None = None
     try:
@@ -111,18 +143,22 @@ def measure_paired(
             for version, precision in group.members:
                 worker.call("setup", case=group.case(version, precision), slot=_slot(version, precision))
             worker.call("warm")
+            warm: dict[str, list[float]] = {p: [] for p in group.precisions}
             for _ in range(max(warmup_rounds, 1)):
-                for slot in times:
-                    worker.call("step", slot=slot)
+                for version, precision in group.members:
+                    warm[precision].append(worker.call("step", slot=_slot(version, precision))["seconds"])
+            plan = schedule(block_rounds(warm, rounds, min_time))
             order = random.Random(seed)
+            index = iter(range(len(plan)))
 
             def one_round() -> None:
-                for precision in order.sample(group.precisions, len(group.precisions)):
+                i = next(index)
+                for precision in order.sample(plan[i], len(plan[i])):
                     for version in order.sample(group.versions, len(group.versions)):
                         slot = _slot(version, precision)
-                        times[slot].append(worker.call("step", slot=slot)["seconds"])
+                        times[slot][i] = worker.call("step", slot=slot)["seconds"]
 
-            benchmark.pedantic(one_round, rounds=rounds, iterations=1)
+            benchmark.pedantic(one_round, rounds=len(plan), iterations=1)
             worker.call("finish")
     except CaseFailure as err:
         failure = err
@@ -137,8 +173,10 @@ def measure_paired(
             row.update(status=failure.status, reason=failure.reason)
             rows.append(row)
             continue
-        num = times[_slot(*((numerator, fixed) if comparison == "version" else (fixed, numerator)))]
-        den = times[_slot(*((denominator, fixed) if comparison == "version" else (fixed, denominator)))]
+        a = times[_slot(*((numerator, fixed) if comparison == "version" else (fixed, numerator)))]
+        b = times[_slot(*((denominator, fixed) if comparison == "version" else (fixed, denominator)))]
+        shared = sorted(a.keys() & b.keys())  # the rounds both ran in
+        num, den = [a[i] for i in shared], [b[i] for i in shared]
         ratio, low, high = paired_ratio(num, den)
         row.update(
             ratio=ratio,

@@ -238,6 +238,7 @@ class Sweep:
             warmup_rounds=self.axes.warmup_rounds,
             timeout=self.case_timeout * len(group.members),
             seed=self.axes.seed,
+            min_time=self.axes.paired_min_time,
             on_worker_info=self._remember_info,
         )
         for row in rows:
@@ -247,7 +248,8 @@ class Sweep:
         if first["status"] == "ok":
             for r in rows:
                 self.write(
-                    f"[resnet-bench]          {r['case_id'].removeprefix(group.id + '-')}: {paired_text(r)}"
+                    f"[resnet-bench]          {r['case_id'].removeprefix(group.id + '-')}: "
+                    f"{paired_text(r)}, {r['pairs']} rounds"
                 )
         return self._outcome(first)
 

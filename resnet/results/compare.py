@@ -95,6 +95,20 @@ def agreement(table: pd.DataFrame) -> tuple[int, int]:
     return sum(bool(x) for x in tested["differs"]), len(tested)
 
 
+def machine_speeds(base: pd.DataFrame, new: pd.DataFrame) -> tuple[float | None, float | None]:
+    """Each run's machine speed: the median of its cases' drift-probe readings (GFLOP/s
+    of the fixed matrix product), None for a run without them.  A change of about the
+    probe's size in every case is the machine, not the code."""
+
+    def speed(df: pd.DataFrame) -> float | None:
+        if "machine_speed_gflops" not in df:
+            return None
+        values = pd.to_numeric(df.loc[df["kind"] == "case", "machine_speed_gflops"], errors="coerce").dropna()
+        return float(values.median()) if len(values) else None
+
+    return speed(base), speed(new)
+
+
 def _samples(row: pd.Series) -> list | None:
     value = row.get("samples_s")
     if isinstance(value, list) and value and all(isinstance(w, list) and w for w in value):
