@@ -17,6 +17,13 @@ whose speed may drift between windows):
 - A percentile is supported by a sample when its distribution-free 95% interval
   exists on both sides: at least 36 steps for p90 and 368 for p99 (MLPerf asks far
   more of a submission: it is not what these figures are).
+- Whether a rerun would agree is another question than how precisely one run measured
+  a figure: a machine's speed moves between windows and between runs by more than the
+  steps of one window show, and one case's two or three windows cannot say by how much
+  (the range of two values covers their centre half the time).  The drift is a property
+  of the machine and the run, so ``compare`` pools it over every case of a run: the
+  within-case variance of the log window medians, with one degree of freedom per extra
+  window per case, and tests the ratio of two runs' medians with Welch's t interval.
 - Windows disagree when the Kruskal-Wallis test across them says so at the 1% level
   and their medians differ by more than 5%: significant and large enough to matter.
 """
@@ -164,6 +171,40 @@ def paired_ratio(
         raise ValueError("paired step times must come in equal, non-empty rounds")
     centre, low, high = hodges_lehmann_interval(np.log(b / a), level)
     return math.exp(centre), math.exp(low), math.exp(high)
+
+
+def window_variance(cases: Sequence[Sequence[Sequence[float]]]) -> tuple[float, int]:
+    """(variance, degrees of freedom) of the log median of one window about its case's
+    mean, pooled over ``cases`` (each a list of windows of step times): how much the
+    machine's speed moves from window to window in this run.  Cases with one window add
+    nothing; (nan, 0) when no case has two."""
+    squares, df = 0.0, 0
+    for windows in cases:
+        logs = np.log([np.median(w) for w in _clean(windows)])
+        if len(logs) >= 2:
+            squares += float(np.sum((logs - logs.mean()) ** 2))
+            df += len(logs) - 1
+    return (squares / df, df) if df else (math.nan, 0)
+
+
+def run_ratio_interval(
+    base: Sequence[Sequence[float]],
+    new: Sequence[Sequence[float]],
+    base_var: tuple[float, int],
+    new_var: tuple[float, int],
+    level: float = LEVEL,
+) -> tuple[float, float, float]:
+    """new's median step over base's, with the ``level`` interval a rerun would fall in:
+    each run's median varies by its window variance (:func:`window_variance`) over its
+    number of windows; Welch's t interval on the log scale, back as ratios."""
+    from scipy.stats import t
+
+    bw, nw = _clean(base), _clean(new)
+    ratio = float(np.median(np.concatenate(nw)) / np.median(np.concatenate(bw)))
+    a, b = base_var[0] / len(bw), new_var[0] / len(nw)
+    df = (a + b) ** 2 / (a**2 / base_var[1] + b**2 / new_var[1]) if a + b > 0 else math.inf
+    half = float(t.ppf(1 - (1 - level) / 2, df)) * math.sqrt(a + b)
+    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
 
 
 def ratio_of_medians_interval(

@@ -142,3 +142,66 @@ def test_compare_names_the_machine_speed_of_both_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 improvement" in out
     assert "machine speed (drift probe, median over the cases): base 200 GFLOP/s, new 220 (+10%)" in out
+
+
+def _drifting_runs(seed, cases=12, drift=0.08, slower=1.0):
+    """Two runs of ``cases`` cases, two windows of 30 steps each, on a machine whose speed
+    moves by ``drift`` (log sd) from window to window; the second run ``slower``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def run(factor):
+        return [
+            [list(rng.lognormal(np.log(0.5 * factor) + rng.normal(0, drift), 0.03, 30)) for _ in (1, 2)]
+            for _ in range(cases)
+        ]
+
+    return run(1.0), run(slower)
+
+
+def test_the_run_to_run_interval_holds_where_two_windows_cannot():
+    """On a drifting machine the bootstrap of one case's two windows misses the drift
+    (their range covers the centre half the time): reruns of an unchanged machine would
+    differ in many cells.  The window variance pooled over each run's cases keeps them to
+    about 5% (the bootstrap: about 40% here), and still finds a 40% slowdown."""
+    from resnet.stats import ratio_of_medians_interval, run_ratio_interval, window_variance
+
+    def flagged(base, new, pooled):
+        vb, vn = window_variance(base), window_variance(new)
+        out = 0
+        for i, (b, n) in enumerate(zip(base, new, strict=True)):
+            if pooled:
+                _, lo, hi = run_ratio_interval(b, n, vb, vn)
+            else:
+                _, lo, hi = ratio_of_medians_interval(b, n, seed=i)
+            out += lo > 1 or hi < 1
+        return out
+
+    same = [_drifting_runs(s) for s in range(20)]
+    run_rule = sum(flagged(b, n, True) for b, n in same)
+    bootstrap = sum(flagged(b, n, False) for b, n in same)
+    assert run_rule <= 0.10 * 240  # 95% nominal over 20 trials x 12 cells
+    assert bootstrap > 2 * run_rule
+    base, slow = _drifting_runs(99, slower=1.4)  # beyond this drift's +-16% for two windows
+    assert flagged(base, slow, True) >= 11
+
+
+def test_compare_uses_the_run_to_run_interval_when_runs_have_windows(tmp_path, capsys):
+    import numpy as np
+
+    base_windows, new_windows = _drifting_runs(7, cases=6)
+    versions = [(v, bs) for v in ("v1", "v1.5", "v2") for bs in (1, 8)]
+
+    def write(path, runs):
+        rows = [
+            _row(v, "inference", bs, ips=bs / float(np.median(np.concatenate(w))), samples_s=w)
+            for (v, bs), w in zip(versions, runs, strict=True)
+        ]
+        return make_run(path, rows)
+
+    a, b = write(tmp_path / "a.json", base_windows), write(tmp_path / "b.json", new_windows)
+    assert main(["compare", str(a), str(b), "--fail-on", "images_per_sec:-5%"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "run-to-run 95% interval (window spread pooled over each run's cases)" in out
+    assert "window-to-window spread of a case's median step" in out and "(6 df)" in out

@@ -206,7 +206,7 @@ def test_report_into_an_old_report_folder_drops_its_stale_tables(run_file, tmp_p
     assert (out / "notes.txt").exists()  # only the report's own files are replaced
 
 
-def _run_with_intervals(tmp_path: Path) -> Path:
+def _run_with_intervals(tmp_path: Path, batches=(8,)) -> Path:
     """A run as the windows and paired groups write it: combined case rows with intervals
     and samples, and paired ratios."""
     from resnet.engine.measure import combine_windows
@@ -214,10 +214,12 @@ def _run_with_intervals(tmp_path: Path) -> Path:
     from tests.test_stats import _steps, _window
 
     rows = []
-    for version, speed in (("v1", 0.40), ("v1.5", 0.42)):
-        case = Case(version, "inference", 8, "float32", "cpu", False, 64)
-        windows = [_window(case, i, _steps(10 * i + len(version), 12, speed), 100.0 * i) for i in (1, 2)]
-        rows += [*windows, combine_windows(case, windows)]
+    for bs in batches:
+        for version, speed in (("v1", 0.40), ("v1.5", 0.42)):
+            case = Case(version, "inference", bs, "float32", "cpu", False, 64)
+            seed = 10 + len(version) + 100 * bs
+            windows = [_window(case, i, _steps(seed * i, 12, speed * bs / 8), 100.0 * i) for i in (1, 2)]
+            rows += [*windows, combine_windows(case, windows)]
     paired = new_row(Case("v1.5", "inference", 8, "float32", "cpu", False, 64), kind="paired")
     paired.update(case_id="paired-inference-bs8-cpu-64px-float32-v1.5/v1", status="ok", comparison="version")
     paired.update(numerator="v1.5", denominator="v1", ratio=0.95, ratio_ci_low=0.93, ratio_ci_high=0.97)
@@ -243,6 +245,16 @@ def test_report_shows_intervals_and_error_bars(tmp_path):
     assert "How to read a figure" in page
     latency = (out / "latency.md").read_text()
     assert "\\*" in latency  # p90 from 24 steps is marked
+    assert "Reruns (" not in page  # 2 cases of 2 windows: too few to say how far a rerun moves
+
+
+def test_report_says_how_far_a_rerun_may_move(tmp_path):
+    """Six cases of two windows: the run's window spread, pooled over them, is stated."""
+    out = tmp_path / "report"
+    assert main(["report", str(_run_with_intervals(tmp_path, (1, 2, 8))), "--out", str(out)]) == 0
+    readme = (out / "README.md").read_text()
+    assert "Reruns (windows): between windows a case's median moved by" in readme
+    assert "(1 sd, pooled over its cases, 6 df)" in readme
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -1,9 +1,14 @@
 """Regression gate: pair the cases of two runs and flag the changes that cross a
 threshold and stand outside the runs' own noise.
 
-Where both runs kept their raw step times, "changed or within noise" is decided by the
-95% bootstrap interval of the ratio of the two runs' median steps (windows, then steps,
-resampled in each run): a change is real when the interval excludes 1.  The threshold
+Where both runs kept their raw step times, "changed or within noise" is decided by a
+95% interval of the ratio of the two runs' median steps, and a change is real when the
+interval excludes 1.  Where both runs measured their cases in several windows (at least
+MIN_DF degrees of freedom each), the interval is the run-to-run one: each run's
+window-to-window variance, pooled over its cases, is what a rerun's median moves by
+(Welch's t on the log scale; resnet.stats.run_ratio_interval), because one case's own two
+windows cannot tell how much the machine drifts.  Otherwise it is the bootstrap interval
+(windows, then steps, resampled in each run).  The threshold
 of ``--fail-on`` is the size that matters: a regression is a real change beyond it.
 Figures taken from the median step (images/s, p50 latency, utilization, TFLOP/s) are
 tested this way; the best step and the tail percentiles, which a bootstrap describes
@@ -20,12 +25,17 @@ from dataclasses import dataclass
 import pandas as pd
 
 from resnet.schema import METRICS, TIMED
-from resnet.stats import LEVEL, ratio_of_medians_interval, seed_for
+from resnet.stats import LEVEL, ratio_of_medians_interval, run_ratio_interval, seed_for, window_variance
 
 #: Metrics that follow the median step: a bootstrap of the median describes their noise.
 MEDIAN_BASED = {"images_per_sec", "latency_ms_p50", "utilization", "achieved_tflops"}
 BOOTSTRAP_RULE = f"bootstrap {LEVEL:.0%} interval of the ratio of median steps"
+RUN_RULE = f"run-to-run {LEVEL:.0%} interval (window spread pooled over each run's cases)"
+SAMPLE_RULES = (RUN_RULE, BOOTSTRAP_RULE)
 BAND_RULE = "step-time IQR band"
+#: The fewest degrees of freedom (extra windows over all cases) a run's pooled window
+#: variance needs before compare trusts it over the bootstrap.
+MIN_DF = 5
 
 #: Cases pair by their id (which names every axis, replicas included) and backend.
 KEY = ["case_id", "backend"]
@@ -91,7 +101,7 @@ def _entry(
 def agreement(table: pd.DataFrame) -> tuple[int, int]:
     """How many lines tested on their samples differ beyond their interval, of how many:
     for two runs of one unchanged machine, the share of cells that disagree."""
-    tested = table[table["rule"] == BOOTSTRAP_RULE] if "rule" in table else table.iloc[0:0]
+    tested = table[table["rule"].isin(SAMPLE_RULES)] if "rule" in table else table.iloc[0:0]
     return sum(bool(x) for x in tested["differs"]), len(tested)
 
 
@@ -116,16 +126,32 @@ def _samples(row: pd.Series) -> list | None:
     return None
 
 
-def _bootstrap_change(rb: pd.Series, rn: pd.Series, metric: str) -> tuple[float, float, float] | None:
-    """The metric's change (percent) with its interval, from the runs' step samples;
-    None where a run kept none."""
+def run_window_variance(df: pd.DataFrame) -> tuple[float, int]:
+    """A run's window-to-window variance of log median step, pooled over its cases that
+    kept their windows' samples, with its degrees of freedom (stats.window_variance)."""
+    rows = df[df["kind"] == "case"] if "kind" in df else df
+    cases = [s for s in (_samples(r) for _, r in rows.iterrows()) if s is not None]
+    return window_variance(cases)
+
+
+def _sample_change(
+    rb: pd.Series, rn: pd.Series, metric: str, spread: tuple | None
+) -> tuple[float, float, float, str] | None:
+    """The metric's change (percent) with its interval and rule, from the runs' step
+    samples: the run-to-run interval where both runs' window spread is known (``spread``),
+    else the bootstrap one; None where a run kept none."""
     sb, sn = _samples(rb), _samples(rn)
     if sb is None or sn is None or metric not in MEDIAN_BASED:
         return None
-    ratio, lo, hi = ratio_of_medians_interval(sb, sn, seed=seed_for(str(rn["case_id"])))  # new/base step
+    if spread is not None:
+        ratio, lo, hi = run_ratio_interval(sb, sn, *spread)  # new/base step
+        rule = RUN_RULE
+    else:
+        ratio, lo, hi = ratio_of_medians_interval(sb, sn, seed=seed_for(str(rn["case_id"])))
+        rule = BOOTSTRAP_RULE
     if METRICS[metric] == "higher":  # a figure per second: the inverse of the step's ratio
         ratio, lo, hi = 1 / ratio, 1 / hi, 1 / lo
-    return 100 * (ratio - 1), 100 * (lo - 1), 100 * (hi - 1)
+    return 100 * (ratio - 1), 100 * (lo - 1), 100 * (hi - 1), rule
 
 
 def _number(value: object) -> float | None:
@@ -162,6 +188,8 @@ def compare(
         return df.drop_duplicates(key, keep="last").set_index(key, drop=False)
 
     b, n = keyed(base), keyed(new)
+    spreads = (run_window_variance(base), run_window_variance(new))
+    spread = spreads if min(spreads[0][1], spreads[1][1]) >= MIN_DF else None
     common = b.index.intersection(n.index)
     if len(common) == 0:
         raise CompareError("the runs have no cases in common (same version, mode, batch, precision, device)")
@@ -187,12 +215,12 @@ def compare(
                 rows.append(_entry(case_id, t.metric, round(vb, 3), "not measured", "regression"))
                 continue
             change = 100 * (vn - vb) / abs(vb)
-            tested = _bootstrap_change(rb, rn, t.metric) if t.metric in TIMED else None
+            tested = _sample_change(rb, rn, t.metric, spread) if t.metric in TIMED else None
             higher = METRICS[t.metric] == "higher"
             if tested is not None:
-                _, lo, hi = tested
+                _, lo, hi, rule = tested
                 real = lo > 0 or hi < 0  # the interval of the change excludes zero
-                rule, interval = BOOTSTRAP_RULE, f"[{lo:+.2f}, {hi:+.2f}]"
+                interval = f"[{lo:+.2f}, {hi:+.2f}]"
             else:
                 noise = math.hypot(_spread_pct(rb), _spread_pct(rn)) if t.metric in TIMED else 0.0
                 real = abs(change) > noise

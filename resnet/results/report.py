@@ -37,6 +37,29 @@ RUNS_NOTE = (
 )
 
 
+def rerun_notes(df: pd.DataFrame) -> list[str]:
+    """Per run with enough windows: how far a rerun's figure may move (the window spread
+    pooled over its cases, as ``compare`` uses it): an interval above is this run's own."""
+    import math
+
+    from resnet.results.compare import MIN_DF, run_window_variance
+
+    notes = []
+    cases = df[df["kind"] == "case"]
+    for source, rows in cases.groupby("run" if "run" in cases else "source", sort=True):
+        variance, dof = run_window_variance(rows)
+        if dof >= MIN_DF:
+            sd = math.sqrt(variance)
+            moved = 100 * (math.exp(sd) - 1)
+            notes.append(
+                f"Reruns ({source}): between windows a case's median moved by {moved:.1f}% "
+                f"(1 sd, pooled over its cases, {dof} df), so a rerun of a case on this machine may differ "
+                f"from the figure here by about {100 * (math.exp(1.96 * sd) - 1):.0f}%; "
+                "`resnet-bench compare` tests two runs against that spread."
+            )
+    return notes
+
+
 def _clear(out: Path) -> None:
     """Remove what an earlier report left in ``out`` (only the report's own file names),
     so that no stale table or figure joins this one."""
@@ -82,6 +105,7 @@ def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchma
     notes = [RUNS_NOTE] if runs_apart else []
     if df["images_per_sec_ci_low"].notna().any() or (df["kind"] == "paired").any():
         notes.insert(0, INTERVALS_NOTE)
+        notes[1:1] = rerun_notes(df)
     path = write_page(
         out / "report.html",
         "report.html",
