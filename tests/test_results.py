@@ -399,3 +399,17 @@ def test_a_machine_label_says_its_bfloat16_hardware():
     assert machine_label({**xeon, "cpu_flags": ["avx2", "avx512f"]}) == "Intel Xeon x2 (no BF16)"
     epyc = {"cpu_model": "AMD EPYC", "cpu_affinity": 2, "cpu_flags": ["avx512f", "avx512_bf16"]}
     assert machine_label(epyc) == "AMD EPYC x2 (AVX-512 BF16)"
+
+
+def test_one_run_needs_no_run_column_in_its_drift_table():
+    """The drift table of a single run names each case once: no 'run' column, and the
+    report's "several runs side by side" note stays away."""
+    from resnet.results import load
+    from resnet.results.tables import drift_table
+
+    runs = Path(__file__).resolve().parent.parent / "results" / "intel-xeon-x2-no-bf16-2026-11-29"
+    df = load(runs / "quick-a.json")
+    table = drift_table(df)
+    assert len(table) >= 1 and "run" not in table.index.names
+    two = load([runs / f"quick-{r}.json" for r in "ab"])
+    assert "run" in drift_table(two).index.names  # two runs: which one drifted matters

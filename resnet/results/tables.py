@@ -356,7 +356,7 @@ def drift_table(df: pd.DataFrame) -> pd.DataFrame:
     frame = frame[frame["drifted"] == True]  # noqa: E712 (None means not probed)
     if frame.empty:
         return pd.DataFrame()
-    keys = [*index_keys(frame, ["machine"]), "case_id"]
+    keys = [*index_keys(frame, ["machine"], ["case_id"]), "case_id"]
     return frame.set_index(keys)[["machine_speed_gflops", "machine_speed_rel"]].astype(float).round(3)
 
 
