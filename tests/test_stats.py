@@ -187,6 +187,50 @@ def test_a_fast_precision_block_gets_rounds_for_the_minimum_time_spread_with_the
     assert schedule({"float32": 5, "mixed_bfloat16": 5}) == [["float32", "mixed_bfloat16"]] * 5
 
 
+class _FakeWorker:
+    """A worker whose first step of each model (the warm-up) takes 1 s and every later
+    step 0.125 s (float32) or 0.25 s (bfloat16): the plan from the warm-up is too short."""
+
+    def __init__(self, **_):
+        self.seen = set()
+        self.info = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def call(self, cmd, slot=None, **_):
+        if cmd != "step":
+            return {}
+        first = slot not in self.seen
+        self.seen.add(slot)
+        return {"seconds": 1.0 if first else (0.25 if "bfloat16" in slot else 0.125)}
+
+
+class _FakeBenchmark:
+    def pedantic(self, fn, rounds, iterations=1):
+        for _ in range(rounds):
+            fn()
+
+
+def test_a_block_whose_warm_up_ran_slow_gets_extra_rounds_until_it_has_its_time(monkeypatch):
+    from resnet.engine import paired
+    from resnet.engine.paired import PairedGroup, measure_paired
+
+    monkeypatch.setattr(paired, "WorkerClient", _FakeWorker)
+    group = PairedGroup("inference", 32, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5", "v2"),
+                        ("float32", "mixed_bfloat16"))  # fmt: skip
+    rows = {r["case_id"].removeprefix(group.id + "-"): r for r in measure_paired(
+        group, _FakeBenchmark(), rounds=2, warmup_rounds=1, timeout=60, seed=3, min_time=3.0)}  # fmt: skip
+    # Planned from 1 s warm-up steps: 3 rounds a block; 0.125 s and 0.25 s steps need 24 and 12.
+    assert rows["float32-v1.5/v1"]["pairs"] == 24
+    assert rows["mixed_bfloat16-v1.5/v1"]["pairs"] == 12
+    assert rows["v1.5-mixed_bfloat16/float32"]["pairs"] == 12  # the rounds both ran in
+    assert sum(rows["float32-v1.5/v1"]["samples_s"][1]) == pytest.approx(3.0)
+
+
 def test_the_wilcoxon_interval_covers_the_centre_and_is_exact():
     from resnet.stats import _signed_rank_counts, hodges_lehmann_interval
 

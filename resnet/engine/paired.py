@@ -10,7 +10,9 @@ version-cost ratio compares run at most two steps apart.  With a minimum time
 (``--paired-min-time``) each precision block gets enough rounds for that many seconds of
 timed steps per model (at least ``--paired-rounds``), so a fast block (float32 where
 bfloat16 is emulated, or the reverse) is not starved of rounds by a slow one; a block
-with fewer rounds runs in rounds spread evenly over the others.  From
+with fewer rounds runs in rounds spread evenly over the others.  The rounds are planned
+from the warm-up steps; a block that still has less than the minimum time at the end of
+the plan (its warm-up ran slow) runs extra rounds until it has it.  From
 the rounds come the version-cost ratios (each version over v1, in each precision) and
 the mixed-precision speed-ups (each precision over float32, for each version), each
 with its distribution-free 95% interval.  Memory and compile time stay per model in
@@ -107,6 +109,11 @@ def block_rounds(warm_s: dict[str, list[float]], rounds: int, min_time: float | 
     return out
 
 
+def _timed(times: dict[str, dict[int, float]], group: PairedGroup, precision: str) -> float:
+    """Timed seconds of the block's model with the fewest."""
+    return min(sum(times[_slot(v, precision)].values()) for v in group.versions)
+
+
 def schedule(blocks: dict[str, int]) -> list[list[str]]:
     """Which precision blocks each round steps: every block its number of rounds, a block
     with fewer rounds than the most spread evenly over them (Bresenham's rule), so the
@@ -149,16 +156,24 @@ def measure_paired(
                     warm[precision].append(worker.call("step", slot=_slot(version, precision))["seconds"])
             plan = schedule(block_rounds(warm, rounds, min_time))
             order = random.Random(seed)
-            index = iter(range(len(plan)))
+            done = iter(range(MAX_PAIRED_ROUNDS * 2))
 
             def one_round() -> None:
-                i = next(index)
+                i = next(done)
                 for precision in order.sample(plan[i], len(plan[i])):
                     for version in order.sample(group.versions, len(group.versions)):
                         slot = _slot(version, precision)
                         times[slot][i] = worker.call("step", slot=slot)["seconds"]
 
             benchmark.pedantic(one_round, rounds=len(plan), iterations=1)
+            # The plan came from one warm-up step per model, often slower than the steps
+            # that follow: a block still short of min_time runs more rounds, till it is not.
+            while min_time and len(plan) < MAX_PAIRED_ROUNDS * 2:
+                short = [p for p in group.precisions if _timed(times, group, p) < min_time]
+                if not short:
+                    break
+                plan.append(short)
+                one_round()
             worker.call("finish")
     except CaseFailure as err:
         failure = err
