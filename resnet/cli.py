@@ -95,6 +95,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         run_window_variance,
     )
     from resnet.results.loading import load
+    from resnet.stats import relative_sd
 
     thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
     if args.out:
@@ -121,12 +122,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{differ} of {tested} comparisons tested on their step samples differ beyond their 95% interval "
             f"({100 * differ / tested:.0f}%)"
         )
-    spreads = [run_window_variance(df[df["kind"] == "case"]) for df in (base, new)]
-    if all(df_ for _, df_ in spreads):
-        (vb, db), (vn, dn) = spreads
+    (vb, db), (vn, dn) = run_window_variance(base), run_window_variance(new)
+    if db and dn:
         print(
             "window-to-window spread of a case's median step (1 sd, pooled over the cases; what a "
-            f"rerun moves by): base {_pct_sd(vb)} ({db} df), new {_pct_sd(vn)} ({dn} df)"
+            f"rerun moves by): base {relative_sd(vb):.1f}% ({db} df), new {relative_sd(vn):.1f}% ({dn} df)"
         )
     speed_base, speed_new = machine_speeds(base, new)
     if speed_base and speed_new:
@@ -135,13 +135,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"new {speed_new:.0f} ({100 * (speed_new / speed_base - 1):+.0f}%)"
         )
     return 1 if (table["verdict"] == "regression").any() else 0
-
-
-def _pct_sd(variance: float) -> str:
-    """A log-scale variance as a relative standard deviation, ``7.8%``."""
-    import math
-
-    return f"{100 * (math.exp(math.sqrt(variance)) - 1):.1f}%"
 
 
 def _parent_writable(path: Path) -> bool:

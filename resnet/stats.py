@@ -187,6 +187,12 @@ def window_variance(cases: Sequence[Sequence[Sequence[float]]]) -> tuple[float, 
     return (squares / df, df) if df else (math.nan, 0)
 
 
+def relative_sd(variance: float, z: float = 1.0) -> float:
+    """A log-scale variance as a relative change in percent: ``z`` standard deviations
+    up (1: one sd; 1.96: a 95% bound)."""
+    return 100 * (math.exp(z * math.sqrt(variance)) - 1)
+
+
 def run_ratio_interval(
     base: Sequence[Sequence[float]],
     new: Sequence[Sequence[float]],

@@ -21,6 +21,7 @@ the isolated cases: a shared process cannot tell them apart.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -156,10 +157,10 @@ def measure_paired(
                     warm[precision].append(worker.call("step", slot=_slot(version, precision))["seconds"])
             plan = schedule(block_rounds(warm, rounds, min_time))
             order = random.Random(seed)
-            done = iter(range(MAX_PAIRED_ROUNDS * 2))
+            counter = itertools.count()
 
             def one_round() -> None:
-                i = next(done)
+                i = next(counter)
                 for precision in order.sample(plan[i], len(plan[i])):
                     for version in order.sample(group.versions, len(group.versions)):
                         slot = _slot(version, precision)

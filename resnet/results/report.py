@@ -40,21 +40,20 @@ RUNS_NOTE = (
 def rerun_notes(df: pd.DataFrame) -> list[str]:
     """Per run with enough windows: how far a rerun's figure may move (the window spread
     pooled over its cases, as ``compare`` uses it): an interval above is this run's own."""
-    import math
     import statistics
 
     from resnet.results.compare import MIN_DF, run_window_variance
+    from resnet.stats import relative_sd
 
     notes = []
     cases = df[df["kind"] == "case"]
     for source, rows in cases.groupby("run" if "run" in cases else "source", sort=True):
         variance, dof = run_window_variance(rows)
         if dof >= MIN_DF:
-            sd = math.sqrt(variance)
             windows = statistics.median(len(w) for w in rows["samples_s"] if isinstance(w, list) and w)
             # A rerun with as many windows: the two medians differ by sd * sqrt(2 / windows).
-            rerun = 100 * (math.exp(1.96 * sd * math.sqrt(2 / windows)) - 1)
-            moved = 100 * (math.exp(sd) - 1)
+            rerun = relative_sd(variance * 2 / windows, 1.96)
+            moved = relative_sd(variance)
             notes.append(
                 f"Reruns ({source}): between windows a case's median moved by {moved:.1f}% (1 sd, "
                 f"pooled over its cases, {dof} df), so a rerun of a case with {windows:g} windows may "
