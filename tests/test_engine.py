@@ -102,6 +102,32 @@ def test_min_time_option():
             axes(min_time=bad)
 
 
+def test_paired_min_time_option_is_per_mode():
+    assert axes().paired_time("inference") == 50.0 and axes().paired_time("training") == 25.0
+    assert axes(paired_min_time="30").paired_min_time == (("inference", 30.0), ("training", 30.0))
+    assert axes(paired_min_time="40,training:10s").paired_time("training") == 10.0
+    assert axes(paired_min_time="inference:5").paired_time("training") is None  # rounds only
+    assert axes(paired_min_time="off").paired_time("inference") is None
+    with pytest.raises(UsageError, match=r"--paired-min-time: 'serving:3' names no mode; give SECONDS"):
+        axes(paired_min_time="serving:3")
+    with pytest.raises(UsageError, match=r"--paired-min-time: '-1' is not a number of seconds"):
+        axes(paired_min_time="training:-1")
+
+
+def test_cases_a_paired_group_times_run_in_paired_windows():
+    quick = axes()
+    cases = {c.id: c for c in quick.cases("tensorflow")}
+    counts = {cid: quick.windows_of(c) for cid, c in cases.items()}
+    assert counts["v1-inference-bs32-float32-cpu"] == 1 and counts["v2-training-bs8-mixed_bfloat16-cpu"] == 1
+    assert counts["v1-inference-bs8-float32-cpu"] == 2 and counts["v1.5-inference-bs1-float32-cpu"] == 2
+    assert sum(n == 1 for n in counts.values()) == 12  # 2 paired groups x 3 versions x 2 precisions
+    assert {axes(paired_windows="2").windows_of(c) for c in cases.values()} == {2}
+    full = axes(profile="full")  # paired_windows unset: every case runs in --repeat windows
+    assert {full.windows_of(c) for c in full.cases("tensorflow")[:50]} == {3}
+    keras_ref = next(c for c in full.cases("tensorflow") if c.version == "keras-v1" and c.batch_size == 32)
+    assert axes(profile="full", paired_windows="1").windows_of(keras_ref) == 3  # no group times it
+
+
 def test_metrics_from_times():
     case = Case("v1", "training", 8, "float32", "cpu", False, 224, None, "tensorflow")
     row = metrics_from_times(case, [0.5, 1.0, 2.0], 4.0)

@@ -206,9 +206,9 @@ def test_report_into_an_old_report_folder_drops_its_stale_tables(run_file, tmp_p
     assert (out / "notes.txt").exists()  # only the report's own files are replaced
 
 
-def _run_with_intervals(tmp_path: Path, batches=(8,)) -> Path:
+def _run_with_intervals(tmp_path: Path, batches=(8,), single=()) -> Path:
     """A run as the windows and paired groups write it: combined case rows with intervals
-    and samples, and paired ratios."""
+    and samples, and paired ratios; the batches in ``single`` ran in one window."""
     from resnet.engine.measure import combine_windows
     from resnet.schema import Case, new_row
     from tests.test_stats import _steps, _window
@@ -219,6 +219,9 @@ def _run_with_intervals(tmp_path: Path, batches=(8,)) -> Path:
             case = Case(version, "inference", bs, "float32", "cpu", False, 64)
             seed = 10 + len(version) + 100 * bs
             windows = [_window(case, i, _steps(seed * i, 12, speed * bs / 8), 100.0 * i) for i in (1, 2)]
+            if bs in single:  # the case measured in one window is just the case
+                rows.append({**windows[0], "kind": "case", "case_id": case.id, "window": None})
+                continue
             rows += [*windows, combine_windows(case, windows)]
     paired = new_row(Case("v1.5", "inference", 8, "float32", "cpu", False, 64), kind="paired")
     paired.update(case_id="paired-inference-bs8-cpu-64px-float32-v1.5/v1", status="ok", comparison="version")
@@ -255,6 +258,17 @@ def test_report_says_how_far_a_rerun_may_move(tmp_path):
     readme = (out / "README.md").read_text()
     assert "Reruns (windows): between windows a case's median moved by" in readme
     assert "(1 sd, pooled over its cases, 6 df)" in readme
+    assert "up to about 3% for a case with 2 windows (95%)" in readme
+
+
+def test_the_rerun_note_gives_each_window_count_its_own_bound(tmp_path):
+    """Cases a paired group times run in one window: a rerun of those moves further."""
+    out = tmp_path / "report"
+    run = _run_with_intervals(tmp_path, (1, 2, 8, 32), single=(32,))
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    readme = (out / "README.md").read_text()
+    assert "(1 sd, pooled over its cases, 6 df)" in readme  # one-window cases add no df
+    assert "up to about 3% for a case with 2 windows and 4% for a case with 1 window (95%)" in readme
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

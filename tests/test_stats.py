@@ -133,6 +133,29 @@ def test_windows_spread_over_the_run_in_a_seeded_order():
     assert windows[0].id.endswith("@w1") and plan(cases, 1, 7)[0].id == cases[0].id
 
 
+def test_a_case_with_fewer_windows_runs_in_a_share_of_the_passes():
+    from resnet.engine.sweep import plan
+
+    cases = [_case(v).replace(batch_size=b) for v in ("v1", "v1.5", "v2") for b in (1, 8, 32)]
+    windows = plan(cases, repeat=3, seed=7, windows_of=lambda c: 1 if c.batch_size == 32 else 3)
+    assert len(windows) == 6 * 3 + 3
+    single = [w for w in windows if w.case.batch_size == 32]
+    assert all(w.of == 1 and w.index == 1 and "@w" not in w.id for w in single)  # just the case
+    # the one-window cases are taken in turn, one per pass: not all in the first pass
+    at = [i for i, w in enumerate(windows) if w.case.batch_size == 32]
+    full = [(i, w.index) for i, w in enumerate(windows) if w.of == 3]
+    assert max(at) > max(i for i, index in full if index == 1)  # one after pass 1
+    assert min(at) < min(i for i, index in full if index == 3)  # one before pass 3
+    by_case: dict[str, list[int]] = {}
+    for w in windows:
+        by_case.setdefault(w.case.id, []).append(w.index)
+    assert all(v == [1, 2, 3] for k, v in by_case.items() if "-bs32-" not in k)  # in order
+    two = plan(cases, repeat=3, seed=7, windows_of=lambda c: 2 if c.batch_size == 32 else 3)
+    expected = {f"{c.id}@w{i}" for c in cases[2::3] for i in (1, 2)}
+    assert {w.id for w in two if w.case.batch_size == 32} == expected
+    assert [w.id for w in plan(cases, 3, 7, lambda c: 3)] == [w.id for w in plan(cases, 3, 7)]
+
+
 def test_a_case_combined_from_windows_that_disagree_is_unstable():
     from resnet.engine.measure import combine_windows
     from resnet.schema import row_problems

@@ -182,6 +182,25 @@ def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
+def parse_paired_min_time(text: Any) -> tuple[tuple[str, float], ...]:
+    """``50`` (every mode) or ``inference:50,training:25`` -> ((mode, seconds), ...); a bare
+    number sets every mode, a later ``MODE:SECONDS`` overrides it; ``off`` for none."""
+    raw = str(text).strip()
+    if raw.lower() in ("off", "none", ""):
+        return ()
+    parse = seconds("--paired-min-time", 3600.0)
+    out: dict[str, float] = {}
+    for item in _items(raw, "--paired-min-time"):
+        mode, sep, value = item.rpartition(":")
+        if sep and mode not in MODES:
+            raise UsageError(
+                f"--paired-min-time: {item!r} names no mode; give SECONDS or MODE:SECONDS,... "
+                f"with MODE one of {', '.join(MODES)} (e.g. inference:50,training:25)"
+            )
+        out.update({m: parse(value) for m in ((mode,) if sep else MODES)})
+    return tuple(out.items())
+
+
 def parse_scenarios(text: Any) -> tuple[str, ...]:
     """LoadGen scenarios: ``single-stream,multi-stream,offline,server``; ``off`` for none."""
     if str(text).strip().lower() in ("off", "none", ""):
@@ -280,9 +299,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--paired-min-time",
         "paired_min_time",
-        seconds("--paired-min-time", 3600.0),
+        parse_paired_min_time,
         "seconds of timed steps per model of a paired comparison at least: more rounds for "
-        "a precision whose steps are short",
+        "a precision whose steps are short; SECONDS, or MODE:SECONDS,... per mode (off: none)",
+    ),
+    Option(
+        "--paired-windows",
+        "paired_windows",
+        one_int("--paired-windows", 1),
+        "windows of a case that a paired group also times (default: --repeat): its speed is "
+        "measured interleaved there; its own windows give memory, compile time and the figure",
     ),
     Option("--data", "data", choices("--data", DATA), "training data: synthetic (on the device), jpeg"),
     Option(
@@ -362,12 +388,14 @@ class Axes:
     training_batch_sizes: tuple[int, ...] | None = None
     #: Windows per case, and the seed of their shuffled order.
     repeat: int = 1
+    #: Windows of a case that a paired group also times (None: ``repeat``).
+    paired_windows: int | None = None
     seed: int = 1
     #: (mode, batch size) of each paired comparison, and its rounds.
     paired: tuple[tuple[str, int], ...] = ()
     paired_rounds: int = 10
-    #: Seconds of timed steps per paired model at least (more rounds for fast blocks).
-    paired_min_time: float | None = None
+    #: Seconds of timed steps per paired model at least (more rounds for fast blocks), per mode.
+    paired_min_time: tuple[tuple[str, float], ...] = ()
     #: LoadGen scenarios, and the settings of their runs.
     scenarios: tuple[str, ...] = ()
     #: The versions LoadGen runs (None: ``versions``).
@@ -400,6 +428,27 @@ class Axes:
     def pipeline_cases(self) -> list[tuple[str, str, int]]:
         """(pipeline, stage, workers) of every input-pipeline case."""
         return [(p, s, w) for p in self.pipelines for s in self.stages for w in self.workers]
+
+    def paired_time(self, mode: str) -> float | None:
+        """Seconds of timed steps per model of ``mode``'s paired groups at least (None: rounds only)."""
+        return dict(self.paired_min_time).get(mode)
+
+    def windows_of(self, case: Case) -> int:
+        """How many windows ``case`` runs in: ``paired_windows`` for a case a paired group
+        also times (one of our versions, Keras on synthetic data, at a paired mode and
+        batch, with the group's jit, threads and one replica), else ``repeat``."""
+        paired = (
+            self.paired_windows is not None
+            and (case.mode, case.batch_size) in self.paired
+            and case.version in VERSIONS
+            and case.runtime == "keras"
+            and case.data == "synthetic"
+            and case.jit == self.jit[0]
+            and case.threads == self.threads[0]
+            and case.replicas == 1
+            and case.scenario is None
+        )
+        return self.paired_windows if paired else self.repeat  # type: ignore[return-value]
 
     def paired_groups(self, backend: str) -> list[PairedGroup]:
         """One paired comparison per (mode, batch) of ``paired`` and device: our versions
@@ -483,7 +532,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "repeat": 2,
         "paired": (("inference", 32), ("training", 8)),
         "paired_rounds": 8,
-        "paired_min_time": 50.0,
+        "paired_min_time": (("inference", 50.0), ("training", 25.0)),
+        "paired_windows": 1,
     },
     "full": {
         "versions": ("v1", "v1.5", "v2", "keras-v1", "keras-v2"),
@@ -497,7 +547,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "repeat": 3,
         "paired": (("inference", 32), ("training", 32)),
         "paired_rounds": 20,
-        "paired_min_time": 60.0,
+        "paired_min_time": (("inference", 60.0), ("training", 60.0)),
         "scenarios": SCENARIOS,
         "loadgen_duration": 60.0,
     },

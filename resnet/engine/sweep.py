@@ -79,18 +79,30 @@ class Window:
         return self.case.id if self.of == 1 else f"{self.case.id}@w{self.index}"
 
 
-def plan(cases: list[Case], repeat: int, seed: int) -> list[Window]:
+def plan(
+    cases: list[Case], repeat: int, seed: int, windows_of: Callable[[Case], int] | None = None
+) -> list[Window]:
     """The order windows run in.  One window per case: the cases' own order (versions
-    outermost).  Several: pass after pass over every case, each pass in its own
-    seeded shuffled order, so the windows of every case spread over the whole run and
-    the machine's drift falls on every case alike."""
-    if repeat == 1:
+    outermost).  Several: pass after pass over the cases, each pass in its own seeded
+    shuffled order, so the windows of every case spread over the whole run and the
+    machine's drift falls on every case alike.  A case that ``windows_of`` gives fewer
+    windows than ``repeat`` runs in that many of the passes, taken in turn with the
+    other such cases (in a seeded order), so that every pass holds a share of them."""
+    count = {c: max(1, min(repeat, windows_of(c))) if windows_of else repeat for c in cases}
+    if max(count.values(), default=1) == 1:
         return [Window(c, 1, 1) for c in cases]
+    fewer = [c for c in cases if count[c] < repeat]
+    random.Random(seed).shuffle(fewer)
+    passes = {c: set(range(1, repeat + 1)) for c in cases}
+    for j, c in enumerate(fewer):
+        passes[c] = {(j + i) % repeat + 1 for i in range(count[c])}
     out = []
     for index in range(1, repeat + 1):
         order = list(cases)
         random.Random(seed * 1000 + index).shuffle(order)
-        out += [Window(c, index, repeat) for c in order]
+        for c in order:
+            if index in passes[c]:
+                out.append(Window(c, sorted(passes[c]).index(index) + 1, count[c]))
     return out
 
 
@@ -118,7 +130,7 @@ class Sweep:
         self.profile = options.get("profile") or DEFAULT_PROFILE
         self.axes: Axes = resolve_axes(options, self.backend)
         self.cases: list[Case] = self.axes.cases(self.backend)
-        self.windows: list[Window] = plan(self.cases, self.axes.repeat, self.axes.seed)
+        self.windows: list[Window] = plan(self.cases, self.axes.repeat, self.axes.seed, self.axes.windows_of)
         self.paired_groups: list[PairedGroup] = self.axes.paired_groups(self.backend)
         self.loadgen_cases: list[Case] = self.axes.loadgen_cases(self.backend)
         self.pipeline_cases: list[tuple[str, str, int]] = self.axes.pipeline_cases()
@@ -238,7 +250,7 @@ class Sweep:
             warmup_rounds=self.axes.warmup_rounds,
             timeout=self.case_timeout * len(group.members),
             seed=self.axes.seed,
-            min_time=self.axes.paired_min_time,
+            min_time=self.axes.paired_time(group.mode),
             on_worker_info=self._remember_info,
         )
         for row in rows:

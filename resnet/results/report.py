@@ -40,8 +40,6 @@ RUNS_NOTE = (
 def rerun_notes(df: pd.DataFrame) -> list[str]:
     """Per run with enough windows: how far a rerun's figure may move (the window spread
     pooled over its cases, as ``compare`` uses it): an interval above is this run's own."""
-    import statistics
-
     from resnet.results.compare import MIN_DF, run_window_variance
     from resnet.stats import relative_sd
 
@@ -50,15 +48,17 @@ def rerun_notes(df: pd.DataFrame) -> list[str]:
     for source, rows in cases.groupby("run" if "run" in cases else "source", sort=True):
         variance, dof = run_window_variance(rows)
         if dof >= MIN_DF:
-            windows = statistics.median(len(w) for w in rows["samples_s"] if isinstance(w, list) and w)
+            counts = sorted({len(w) for w in rows["samples_s"] if isinstance(w, list) and w}, reverse=True)
             # A rerun with as many windows: the two medians differ by sd * sqrt(2 / windows).
-            rerun = relative_sd(variance * 2 / windows, 1.96)
+            reruns = " and ".join(
+                f"{relative_sd(variance * 2 / n, 1.96):.0f}% for a case with {n} window{'s' * (n > 1)}"
+                for n in counts
+            )
             moved = relative_sd(variance)
             notes.append(
                 f"Reruns ({source}): between windows a case's median moved by {moved:.1f}% (1 sd, "
-                f"pooled over its cases, {dof} df), so a rerun of a case with {windows:g} windows may "
-                f"differ from the figure here by up to about {rerun:.0f}% (95%); `resnet-bench compare` "
-                "tests two runs against that spread."
+                f"pooled over its cases, {dof} df), so a rerun may differ from the figure here by "
+                f"up to about {reruns} (95%); `resnet-bench compare` tests two runs against that spread."
             )
     return notes
 
