@@ -114,6 +114,17 @@ def test_paired_min_time_option_is_per_mode():
         axes(paired_min_time="training:-1")
 
 
+def test_paired_width_and_max_time_options():
+    quick = axes()
+    assert quick.paired_width == 3.0 and quick.paired_cap("training") == 50.0
+    assert quick.paired_cap("inference") is None  # inference stops at its minimum
+    assert axes(paired_width="2.5%", paired_max_time="90").paired_cap("inference") == 90.0
+    assert axes(profile="full").paired_width is None
+    for bad in ("0", "-1", "wide", "80"):
+        with pytest.raises(UsageError, match=r"--paired-width: .* is not a percentage between 0 and 50"):
+            axes(paired_width=bad)
+
+
 def test_cases_a_paired_group_times_run_in_paired_windows():
     quick = axes()
     cases = {c.id: c for c in quick.cases("tensorflow")}

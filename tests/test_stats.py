@@ -254,6 +254,64 @@ def test_a_block_whose_warm_up_ran_slow_gets_extra_rounds_until_it_has_its_time(
     assert sum(rows["float32-v1.5/v1"]["samples_s"][1]) == pytest.approx(3.0)
 
 
+class _NoisyWorker(_FakeWorker):
+    """Steps of 0.1 s (v1.5: 6% longer) with seeded log-normal noise of ``SPREAD``."""
+
+    SPREAD = 0.0
+
+    def __init__(self, **_):
+        super().__init__()
+        self.rng = np.random.default_rng(11)
+
+    def call(self, cmd, slot=None, **_):
+        if cmd != "step":
+            return {}
+        base = 0.106 if slot.startswith("v1.5/") else 0.1
+        return {"seconds": base * float(np.exp(self.rng.normal(0.0, self.SPREAD)))}
+
+
+@pytest.mark.parametrize("spread, float32_rounds", [(0.002, 10), (0.2, 40)])
+def test_a_block_goes_on_while_its_version_ratios_are_wider_than_asked(monkeypatch, spread, float32_rounds):
+    """Steady steps stop at the minimum (1 s: 10 rounds of 0.1 s); noisy ones go on to
+    the maximum (4 s: 40 rounds), the interval of v1.5/v1 narrowing as they do."""
+    from resnet.engine import paired
+    from resnet.engine.paired import PairedGroup, measure_paired
+
+    monkeypatch.setattr(_NoisyWorker, "SPREAD", spread)
+    monkeypatch.setattr(paired, "WorkerClient", _NoisyWorker)
+    group = PairedGroup("training", 8, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5"), ("float32",))
+    rows = {r["case_id"].removeprefix(group.id + "-"): r for r in measure_paired(
+        group, _FakeBenchmark(), rounds=8, warmup_rounds=1, timeout=60, seed=3, min_time=1.0,
+        width=3.0, max_time=4.0)}  # fmt: skip
+    row = rows["float32-v1.5/v1"]
+    assert row["pairs"] == pytest.approx(float32_rounds, abs=1)
+    assert row["ratio_ci_low"] < 1 / 1.06 < row["ratio_ci_high"]
+
+
+def test_stopping_on_the_width_keeps_the_interval_honest():
+    """The rule run on synthetic rounds (true ratio 0.94, log-normal noise of 5%): after 8
+    rounds, one more round at a time while wider than 3% either way, at most 60. The
+    interval still covers the truth in about 95% of seeded trials, and it narrows."""
+    from resnet.engine.paired import PairedGroup, narrow
+
+    group = PairedGroup("inference", 32, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5"), ("float32",))
+    covered, stopped_early = 0, 0
+    for trial in range(200):
+        rng = np.random.default_rng(5000 + trial)
+        times = {"v1/float32": {}, "v1.5/float32": {}}
+        for i in itertools.count():
+            drift = float(np.exp(rng.normal(0, 0.2)))  # the machine's speed this round: both alike
+            times["v1/float32"][i] = drift * float(np.exp(rng.normal(0, 0.05)))
+            times["v1.5/float32"][i] = drift / 0.94 * float(np.exp(rng.normal(0, 0.05)))
+            if i + 1 >= 8 and (narrow(times, group, "float32", 3.0) or i + 1 >= 60):
+                break
+        stopped_early += i + 1 < 60
+        _, lo, hi = paired_ratio(list(times["v1.5/float32"].values()), list(times["v1/float32"].values()))
+        covered += lo <= 0.94 <= hi
+    assert covered >= 182  # 95% nominal: at least 91% of 200
+    assert stopped_early >= 100  # the rule does stop before the cap
+
+
 def test_the_wilcoxon_interval_covers_the_centre_and_is_exact():
     from resnet.stats import _signed_rank_counts, hodges_lehmann_interval
 

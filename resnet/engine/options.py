@@ -182,23 +182,43 @@ def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
-def parse_paired_min_time(text: Any) -> tuple[tuple[str, float], ...]:
-    """``50`` (every mode) or ``inference:50,training:25`` -> ((mode, seconds), ...); a bare
-    number sets every mode, a later ``MODE:SECONDS`` overrides it; ``off`` for none."""
-    raw = str(text).strip()
-    if raw.lower() in ("off", "none", ""):
-        return ()
-    parse = seconds("--paired-min-time", 3600.0)
-    out: dict[str, float] = {}
-    for item in _items(raw, "--paired-min-time"):
-        mode, sep, value = item.rpartition(":")
-        if sep and mode not in MODES:
-            raise UsageError(
-                f"--paired-min-time: {item!r} names no mode; give SECONDS or MODE:SECONDS,... "
-                f"with MODE one of {', '.join(MODES)} (e.g. inference:50,training:25)"
-            )
-        out.update({m: parse(value) for m in ((mode,) if sep else MODES)})
-    return tuple(out.items())
+def seconds_per_mode(option: str) -> Callable[[Any], tuple[tuple[str, float], ...]]:
+    """A parser of ``50`` (every mode) or ``inference:50,training:25`` -> ((mode, seconds),
+    ...): a bare number sets every mode, a later ``MODE:SECONDS`` overrides it; ``off`` for none."""
+    one = seconds(option, 3600.0)
+
+    def parse(text: Any) -> tuple[tuple[str, float], ...]:
+        raw = str(text).strip()
+        if raw.lower() in ("off", "none", ""):
+            return ()
+        out: dict[str, float] = {}
+        for item in _items(raw, option):
+            mode, sep, value = item.rpartition(":")
+            if sep and mode not in MODES:
+                raise UsageError(
+                    f"{option}: {item!r} names no mode; give SECONDS or MODE:SECONDS,... "
+                    f"with MODE one of {', '.join(MODES)} (e.g. inference:50,training:25)"
+                )
+            out.update({m: one(value) for m in ((mode,) if sep else MODES)})
+        return tuple(out.items())
+
+    return parse
+
+
+def percent(option: str, maximum: float) -> Callable[[Any], float]:
+    """A parser of a percentage in (0, maximum] (a trailing ``%`` is allowed)."""
+
+    def parse(text: Any) -> float:
+        raw = str(text).strip()
+        try:
+            value = float(raw.removesuffix("%"))
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= maximum):
+            raise UsageError(f"{option}: {raw!r} is not a percentage between 0 and {maximum:g}")
+        return value
+
+    return parse
 
 
 def parse_scenarios(text: Any) -> tuple[str, ...]:
@@ -299,9 +319,22 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--paired-min-time",
         "paired_min_time",
-        parse_paired_min_time,
+        seconds_per_mode("--paired-min-time"),
         "seconds of timed steps per model of a paired comparison at least: more rounds for "
         "a precision whose steps are short; SECONDS, or MODE:SECONDS,... per mode (off: none)",
+    ),
+    Option(
+        "--paired-width",
+        "paired_width",
+        percent("--paired-width", 50.0),
+        "after its minimum, a precision block goes on while a version ratio's 95%% interval is "
+        "wider than this many percent either way, up to --paired-max-time",
+    ),
+    Option(
+        "--paired-max-time",
+        "paired_max_time",
+        seconds_per_mode("--paired-max-time"),
+        "with --paired-width: seconds of timed steps per model at most; SECONDS or MODE:SECONDS,...",
     ),
     Option(
         "--paired-windows",
@@ -396,6 +429,10 @@ class Axes:
     paired_rounds: int = 10
     #: Seconds of timed steps per paired model at least (more rounds for fast blocks), per mode.
     paired_min_time: tuple[tuple[str, float], ...] = ()
+    #: Percent either way a version ratio's interval may span before a block stops, and the
+    #: most seconds of timed steps per model for it, per mode (None/empty: no such rule).
+    paired_width: float | None = None
+    paired_max_time: tuple[tuple[str, float], ...] = ()
     #: LoadGen scenarios, and the settings of their runs.
     scenarios: tuple[str, ...] = ()
     #: The versions LoadGen runs (None: ``versions``).
@@ -432,6 +469,10 @@ class Axes:
     def paired_time(self, mode: str) -> float | None:
         """Seconds of timed steps per model of ``mode``'s paired groups at least (None: rounds only)."""
         return dict(self.paired_min_time).get(mode)
+
+    def paired_cap(self, mode: str) -> float | None:
+        """Seconds of timed steps per model of ``mode``'s paired groups at most, for --paired-width."""
+        return dict(self.paired_max_time).get(mode)
 
     def windows_of(self, case: Case) -> int:
         """How many windows ``case`` runs in: ``paired_windows`` for a case a paired group
@@ -533,6 +574,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "paired": (("inference", 32), ("training", 8)),
         "paired_rounds": 8,
         "paired_min_time": (("inference", 50.0), ("training", 25.0)),
+        "paired_width": 3.0,
+        "paired_max_time": (("training", 50.0),),
         "paired_windows": 1,
     },
     "full": {

@@ -12,7 +12,10 @@ timed steps per model (at least ``--paired-rounds``), so a fast block (float32 w
 bfloat16 is emulated, or the reverse) is not starved of rounds by a slow one; a block
 with fewer rounds runs in rounds spread evenly over the others.  The rounds are planned
 from the warm-up steps; a block that still has less than the minimum time at the end of
-the plan (its warm-up ran slow) runs extra rounds until it has it.  From
+the plan (its warm-up ran slow) runs extra rounds until it has it.  With a width
+(``--paired-width``) a block whose version ratios are still wider than that after its
+minimum goes on, up to a maximum time per model (``--paired-max-time``): a noisy machine
+gets the rounds it needs for a usable interval, a steady one stops at the minimum.  From
 the rounds come the version-cost ratios (each version over v1, in each precision) and
 the mixed-precision speed-ups (each precision over float32, for each version), each
 with its distribution-free 95% interval.  Memory and compile time stay per model in
@@ -115,6 +118,30 @@ def _timed(times: dict[str, dict[int, float]], group: PairedGroup, precision: st
     return min(sum(times[_slot(v, precision)].values()) for v in group.versions)
 
 
+def narrow(times: dict[str, dict[int, float]], group: PairedGroup, precision: str, width: float) -> bool:
+    """Whether every version ratio of the block (each version over v1, on the rounds the
+    block ran) has its 95% interval within ``width`` percent of the ratio, both ways.
+    Stopping on the interval's width, which the spread of the rounds sets and not their
+    centre, leaves the interval's coverage as it was (the stopping test checks it)."""
+    if "v1" not in group.versions:
+        return True
+    limit = math.log1p(width / 100)
+    base = times[_slot("v1", precision)]
+    for version in group.versions:
+        if version == "v1":
+            continue
+        own = times[_slot(version, precision)]
+        shared = sorted(own.keys() & base.keys())
+        if not shared:
+            return False
+        ratio, low, high = paired_ratio([own[i] for i in shared], [base[i] for i in shared])
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return False  # too few rounds for a 95% interval
+        if max(math.log(high / ratio), math.log(ratio / low)) > limit:
+            return False
+    return True
+
+
 def schedule(blocks: dict[str, int]) -> list[list[str]]:
     """Which precision blocks each round steps: every block its number of rounds, a block
     with fewer rounds than the most spread evenly over them (Bresenham's rule), so the
@@ -132,10 +159,14 @@ def measure_paired(
     timeout: float,
     seed: int,
     min_time: float | None = None,
+    width: float | None = None,
+    max_time: float | None = None,
     on_worker_info: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Step the group's models alternately, each precision block for ``rounds`` rounds or
-    enough for ``min_time`` seconds of timed steps per model; one row per ratio.
+    enough for ``min_time`` seconds of timed steps per model, and with ``width`` more
+    while its version ratios are wider than ``width`` percent, until its models have
+    ``max_time`` seconds; one row per ratio.
 
     pytest-benchmark times whole rounds; each model's own step time comes from the
     worker, with the round it ran in, and a ratio pairs the steps of the rounds both
@@ -174,6 +205,17 @@ def measure_paired(
                 if not short:
                     break
                 plan.append(short)
+                one_round()
+            # A block whose version ratios are still too wide goes on, up to max_time.
+            while width and max_time and len(plan) < MAX_PAIRED_ROUNDS * 3:
+                wide = [
+                    p
+                    for p in group.precisions
+                    if _timed(times, group, p) < max_time and not narrow(times, group, p, width)
+                ]
+                if not wide:
+                    break
+                plan.append(wide)
                 one_round()
             worker.call("finish")
     except CaseFailure as err:

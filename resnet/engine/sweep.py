@@ -251,6 +251,8 @@ class Sweep:
             timeout=self.case_timeout * len(group.members),
             seed=self.axes.seed,
             min_time=self.axes.paired_time(group.mode),
+            width=self.axes.paired_width,
+            max_time=self.axes.paired_cap(group.mode),
             on_worker_info=self._remember_info,
         )
         for row in rows:
