@@ -130,11 +130,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     speed_base, speed_new = machine_speeds(base, new)
     if speed_base and speed_new:
+        moved = 100 * (speed_new / speed_base - 1)
         print(
             f"machine speed (drift probe, median over the cases): base {speed_base:.0f} GFLOP/s, "
-            f"new {speed_new:.0f} ({100 * (speed_new / speed_base - 1):+.0f}%)"
+            f"new {speed_new:.0f} ({moved:+.0f}%)"
         )
+        if abs(moved) >= MACHINE_MOVED_PCT:
+            print(
+                f"note: the machine itself ran {abs(moved):.0f}% {'faster' if moved > 0 else 'slower'} in "
+                "the new run; the intervals above hold for one machine state, so a change in a cell "
+                "may be the machine's, not the model's: rerun both on one quiet machine to tell"
+            )
     return 1 if (table["verdict"] == "regression").any() else 0
+
+
+#: A drift-probe change between two runs (percent) that compare points out.
+MACHINE_MOVED_PCT = 5.0
 
 
 def _parent_writable(path: Path) -> bool:

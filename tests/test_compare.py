@@ -142,6 +142,11 @@ def test_compare_names_the_machine_speed_of_both_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 improvement" in out
     assert "machine speed (drift probe, median over the cases): base 200 GFLOP/s, new 220 (+10%)" in out
+    assert "note: the machine itself ran 10% faster in the new run" in out
+    steady = _sampled_run(tmp_path / "c.json", (201, 211, 221), probe=206.0)  # +3%: no note
+    assert main(["compare", str(base), str(steady)]) == 0
+    out = capsys.readouterr().out
+    assert "(+3%)" in out and "note: the machine itself" not in out
 
 
 def _drifting_runs(seed, cases=12, drift=0.08, slower=1.0):

@@ -119,9 +119,9 @@ def test_paired_width_and_max_time_options():
     assert quick.paired_width == 3.0 and quick.paired_cap("training") == 50.0
     assert quick.paired_cap("inference") is None  # inference stops at its minimum
     assert axes(paired_width="2.5%", paired_max_time="90").paired_cap("inference") == 90.0
-    assert axes(profile="full").paired_width is None
+    assert axes(profile="full").paired_width == 0 and axes(paired_width="off").paired_width == 0
     for bad in ("0", "-1", "wide", "80"):
-        with pytest.raises(UsageError, match=r"--paired-width: .* is not a percentage between 0 and 50"):
+        with pytest.raises(UsageError, match=r"--paired-width: .* is not a percentage between 0 and 50 \(or"):
             axes(paired_width=bad)
 
 

@@ -206,16 +206,18 @@ def seconds_per_mode(option: str) -> Callable[[Any], tuple[tuple[str, float], ..
 
 
 def percent(option: str, maximum: float) -> Callable[[Any], float]:
-    """A parser of a percentage in (0, maximum] (a trailing ``%`` is allowed)."""
+    """A parser of a percentage in (0, maximum] (a trailing ``%`` is allowed); ``off``: 0, no rule."""
 
     def parse(text: Any) -> float:
         raw = str(text).strip()
+        if raw.lower() in ("off", "none"):
+            return 0.0
         try:
             value = float(raw.removesuffix("%"))
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and 0 < value <= maximum):
-            raise UsageError(f"{option}: {raw!r} is not a percentage between 0 and {maximum:g}")
+            raise UsageError(f"{option}: {raw!r} is not a percentage between 0 and {maximum:g} (or off)")
         return value
 
     return parse
@@ -328,7 +330,7 @@ OPTIONS: tuple[Option, ...] = (
         "paired_width",
         percent("--paired-width", 50.0),
         "after its minimum, a precision block goes on while a version ratio's 95%% interval is "
-        "wider than this many percent either way, up to --paired-max-time",
+        "wider than this many percent either way, up to --paired-max-time (off: stop at the minimum)",
     ),
     Option(
         "--paired-max-time",
@@ -430,8 +432,8 @@ class Axes:
     #: Seconds of timed steps per paired model at least (more rounds for fast blocks), per mode.
     paired_min_time: tuple[tuple[str, float], ...] = ()
     #: Percent either way a version ratio's interval may span before a block stops, and the
-    #: most seconds of timed steps per model for it, per mode (None/empty: no such rule).
-    paired_width: float | None = None
+    #: most seconds of timed steps per model for it, per mode (0/empty: no such rule).
+    paired_width: float = 0.0
     paired_max_time: tuple[tuple[str, float], ...] = ()
     #: LoadGen scenarios, and the settings of their runs.
     scenarios: tuple[str, ...] = ()
