@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: set up, run the benchmark (quick profile unless arguments say
 # otherwise) into results/<machine>-<date>.json, then write its report.
-#   bash scripts/bench.sh                      # quick profile, about 20 min on 2 cores
+#   bash scripts/bench.sh                      # quick profile, 23-24 min on 2 cores
 #   bash scripts/bench.sh --profile smoke      # any `pytest bench` options
 set -euo pipefail
 cd "$(dirname "$0")/.."

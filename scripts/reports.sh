@@ -12,11 +12,15 @@ xeon=$r/intel-xeon-x2-2026-11-26
 epyc=$r/amd-epyc-x2-2026-11-28
 today=$r/intel-xeon-x2-no-bf16-2026-11-28  # the Intel Xeon of 2026-11-28: no AMX or AVX-512 BF16 exposed
 next=$r/intel-xeon-x2-no-bf16-2026-11-29   # the same CPU model, 2026-11-29: quick runs A and B back to back
+new=$r/intel-xeon-x2-no-bf16-2026-11-29-new-quick  # later that day: training paired at 25 s, one window for paired cases
+width=$r/intel-xeon-x2-no-bf16-2026-11-29-paired-width  # then with --paired-width 3 (the quick profile since), twice
 
 # compare between two quick runs of one machine (exit 1 means a regression: still a report).
 gate() { $rb compare "$1" "$2" --fail-on images_per_sec:-5% --fail-on images_per_sec_best:-5% > "$3" || [ $? -eq 1 ]; }
 gate "$today/quick-a.json" "$today/quick-b.json" "$today/compare-quick-a-b.txt"
 gate "$next/quick-a.json" "$next/quick-b.json" "$next/compare-quick-a-b.txt"
+gate "$new/quick-a.json" "$new/quick-b.json" "$new/compare-quick-a-b.txt"
+gate "$width/quick-a.json" "$width/quick-b.json" "$width/compare-quick-a-b.txt"
 
 $rb report "$xeon.json" "$xeon-goals.json" --out "$out/intel-xeon-x2-2026-11-26" \
   --title "ResNet-50 on an Intel Xeon (2 cores), quick profile, 2026-11-26"
@@ -37,6 +41,10 @@ $rb report "$next/quick-a.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-29-qui
   --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile, 2026-11-29, run A"
 $rb report "$next/quick-b.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-29-quick-b" \
   --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile, 2026-11-29, run B"
+$rb report "$width/quick-a.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-29-paired-width-a" \
+  --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile with --paired-width, run A"
+$rb report "$width/quick-b.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-29-paired-width-b" \
+  --title "ResNet-50 on an Intel Xeon without BF16 (2 cores), quick profile with --paired-width, run B"
 $rb report "$today/loadgen.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-loadgen" \
   --title "MLPerf LoadGen scenarios on an Intel Xeon (2 cores): LoadGen scenarios, not MLPerf submissions"
 $rb report "$today/runtimes.json" "$today/peer-torchvision.json" --out "$out/intel-xeon-x2-no-bf16-2026-11-28-runtimes" \
