@@ -137,6 +137,9 @@ def test_cases_a_paired_group_times_run_in_paired_windows():
     assert {full.windows_of(c) for c in full.cases("tensorflow")[:50]} == {3}
     keras_ref = next(c for c in full.cases("tensorflow") if c.version == "keras-v1" and c.batch_size == 32)
     assert axes(profile="full", paired_windows="1").windows_of(keras_ref) == 3  # no group times it
+    alone = axes(versions="v1", precisions="float32")  # a group of one model never runs
+    assert not alone.paired_groups("tensorflow")
+    assert {alone.windows_of(c) for c in alone.cases("tensorflow")} == {2}
 
 
 def test_metrics_from_times():

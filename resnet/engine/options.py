@@ -477,21 +477,12 @@ class Axes:
         return dict(self.paired_max_time).get(mode)
 
     def windows_of(self, case: Case) -> int:
-        """How many windows ``case`` runs in: ``paired_windows`` for a case a paired group
-        also times (one of our versions, Keras on synthetic data, at a paired mode and
-        batch, with the group's jit, threads and one replica), else ``repeat``."""
-        paired = (
-            self.paired_windows is not None
-            and (case.mode, case.batch_size) in self.paired
-            and case.version in VERSIONS
-            and case.runtime == "keras"
-            and case.data == "synthetic"
-            and case.jit == self.jit[0]
-            and case.threads == self.threads[0]
-            and case.replicas == 1
-            and case.scenario is None
-        )
-        return self.paired_windows if paired else self.repeat  # type: ignore[return-value]
+        """How many windows ``case`` runs in: ``paired_windows`` for a model that one of
+        the run's paired groups also steps, else ``repeat``."""
+        if self.paired_windows is None:
+            return self.repeat
+        timed = {g.case(v, p) for g in self.paired_groups(case.backend) for v, p in g.members}
+        return self.paired_windows if case in timed else self.repeat
 
     def paired_groups(self, backend: str) -> list[PairedGroup]:
         """One paired comparison per (mode, batch) of ``paired`` and device: our versions

@@ -197,26 +197,26 @@ def measure_paired(
                         slot = _slot(version, precision)
                         times[slot][i] = worker.call("step", slot=slot)["seconds"]
 
+            def more_rounds(needs: Callable[[str], bool], limit: int) -> None:
+                """Extra rounds, each of the blocks that still ``needs`` one, until none does."""
+                while len(plan) < limit:
+                    blocks = [p for p in group.precisions if needs(p)]
+                    if not blocks:
+                        return
+                    plan.append(blocks)
+                    one_round()
+
             benchmark.pedantic(one_round, rounds=len(plan), iterations=1)
             # The plan came from one warm-up step per model, often slower than the steps
             # that follow: a block still short of min_time runs more rounds, till it is not.
-            while min_time and len(plan) < MAX_PAIRED_ROUNDS * 2:
-                short = [p for p in group.precisions if _timed(times, group, p) < min_time]
-                if not short:
-                    break
-                plan.append(short)
-                one_round()
+            if min_time:
+                more_rounds(lambda p: _timed(times, group, p) < min_time, MAX_PAIRED_ROUNDS * 2)
             # A block whose version ratios are still too wide goes on, up to max_time.
-            while width and max_time and len(plan) < MAX_PAIRED_ROUNDS * 3:
-                wide = [
-                    p
-                    for p in group.precisions
-                    if _timed(times, group, p) < max_time and not narrow(times, group, p, width)
-                ]
-                if not wide:
-                    break
-                plan.append(wide)
-                one_round()
+            if width and max_time:
+                more_rounds(
+                    lambda p: _timed(times, group, p) < max_time and not narrow(times, group, p, width),
+                    MAX_PAIRED_ROUNDS * 3,
+                )
             worker.call("finish")
     except CaseFailure as err:
         failure = err
