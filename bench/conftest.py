@@ -42,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             type=_typed(option.flag, option.parse),
             help=option.help,
         )
+    group.addoption(
+        "--allow-oversubscribe",
+        action="store_true",
+        help="allow --threads or --workers beyond the cores this run may use",
+    )
     group.addoption("--journal", default=None, help="journal path (default: next to --benchmark-json)")
     group.addoption("--resume", action="store_true", help="skip cases already in the journal")
     group.addoption(
@@ -58,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     options = {o.dest: config.getoption(o.dest) for o in OPTIONS}
     options["profile"] = config.getoption("profile")
+    options["allow_oversubscribe"] = config.getoption("allow_oversubscribe")
     json_path = getattr(config.option, "benchmark_json", None)
     json_name = str(json_path) if json_path else None
 
@@ -92,7 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "(--benchmark-disable, or an xdist worker): run pytest bench without them"
         )
     if not config.option.collectonly:
-        config.resnet_sweep.prepare_data()
+        try:
+            config.resnet_sweep.prepare_data()
+        except UsageError as err:
+            raise pytest.UsageError(str(err)) from None
     _stop_on_sigterm()
 
 

@@ -9,7 +9,6 @@ slowdown.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,35 +24,12 @@ def _fail(message: str) -> int:
     return 2
 
 
-class OutputError(ValueError):
-    """An output path that cannot be written; checked before any work starts."""
+def _out_folder(path: str, command: str, inputs: list[str]) -> Path:
+    """``--out`` checked before any work: not an input, and empty, missing or an earlier
+    output of this command (resnet.outputs)."""
+    from resnet.outputs import check_folder
 
-
-#: Output folders this command made; removed again if it ends with nothing written.
-_MADE: list[Path] = []
-
-
-def _writable_dir(path: str) -> Path:
-    """``path`` as a directory we can write into (made if missing, and checked by
-    writing into it), or OutputError: checked before any work starts."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {path}: exists and is not a directory")
-    missing = [p for p in [out, *out.parents] if not p.exists()]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        _MADE.extend(reversed(missing))
-    except OSError as err:
-        raise OutputError(f"--out {path}: cannot create it ({err.strerror or err})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {path}: not writable")
-    probe = out / ".resnet-bench-write-test"
-    try:
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise OutputError(f"--out {path}: cannot write into it ({err.strerror or err})") from None
-    return out
+    return check_folder(path, command, inputs)
 
 
 def _load_all(files: list[str], label: str | None = None):
@@ -71,11 +47,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Tables, plots and an HTML report from benchmark JSON files and journals."""
     from resnet.results.report import write_report
 
-    out = _writable_dir(args.out)
+    out = _out_folder(args.out, "report", args.files)
     df, errors = _load_all(args.files, args.label)
     if df.empty:
         return _fail("no readable results; nothing written") if not errors else 2
-    path = write_report(df, out, title=args.title)
+    path = write_report(df, out, title=args.title, inputs=args.files)
     done = int((df["status"] == "ok").sum())
     print(f"report of {len(df)} cases ({done} ok) from {df['source'].nunique()} file(s): {path}")
     return 2 if errors else 0
@@ -85,6 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
     import pandas as pd
 
+    from resnet.outputs import check_file, write_file
     from resnet.results.compare import (
         DEFAULT_THRESHOLDS,
         CompareError,
@@ -99,9 +76,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
     if args.out:
-        out = Path(args.out)
-        if out.is_dir() or not _parent_writable(out):
-            raise OutputError(f"--out {args.out}: cannot write a CSV file there")
+        check_file(args.out, COMPARE_CSV_HEADER, [args.base, args.new])
     base, new = load(args.base), load(args.new)
     try:
         table = compare(base, new, thresholds, args.allow_machine_mismatch, args.allow_missing)
@@ -112,7 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
         print(table.to_string(index=False))
     if args.out:
-        table.to_csv(args.out, index=False)
+        write_file(args.out, table.to_csv(index=False))
     counts = table["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"{len(table)} comparisons: {summary}")
@@ -146,18 +121,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 #: A drift-probe change between two runs (percent) that compare points out.
 MACHINE_MOVED_PCT = 5.0
-
-
-def _parent_writable(path: Path) -> bool:
-    parent = path.parent if str(path.parent) else Path(".")
-    return parent.is_dir() and os.access(parent, os.W_OK)
+#: How the CSV files of ``compare --out`` and ``history --out`` begin: an existing file is
+#: replaced only when its first line does.
+COMPARE_CSV_HEADER = "case_id,metric,base,new,"
+HISTORY_CSV_HEADER = "run,commit,machine,"
 
 
 def cmd_machines(args: argparse.Namespace) -> int:
     """Procurement table: best throughput, latency, memory fit and cost per machine."""
     from resnet.results.machines import machines_table, read_prices, write_machines
 
-    out = _writable_dir(args.out)
+    out = _out_folder(args.out, "machines", [*args.files, *([args.prices] if args.prices else [])])
     prices = read_prices(args.prices) if args.prices else None
     df, errors = _load_all(args.files)
     if df.empty:
@@ -178,7 +152,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
         notes.append(
             "No energy counter was readable on these machines: joules per image is empty, not estimated."
         )
-    path = write_machines(table, out, notes)
+    path = write_machines(table, out, notes, inputs=[*args.files, *([args.prices] if args.prices else [])])
     print(table.reset_index().to_string(index=False))
     print(f"written: {path}")
     return 2 if errors else 0
@@ -192,7 +166,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     threshold = parse_threshold(args.fail_on)
     if not Path(args.directory).is_dir():
         return _fail(f"{args.directory}: not a directory of runs")
-    out = _writable_dir(args.out)
+    out = _out_folder(args.out, "dashboard", [args.directory])
     path, count, errors = write_dashboard(args.directory, out, threshold)
     for err in errors:
         print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
@@ -205,15 +179,21 @@ def cmd_history(args: argparse.Namespace) -> int:
     beyond --fail-on-new (in the bad direction)."""
     import pandas as pd
 
+    from resnet.outputs import check_file, write_file
     from resnet.results.compare import parse_threshold
     from resnet.results.dashboard import history
     from resnet.results.history import MIN_RUNS, HistoryUnavailable, change_points
     from resnet.results.loading import LoadError
+    from resnet.schema import METRICS
 
     threshold = parse_threshold(args.fail_on_new) if args.fail_on_new else None
     metric = threshold.metric if threshold else args.metric
     if not Path(args.directory).is_dir():
         return _fail(f"{args.directory}: not a directory of runs")
+    if metric not in METRICS:
+        return _fail(f"--metric {metric!r} is not a figure with a direction; valid: {', '.join(METRICS)}")
+    if args.out:
+        check_file(args.out, HISTORY_CSV_HEADER, [args.directory])
     errors: list[LoadError] = []
     df = history(args.directory, errors)
     for err in errors:
@@ -236,11 +216,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         with pd.option_context("display.width", 220, "display.max_columns", 20, "display.max_rows", 500):
             print(table.to_string(index=False))
     if args.out:
-        table.to_csv(args.out, index=False)
+        write_file(args.out, table.to_csv(index=False))
     new = _new_changes(df, table, threshold)
     for item in new:
         print(f"NEW CHANGE at the latest run: {item}")
-    return 1 if new else 0
+    return 2 if errors else 1 if new else 0
 
 
 def _new_changes(df, table, threshold) -> list[str]:
@@ -366,23 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-bench`` console script."""
+    from resnet.outputs import OutputError
     from resnet.results.compare import CompareError
     from resnet.results.loading import LoadError
     from resnet.results.machines import PriceError
 
     args = build_parser().parse_args(argv)
-    _MADE.clear()
     try:
-        code = int(args.fn(args))
+        return int(args.fn(args))
     except (LoadError, CompareError, PriceError, OutputError) as err:
-        code = _fail(str(err))
+        return _fail(str(err))
     except OSError as err:  # writing an output failed (disk full, permissions, ...)
-        code = _fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))
-    if code == 2:
-        for made in reversed(_MADE):  # nothing half-written left behind
-            if made.is_dir() and not any(made.iterdir()):
-                made.rmdir()
-    return code
+        return _fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))
 
 
 if __name__ == "__main__":

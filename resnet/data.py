@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet.outputs import OutputError, foreign_files, read_manifest, staged_folder
+
 #: ImageNet-like geometry: (aspect ratio width/height, share), long side around 500.
 ASPECTS = ((4 / 3, 0.62), (3 / 4, 0.14), (1.0, 0.08), (3 / 2, 0.10), (16 / 9, 0.06))
 LONG_SIDE = (500, 40, 320, 640)  # mean, spread, smallest, largest
@@ -77,26 +79,91 @@ def make_dataset(
     out: str | Path, images: int, seed: int = 0, classes: int = CLASSES, shards: int = 4, force: bool = False
 ) -> dict[str, Any]:
     """Write ``images`` JPEG files under ``out/jpeg/<class>/`` and as TFRecord shards under
-    ``out/tfrecord/``; returns (and writes to ``out/dataset.json``) their statistics."""
+    ``out/tfrecord/``; returns (and writes to ``out/dataset.json``) their statistics.
+
+    The set is written into a temporary folder beside ``out`` and put in place when
+    complete, with a manifest of every file and its checksum (resnet.outputs); ``force``
+    replaces only a set make-data made whose files are all as it wrote them."""
     out = Path(out)
-    if images < 1:
+    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
         raise DataError(f"--images {images}: give at least one image")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DataError(f"--seed {seed}: give a non-negative integer")
     if shards < 1 or classes < 1:
         raise DataError("--shards and --classes must be at least 1")
-    if out.exists() and not out.is_dir():
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise DataError(f"{out}: exists and is not a directory")
     if out.exists() and any(out.iterdir()):
-        if not force:
-            raise DataError(f"{out}: exists and is not empty; give --force to replace it")
-        if not (out / "dataset.json").exists():
+        foreign = foreign_files(out, "make-data")
+        if foreign:
             raise DataError(
-                f"{out}: is not a data set made by make-data; refusing to replace it even with --force"
+                f"{out}: is not a data set made by make-data as it wrote it (holds {foreign[0]}); "
+                "refusing to replace it, even with --force: give an empty or new folder"
             )
-        shutil.rmtree(out)
+        if not force:
+            raise DataError(f"{out}: holds a data set made by make-data; give --force to replace it")
     try:
-        return _write(out, images, seed, classes, shards)
+        with staged_folder(out, "make-data", option="make-data", images=images, seed=seed) as tmp:
+            stats = _write(tmp, images, seed, classes, shards)
+    except OutputError as err:
+        raise DataError(str(err)) from None
     except OSError as err:
         raise DataError(f"{out}: writing failed ({err.strerror or err})") from None
+    return stats
+
+
+def complete_dataset(folder: Path, images: int, seed: int = 0) -> dict[str, Any] | None:
+    """The statistics of the set in ``folder`` if it is a complete set of make-data's with
+    ``images`` images from ``seed`` (every file of its manifest there, as written), else None."""
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if manifest is None or manifest.get("images") != images or manifest.get("seed") != seed:
+        return None
+    if foreign_files(folder, "make-data") or any(not (folder / f).is_file() for f in manifest["files"]):
+        return None
+    try:
+        return json.loads((folder / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def cache_root() -> Path:
+    """The tool's cache: $RESNET_BENCH_CACHE, else $XDG_CACHE_HOME/resnet-bench
+    (~/.cache/resnet-bench): generated data sets and runtime exports, nothing else."""
+    import os
+
+    base = os.environ.get("RESNET_BENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "resnet-bench"
+    )
+    return Path(base)
+
+
+def ensure_dataset(images: int, seed: int = 0, log: Any = None) -> tuple[Path, dict[str, Any]]:
+    """The generated set of ``images`` in the cache, made there if it is missing or
+    incomplete (a set in the cache is the tool's own: an incomplete one is replaced).
+    One process makes it at a time (a lock file beside it)."""
+    import fcntl
+
+    folder = dataset_dir(images, seed)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = (folder.parent / f".{folder.name}.lock").open("a")
+    except OSError as err:
+        raise DataError(
+            f"cache {cache_root()}: cannot write there ({err.strerror or err}); set RESNET_BENCH_CACHE "
+            "to a writable folder"
+        ) from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stats = complete_dataset(folder, images, seed)
+        if stats is not None:
+            return folder, stats
+        if log is not None:
+            log(f"making {images} JPEG images in {folder}")
+        if folder.is_symlink() or folder.is_file():
+            folder.unlink()
+        elif folder.exists():
+            shutil.rmtree(folder)  # an incomplete set of ours, in our own cache
+        return folder, make_dataset(folder, images, seed)
 
 
 def _write(out: Path, images: int, seed: int, classes: int, shards: int) -> dict[str, Any]:
@@ -165,12 +232,7 @@ def _example(data: bytes, label: int, height: int, width: int) -> bytes:
 def dataset_dir(images: int, seed: int = 0) -> Path:
     """Where the generated set of ``images`` lives: a cache folder, never in the repository
     ($RESNET_BENCH_CACHE, else ~/.cache/resnet-bench)."""
-    import os
-
-    base = os.environ.get("RESNET_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "resnet-bench"
-    )
-    return Path(base) / "data" / f"imagenet-like-{images}-seed{seed}"
+    return cache_root() / "data" / f"imagenet-like-{images}-seed{seed}"
 
 
 def files(root: str | Path) -> list[tuple[Path, int]]:
@@ -191,4 +253,4 @@ def expected_bytes_range() -> tuple[float, float]:
     return 2 * pixels / 8 / 1024, 6 * pixels / 8 / 1024
 
 
-__all__ = ["DataError", "files", "make_dataset", "photo"]
+__all__ = ["DataError", "ensure_dataset", "files", "make_dataset", "photo"]

@@ -71,6 +71,13 @@ def is_gpu(device: str) -> bool:
     return device.startswith("gpu")
 
 
+def placed_on(device: str, placed: str) -> bool:
+    """Whether a tensor the backend reports as ``placed`` (``/job:localhost/.../GPU:0``,
+    ``cuda:0``, ``TFRT_CPU_0``, ...) is on the kind of device ``device`` asked for."""
+    text = placed.lower()
+    return ("gpu" in text or "cuda" in text) if is_gpu(device) else "cpu" in text
+
+
 # -- the case -------------------------------------------------------------------
 def _axis(default: Any = dataclasses.MISSING, *, id: Callable[[Any, Case], str | None] | None = None) -> Any:
     """A case axis; ``id`` gives its part of the case id (None: not in the id)."""
@@ -290,7 +297,9 @@ ROW_FIELDS: tuple[Field, ...] = (
         "higher",
         "the same step on tensors on the device",
     ),
-    Field("input_bound_fraction", "metric", _NUM, "", "lower", "1 - end-to-end over synthetic images/s"),
+    Field(
+        "input_bound_fraction", "metric", _NUM, "", "lower", "1 - end-to-end over synthetic images/s", True
+    ),
     Field("data_dir", "info", _STR, doc="the generated data set read"),
     # -- paired comparisons (resnet/engine/paired.py) --
     Field("comparison", "info", _STR, doc="what a paired ratio compares: version or precision"),
@@ -353,6 +362,112 @@ def row_problems(row: Any) -> list[str]:
         ok = isinstance(value, field.type) and not (isinstance(value, bool) and bool not in field.type)
         if not ok:
             problems.append(f"field {name!r} is {value!r}, not {'/'.join(t.__name__ for t in field.type)}")
+    return problems
+
+
+#: The smallest value an integer axis or count may take (a batch of 0 measures nothing).
+MINIMUM: dict[str, int] = {
+    "batch_size": 1, "global_batch": 1, "image_size": 1, "replicas": 1, "window": 1, "windows": 1,
+}  # fmt: skip
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(_number(v) for v in value)
+
+
+#: The shape of each raw-data field, checked on load: a predicate and its description.
+SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "samples_s": (
+        lambda v: isinstance(v, list) and all(_numbers(w) for w in v),
+        "a list of lists of numbers",
+    ),
+    "window_started": (_numbers, "a list of numbers"),
+    "window_images_per_sec": (
+        lambda v: isinstance(v, list) and all(x is None or _number(x) for x in v),
+        "a list of numbers",
+    ),
+    "machine_speed_series": (
+        lambda v: isinstance(v, list) and all(_numbers(p) and len(p) == 2 for p in v),
+        "a list of [unix time, GFLOP/s] pairs",
+    ),
+    "server_search": (
+        lambda v: isinstance(v, list) and all(isinstance(r, list) for r in v),
+        "a list of lists",
+    ),
+}
+#: Samples that are times or speeds: every value must be finite and positive.
+POSITIVE_SAMPLES = ("samples_s", "window_images_per_sec")
+
+
+def shape_problems(row: dict[str, Any]) -> list[str]:
+    """Raw-data fields of the wrong shape, and integer fields below their minimum."""
+    problems = []
+    for name, (ok, what) in SHAPES.items():
+        value = row.get(name)
+        if value is not None and not ok(value):
+            problems.append(f"field {name!r} is not {what}")
+    for name, least in MINIMUM.items():
+        value = row.get(name)
+        if _number(value) and value < least:
+            problems.append(f"field {name!r} is {value!r}; it is at least {least}")
+    threads = row.get("threads")
+    if _number(threads) and threads < 0:
+        problems.append(f"field 'threads' is {threads!r}; it is a positive count (or empty: every core)")
+    return problems
+
+
+def invalid_samples(row: dict[str, Any]) -> list[str]:
+    """Samples no measurement can give: a step time or speed that is NaN, infinite, zero or
+    negative (``name`` each)."""
+    bad = []
+    for name in POSITIVE_SAMPLES:
+        value = row.get(name)
+        if not isinstance(value, list):
+            continue
+        flat = [x for w in value for x in (w if isinstance(w, list) else [w]) if x is not None]
+        if any(not (math.isfinite(x) and x > 0) for x in flat):
+            bad.append(name)
+    series = row.get("machine_speed_series")
+    if isinstance(series, list) and any(not all(math.isfinite(x) for x in p) or p[1] <= 0 for p in series):
+        bad.append("machine_speed_series")
+    return bad
+
+
+#: Facts of ``machine_info`` the tools read, and the JSON types each may have.
+MACHINE_INFO: dict[str, tuple[type, ...]] = {
+    "cpu_model": (str,), "cpu_flags": (list,), "cpu_cores_logical": (int,), "cpu_cores_physical": (int,),
+    "cpu_affinity": (int,), "memory_gb": (int, float), "gpus": (list,), "versions": (dict,),
+    "keras_backend": (str,), "cpu_family": (int,), "cpu_model_number": (int,), "cpu_stepping": (int,),
+}  # fmt: skip
+
+
+def machine_problems(info: Any) -> list[str]:
+    """What is wrong with a run's ``machine_info`` (an empty list: nothing)."""
+    if not isinstance(info, dict):
+        return [f"machine_info is {type(info).__name__}, not an object"]
+    problems = []
+    for name, types in MACHINE_INFO.items():
+        value = info.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            problems.append(f"machine_info.{name} is {value!r}, not {'/'.join(t.__name__ for t in types)}")
+    flags = info.get("cpu_flags")
+    if isinstance(flags, list) and not all(isinstance(f, str) for f in flags):
+        problems.append("machine_info.cpu_flags is not a list of strings")
+    gpus = info.get("gpus")
+    if isinstance(gpus, list):
+        for n, gpu in enumerate(gpus):
+            if not isinstance(gpu, dict) or not all(isinstance(v, (str, int, float)) for v in gpu.values()):
+                problems.append(f"machine_info.gpus[{n}] is {gpu!r}, not an object of names and values")
+                break
+    versions = info.get("versions")
+    if isinstance(versions, dict) and not all(v is None or isinstance(v, str) for v in versions.values()):
+        problems.append("machine_info.versions holds a value that is not a version string")
     return problems
 
 

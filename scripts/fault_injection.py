@@ -12,6 +12,16 @@ faults until it finishes, and checks:
   - the resumed sweep ends with exit code 0.
 
     .venv/bin/python scripts/fault_injection.py --trials 20 --seed 1 --out results/fault-injection
+
+``--writers`` kills the commands that write folders instead (``report``, ``dashboard`` and
+``make-data``, in turn): each trial writes a complete old output, starts the command again
+with other inputs into the same folder, kills it (SIGKILL) at a random moment within its
+usual run time, and checks that the folder is either the old complete output or the new
+complete one (its manifest valid, every file it lists there as written, nothing else),
+then that a rerun without faults completes and leaves no temporary folder behind.
+
+    .venv/bin/python scripts/fault_injection.py --writers --trials 21 --seed 1 \
+        --out results/fault-injection/writers
 """
 
 from __future__ import annotations
@@ -136,23 +146,113 @@ def trial(number: int, rng: random.Random, work: Path) -> dict:
     return record
 
 
+WRITERS = ("report", "dashboard", "make-data")
+
+
+def _writer_args(command: str, work: Path, which: str) -> list[str]:
+    """The command line of ``command`` writing ``work/out`` from the old or the new inputs."""
+    out = str(work / "out")
+    if command == "make-data":
+        images, seed = ("3", "0") if which == "old" else ("4", "1")
+        return ["make-data", out, "--images", images, "--seed", seed, "--force"]
+    runs = work / which
+    if command == "report":
+        return ["report", *sorted(str(p) for p in runs.glob("*.json")), "--out", out]
+    return ["dashboard", str(runs), "--out", out]
+
+
+def _writer_state(command: str, work: Path) -> str:
+    """'old', 'new' (a complete output of either inputs), or what is wrong with the folder."""
+    sys.path.insert(0, str(ROOT))
+    from resnet.outputs import foreign_files, read_manifest
+
+    out = work / "out"
+    manifest = read_manifest(out) if out.is_dir() else None
+    if manifest is None:
+        return "no valid manifest"
+    if foreign_files(out, command):
+        return f"files outside its manifest or changed: {foreign_files(out, command)[:3]}"
+    missing = [f for f in manifest["files"] if not (out / f).is_file()]
+    if missing:
+        return f"incomplete: {missing[:3]} missing"
+    if command == "make-data":
+        return {(3, 0): "old", (4, 1): "new"}.get(
+            (manifest.get("images"), manifest.get("seed")), "unknown set"
+        )
+    for which in ("old", "new"):
+        if manifest.get("inputs") == _writer_args(command, work, which)[1:-2]:
+            return which
+    return f"made from unknown inputs {manifest.get('inputs')}"
+
+
+def _writer_inputs(work: Path) -> None:
+    """Two folders of runs (old, new): small committed runs of the project's history."""
+    history = sorted((ROOT / "results").glob("**/history/run*.json"))[:4]
+    for which, files in (("old", history[:2]), ("new", history[2:4])):
+        (work / which).mkdir()
+        for f in files:
+            (work / which / f.name).write_bytes(f.read_bytes())
+
+
+def writer_trial(number: int, rng: random.Random, work: Path, durations: dict[str, float]) -> dict:
+    """One kill of a writing command; returns what happened and the checks' outcome."""
+    command = WRITERS[(number - 1) % len(WRITERS)]
+    _writer_inputs(work)
+    cli = [sys.executable, "-m", "resnet.cli"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+
+    def run(which: str) -> tuple[int, float]:
+        t0 = time.monotonic()
+        code = subprocess.run([*cli, *_writer_args(command, work, which)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode  # fmt: skip
+        return code, time.monotonic() - t0
+
+    record = {"trial": number, "fault": f"{command} SIGKILL", "problems": []}
+    code, seconds = run("old")
+    durations.setdefault(command, seconds)
+    if code != 0 or _writer_state(command, work) != "old":
+        record["problems"].append(f"the old output was not written (exit {code})")
+    delay = round(rng.uniform(0.3, 1.1) * durations[command], 2)  # most kills near the swap at the end
+    record["at_s"] = delay
+    proc = subprocess.Popen([*cli, *_writer_args(command, work, "new")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(delay)
+    record["killed"] = "the command" if proc.poll() is None else "nothing (it had finished)"
+    proc.send_signal(signal.SIGKILL)
+    record["first_exit"] = proc.wait(timeout=120)
+    record["after_kill"] = _writer_state(command, work)
+    if record["after_kill"] not in ("old", "new"):
+        record["problems"].append(f"after the kill the folder is {record['after_kill']}")
+    record["resume_exit"], _ = run("new")
+    if record["resume_exit"] != 0 or _writer_state(command, work) != "new":
+        record["problems"].append(f"a rerun did not write the new output (exit {record['resume_exit']})")
+    left = [p.name for p in work.iterdir() if "resnet-bench-partial" in p.name]
+    if left:
+        record["problems"].append(f"temporary folders left after the rerun: {left}")
+    record["passed"] = not record["problems"]
+    return record
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--writers", action="store_true", help="kill report, dashboard and make-data instead")
     parser.add_argument("--out", default=None, help="folder for summary.json and summary.md")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     records = []
+    durations: dict[str, float] = {}
     started = time.time()
     for i in range(1, args.trials + 1):
         with tempfile.TemporaryDirectory(prefix="fault-") as tmp:
-            record = trial(i, rng, Path(tmp))
+            record = writer_trial(i, rng, Path(tmp), durations) if args.writers else trial(i, rng, Path(tmp))
         records.append(record)
         verdict = "ok" if record["passed"] else "FAILED: " + "; ".join(record["problems"])
+        state = f", folder then: {record['after_kill']}" if args.writers else ""
         print(
-            f"trial {i:2d}: {record['fault']:15s} at {record['at_s']:5.2f} s, killed {record['killed']}, "
-            f"exit {record['first_exit']} then {record['resume_exit']}: {verdict}",
+            f"trial {i:2d}: {record['fault']:17s} at {record['at_s']:5.2f} s, killed {record['killed']}, "
+            f"exit {record['first_exit']} then {record['resume_exit']}{state}: {verdict}",
             flush=True,
         )
     passed = sum(r["passed"] for r in records)
@@ -169,21 +269,32 @@ def main() -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        what = (
+            "Each trial writes an output folder, kills the command rewriting it from other inputs "
+            "(SIGKILL) at a random moment, checks the folder is the old or the new complete output, "
+            "and reruns the command."
+            if args.writers
+            else "Each trial kills the sweep or a worker at a random moment, resumes, and checks the "
+            "journal, the JSON and that no worker is left."
+        )
+        flag = " --writers" if args.writers else ""
         lines = [
-            f"# Fault injection: {passed} of {len(records)} trials passed",
+            f"# Fault injection{flag}: {passed} of {len(records)} trials passed",
             "",
-            f"`scripts/fault_injection.py --trials {args.trials} --seed {args.seed}` "
-            f"on {summary['machine']}, {summary['wall_s']} s. Each trial kills the sweep or a worker "
-            "at a random moment, resumes, and checks the journal, the JSON and that no worker is left.",
+            f"`scripts/fault_injection.py{flag} --trials {args.trials} --seed {args.seed}` "
+            f"on {summary['machine']}, {summary['wall_s']} s. {what}",
             "",
-            "| trial | fault | at (s) | killed | first exit | resume exit | result |",
-            "| --: | --- | --: | --- | --: | --: | --- |",
+            "| trial | fault | at (s) | killed | first exit | "
+            + ("folder after the kill | " if flag else "")
+            + "rerun exit | result |",
+            "| --: | --- | --: | --- | --: | " + ("--- | " if flag else "") + "--: | --- |",
         ]
         for r in records:
             result = "ok" if r["passed"] else "; ".join(r["problems"])
+            state = f" {r['after_kill']} |" if flag else ""
             lines.append(
-                f"| {r['trial']} | {r['fault']} | {r['at_s']} | {r['killed']} | {r['first_exit']} "
-                f"| {r['resume_exit']} | {result} |"
+                f"| {r['trial']} | {r['fault']} | {r['at_s']} | {r['killed']} | {r['first_exit']} |"
+                f"{state} {r['resume_exit']} | {result} |"
             )
         (out / "summary.md").write_text("\n".join(lines) + "\n")
     return 0 if passed == len(records) else 1

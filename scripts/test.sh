@@ -14,6 +14,8 @@ step "tests"
 .venv/bin/python -m pytest -p no:cacheprovider -n 2 tests --durations=15
 step "fault injection (2 seeded trials; results/fault-injection/ holds a 20-trial run)"
 .venv/bin/python scripts/fault_injection.py --trials 2 --seed "${FAULT_SEED:-11}"
+step "fault injection of the writing commands (3 seeded trials; results/fault-injection/writers/ holds 21)"
+.venv/bin/python scripts/fault_injection.py --writers --trials 3 --seed "${FAULT_SEED:-11}"
 step "GPU script, dry run in an environment like the GPU machine's"
 bash scripts/gpu-dry-run.sh
 out=$(mktemp -d)

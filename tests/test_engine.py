@@ -489,7 +489,7 @@ def test_a_paired_group_gives_its_fast_precision_more_rounds(tmp_path):
     out_json = tmp_path / "paired.json"
     out = run_bench(
         "bench/test_paired.py", "--profile", "smoke", "--precisions", "float32,mixed_bfloat16",
-        "--paired", "inference:8", "--paired-rounds", "6", "--paired-min-time", "1",
+        "--batch-sizes", "8", "--paired", "inference:8", "--paired-rounds", "6", "--paired-min-time", "1",
         "--benchmark-json", str(out_json),
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

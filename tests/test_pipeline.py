@@ -61,7 +61,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     other.mkdir()
     (other / "thesis.tex").write_text("mine")
     assert main(["make-data", str(other), "--images", "2"]) == 2
-    assert "exists and is not empty; give --force" in capsys.readouterr().err
+    assert "is not a data set made by make-data" in capsys.readouterr().err
     assert main(["make-data", str(other), "--images", "2", "--force"]) == 2
     assert "is not a data set made by make-data" in capsys.readouterr().err
     assert (other / "thesis.tex").exists()

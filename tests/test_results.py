@@ -194,16 +194,21 @@ def test_the_same_file_twice_is_read_once(run_file):
     assert len(load([run_file, run_file, str(run_file)])) == len(load(run_file))
 
 
-def test_report_into_an_old_report_folder_drops_its_stale_tables(run_file, tmp_path):
+def test_a_rerun_into_its_own_report_replaces_exactly_its_files(run_file, tmp_path):
+    from resnet.outputs import MANIFEST
+
     out = tmp_path / "report"
-    out.mkdir()
-    (out / "scaling.md").write_text("## Data-parallel scaling\n\nstale table from an older run\n")
-    (out / "scaling.png").write_bytes(b"stale")
-    (out / "notes.txt").write_text("the user's own file")
     assert main(["report", str(run_file), "--out", str(out)]) == 0
-    assert "stale" not in (out / "README.md").read_text()
-    assert not (out / "scaling.md").exists() and not (out / "scaling.png").exists()
-    assert (out / "notes.txt").exists()  # only the report's own files are replaced
+    first = json.loads((out / MANIFEST).read_text())
+    assert first["command"] == "report" and "README.md" in first["files"]
+    (out / "scaling.md").write_text("stale")  # not listed: a file the report did not write
+    assert main(["report", str(run_file), "--out", str(out)]) == 2
+    (out / "scaling.md").unlink()
+    one = make_run(tmp_path / "one.json", [_row("v1", "inference", 8)])
+    assert main(["report", str(one), "--out", str(out)]) == 0
+    second = json.loads((out / MANIFEST).read_text())
+    assert set(second["files"]) < set(first["files"])  # the older report's extra tables are gone
+    assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, *second["files"]])
 
 
 def _run_with_intervals(tmp_path: Path, batches=(8,), single=()) -> Path:

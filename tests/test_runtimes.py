@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,11 @@ def test_a_corrupted_export_is_rebuilt_not_trusted(tmp_path, runtime):
     path.write_bytes(bytes(data))
     _, _, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
     assert rebuilt
+    # An entry that is a file where its folder should be is rebuilt too.
+    shutil.rmtree(tmp_path / key)
+    (tmp_path / key).write_text("not a folder")
+    again, _, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
+    assert rebuilt and again.exists() and (tmp_path / key).is_dir()
 
 
 def test_the_export_key_holds_the_weights():

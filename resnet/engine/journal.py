@@ -24,7 +24,7 @@ from typing import Any
 from resnet.engine.options import UsageError
 
 #: Header keys that do not change what a case measures (a resume may differ in them).
-NOT_MEASURED = frozenset({"type", "profile", "pid", "started"})
+NOT_MEASURED = frozenset({"type", "profile", "pid", "started", "machine_info", "datetime", "commit_info"})
 
 
 @dataclass
@@ -141,6 +141,12 @@ class Journal:
             old = read_journal(self.path)
             if old.header is not None:
                 self._check_settings(old.header, header)
+            for row in old.rows:
+                if not isinstance(row.get("case_id"), str):
+                    raise UsageError(
+                        f"--resume: journal {self.path} holds a case line without a case_id "
+                        f"({json.dumps(row)[:80]}); it is left untouched: remove it or drop --resume"
+                    )
             if old.cut_off:
                 self._drop_cut_off_line()
             self.done = {r["case_id"]: r for r in old.rows if r.get("status") == "ok"}

@@ -25,10 +25,10 @@ CPU_FLAGS = (
 )
 
 
-def cpu_flags() -> list[str]:
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
     """The CPU_FLAGS this CPU reports (from /proc/cpuinfo on Linux; empty elsewhere)."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             for line in f:
                 if line.startswith("flags"):
                     have = set(line.split(":", 1)[1].split())

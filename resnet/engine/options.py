@@ -636,7 +636,69 @@ def resolve_axes(options: dict[str, Any], backend: str = "tensorflow") -> Axes:
             )
     merged["devices"] = merged.get("devices") or default_devices()
     names = {f.name for f in dataclasses.fields(Axes)}
-    return Axes(**{k: v for k, v in merged.items() if k in names})
+    axes = Axes(**{k: v for k, v in merged.items() if k in names})
+    return check_axes(axes, options)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity), else every logical core."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_memory_bytes() -> int:
+    """Memory a new allocation can have now (psutil's ``available``)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_axes(axes: Axes, options: dict[str, Any]) -> Axes:
+    """The options checked against each other and against this machine, before any case
+    starts: a UsageError names what does not fit. A paired comparison the profile set
+    (not ``--paired``) that the run's modes or batch sizes leave out is dropped."""
+    cores = available_cores()
+    if not options.get("allow_oversubscribe"):
+        for flag, values in (
+            ("--threads", axes.threads),
+            ("--workers", axes.workers if axes.pipelines else ()),
+        ):
+            over = [v for v in values if v and v > cores]
+            if over:
+                raise UsageError(
+                    f"{flag} {over[0]}: this run may use {cores} core{'s' * (cores > 1)}; give at most "
+                    f"{cores} (or --allow-oversubscribe to measure more threads than cores on purpose)"
+                )
+    fits = [(m, b) for m, b in axes.paired if m in axes.modes and b in axes.batches(m)]
+    if options.get("paired") is not None and fits != list(axes.paired):
+        mode, batch = next(p for p in axes.paired if p not in fits)
+        where = (
+            f"mode {mode} is not in --modes {','.join(axes.modes)}"
+            if mode not in axes.modes
+            else f"batch {batch} is not among the run's {mode} batch sizes "
+            f"({','.join(map(str, axes.batches(mode)))})"
+        )
+        raise UsageError(
+            f"--paired {mode}:{batch}: {where}; pair what the run measures, or give --paired off"
+        )
+    minimum, maximum = dict(axes.paired_min_time), dict(axes.paired_max_time)
+    for mode, cap in maximum.items():
+        if mode in minimum and cap < minimum[mode]:
+            raise UsageError(
+                f"--paired-max-time {mode}:{cap:g} is below --paired-min-time {mode}:{minimum[mode]:g}; "
+                "the most time cannot be less than the least"
+            )
+    if axes.scenarios:
+        need = axes.sample_count * axes.image_size**2 * 3 * 4
+        have = available_memory_bytes()
+        if need > have:
+            raise UsageError(
+                f"--sample-count {axes.sample_count}: the query sample library of {axes.image_size}px "
+                f"float32 images would need {need / 2**30:.1f} GiB; this machine has {have / 2**30:.1f} GiB "
+                "available"
+            )
+    return dataclasses.replace(axes, paired=tuple(fits))
 
 
 def tf_config_workers() -> int:

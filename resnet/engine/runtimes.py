@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -42,12 +41,26 @@ class RuntimeUnavailable(Exception):
     device); the case is skipped with this reason."""
 
 
+#: The name OpenVINO's CPU plugin gives each inference precision among its
+#: OPTIMIZATION_CAPABILITIES (it lists "BF16" and "FP16", never the hints' own spelling).
+OPENVINO_CAPABILITY = {"bf16": "BF16", "f16": "FP16"}
+
+
+class CacheUnwritable(OSError):
+    """The export cache cannot be written; the message names it and how to move it."""
+
+
 def cache_root() -> Path:
-    """Where exports are kept: $RESNET_BENCH_CACHE, else ~/.cache/resnet-bench/exports."""
-    base = os.environ.get("RESNET_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "resnet-bench"
-    )
-    return Path(base) / "exports"
+    """Where exports are kept: the tool's cache (resnet.data.cache_root) ``/exports``."""
+    from resnet.data import cache_root as root
+
+    return root() / "exports"
+
+
+def openvino_can_run(hint: str, capabilities: list[str] | tuple[str, ...]) -> bool:
+    """Whether OpenVINO's CPU plugin, offering ``capabilities``, runs the precision ``hint``
+    (f32 always; bf16 and f16 where the CPU lists BF16 or FP16)."""
+    return hint == "f32" or OPENVINO_CAPABILITY.get(hint) in capabilities
 
 
 def _version(dist: str) -> str | None:
@@ -100,16 +113,23 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
     files, else exported anew (atomically).  Returns (path, export seconds, rebuilt)."""
     fmt = FORMATS[runtime][0]
     name = "model.onnx" if fmt == "onnx" else "model.xml"
-    folder = (root or cache_root()) / key
+    base = root or cache_root()
+    folder = base / key
     manifest = folder / "manifest.json"
-    if manifest.exists():
+    if folder.is_dir() and not folder.is_symlink() and manifest.exists():
         try:
             if json.loads(manifest.read_text())["files"] == _digest(folder) and (folder / name).exists():
                 return folder / name, 0.0, False
         except (ValueError, KeyError, OSError):
             pass  # unreadable or mismatched: rebuilt below
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=base))
+    except OSError as err:
+        raise CacheUnwritable(
+            f"the export cache {base} cannot be written ({err.strerror or err}); set RESNET_BENCH_CACHE "
+            "to a writable folder"
+        ) from None
     t0 = time.perf_counter()
     try:
         # Keras's exporters read the input signature off a model that has been called.
@@ -117,7 +137,9 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
         model.export(str(tmp / name), format=fmt, verbose=False)
         (tmp / "manifest.json").write_text(json.dumps({"key": key, "format": fmt, "files": _digest(tmp)}))
         seconds = time.perf_counter() - t0
-        if folder.exists():
+        if folder.is_symlink() or folder.is_file():
+            folder.unlink()  # an entry that is not a folder: rebuilt as README promises
+        elif folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
     finally:
@@ -153,7 +175,7 @@ def load(runtime: str, path: Path, precision: str, threads: int | None, device: 
     core = ov.Core()
     hint = OPENVINO_PRECISION[precision]
     capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    if hint != "f32" and hint.upper().replace("F16", "FP16") not in capabilities:
+    if not openvino_can_run(hint, list(capabilities)):
         raise RuntimeUnavailable(
             f"OpenVINO's CPU plugin cannot run {hint} here (the CPU offers {', '.join(capabilities)}): "
             f"{precision} is not a precision it can run on this CPU"

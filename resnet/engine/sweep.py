@@ -7,6 +7,7 @@ the bench files call its methods, one per kind of case.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import random
 import statistics
@@ -19,7 +20,7 @@ from typing import Any
 from resnet.engine.journal import Journal
 from resnet.engine.machine import machine_info
 from resnet.engine.measure import PeakCache, combine_windows, harness_overhead_ms, measure, metrics_from_times
-from resnet.engine.options import DEFAULT_PROFILE, Axes, current_backend, resolve_axes
+from resnet.engine.options import DEFAULT_PROFILE, Axes, UsageError, current_backend, resolve_axes
 from resnet.engine.paired import PairedGroup, measure_paired
 from resnet.engine.worker_client import CaseFailure, WorkerClient
 from resnet.schema import Case, new_row
@@ -141,7 +142,15 @@ class Sweep:
         self.peaks = PeakCache()
         self.worker_info: dict[str, Any] = {}
         self.started = time.time()
-        header = {"profile": self.profile, "backend": self.backend, **self.axes.to_dict()}
+        # The run's machine, date and commit: a run that leaves only its journal keeps them.
+        header = {
+            "profile": self.profile,
+            "backend": self.backend,
+            **self.axes.to_dict(),
+            "machine_info": sweep_machine_info(),
+            "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "commit_info": commit_info(),
+        }
         self.journal = Journal(journal_path, header, resume) if journal_path is not None else None
         self.done = self.journal.done if self.journal is not None else {}
         #: Window rows of each case so far (by window index), and cases found unable to run.
@@ -339,15 +348,16 @@ class Sweep:
         in the cache (resnet.data.make_dataset), and named to the workers."""
         if not self.pipeline_cases and "jpeg" not in self.axes.data:
             return None
-        from resnet.data import dataset_dir, make_dataset
+        from resnet.data import DataError, ensure_dataset
 
-        folder = dataset_dir(self.axes.data_images)
-        if not (folder / "dataset.json").exists():
-            stamp = time.strftime("%H:%M:%S")
-            self.write(f"[resnet-bench] {stamp} making {self.axes.data_images} JPEG images in {folder}")
-            stats = make_dataset(folder, self.axes.data_images, force=folder.exists())
-            stamp = time.strftime("%H:%M:%S")
-            self.write(f"[resnet-bench] {stamp} data set ready: mean {stats['mean_kb']} KiB a file")
+        def log(text: str) -> None:
+            self.write(f"[resnet-bench] {time.strftime('%H:%M:%S')} {text}")
+
+        try:
+            folder, stats = ensure_dataset(self.axes.data_images, log=log)
+        except DataError as err:
+            raise UsageError(f"--data-images: {err}") from None
+        log(f"data set ready in {folder}: {stats['images']} images, mean {stats['mean_kb']} KiB a file")
         self.data_dir = str(folder)
         os.environ["RESNET_BENCH_DATA"] = self.data_dir  # the workers inherit it
         return self.data_dir
@@ -508,6 +518,16 @@ class Sweep:
             "wall_s": time.time() - self.started,
             "cases": self.rows,
         }
+
+
+def commit_info() -> dict[str, Any]:
+    """The commit the run measures, as pytest-benchmark records it (id, branch, dirty, ...)."""
+    try:
+        from pytest_benchmark.utils import get_commit_info
+
+        return get_commit_info()
+    except Exception as err:  # no git, not a repository: the run still goes on
+        return {"id": None, "error": str(err)}
 
 
 def sweep_machine_info() -> dict[str, Any]:

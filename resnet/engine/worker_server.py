@@ -23,7 +23,7 @@ from typing import Any
 
 from resnet.engine.options import BACKEND_JIT, JIT_REASON
 from resnet.engine.worker_client import CaseFailure
-from resnet.schema import COMPUTE_DTYPE, PEERS, REFERENCES, Case, is_gpu
+from resnet.schema import COMPUTE_DTYPE, PEERS, REFERENCES, Case, is_gpu, placed_on
 
 
 def _one_line(err: BaseException) -> str:
@@ -201,8 +201,7 @@ class WorkerServer:
         self._wait(slot, out)
         compile_s = time.perf_counter() - t0 + size.pop("load_s", 0.0)
         placed = self.host_steps.get(slot) or self.backend.placement(out)
-        want = "CPU" if device == "cpu" else "GPU"
-        if want.lower() not in placed.lower() and not (want == "GPU" and "cuda" in placed.lower()):
+        if not placed_on(device, placed):
             raise CaseFailure("error", f"asked for {device} but the step ran on {placed}")
         return {"compile_s": compile_s, "device_name": placed, **size}
 
@@ -421,8 +420,7 @@ class WorkerServer:
             self.backend.wait(out)
         compile_s = time.perf_counter() - t0
         placed = self.backend.placement(out)
-        want = "gpu" if is_gpu(case.device) else "cpu"
-        if want not in placed.lower() and not (want == "gpu" and "cuda" in placed.lower()):
+        if not placed_on(case.device, placed):
             raise CaseFailure("error", f"asked for {case.device} but the step ran on {placed}")
 
         def run(indices: list[int]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from resnet.outputs import MANIFEST, staged_folder
 from resnet.results.compare import Threshold, compare
 from resnet.results.loading import LoadError, load
 from resnet.results.pages import table_data, write_page
@@ -17,23 +18,38 @@ from resnet.results.plots import embed_figure
 def find_runs(directory: str | Path) -> list[Path]:
     """Every results file under ``directory``: JSON files (including pytest-benchmark's
     ``--benchmark-autosave`` layout, ``.benchmarks/<machine>/NNNN_*.json``) and journals
-    whose run left no JSON."""
+    whose run left no JSON. Folders a resnet-bench command wrote (they hold its manifest:
+    reports, dashboards, data sets) are outputs, not runs, and are left out."""
     root = Path(directory)
-    files = sorted(root.rglob("*.json"))
+    ours = [m.parent for m in root.rglob(MANIFEST)]
+
+    def is_output(path: Path) -> bool:
+        return any(folder == path.parent or folder in path.parents for folder in ours)
+
+    files = [f for f in sorted(root.rglob("*.json")) if not is_output(f)]
     have = {f.with_suffix("").name for f in files}
     journals = [
-        j for j in sorted(root.rglob("*.journal.jsonl")) if j.name[: -len(".journal.jsonl")] not in have
+        j
+        for j in sorted(root.rglob("*.journal.jsonl"))
+        if j.name[: -len(".journal.jsonl")] not in have and not is_output(j)
     ]
     return [*files, *journals]
 
 
 def history(directory: str | Path, errors: list[LoadError]) -> pd.DataFrame:
-    """All cases of all runs, one run per source file, ordered by date."""
-    df = load(find_runs(directory), errors=errors)
+    """All cases of all runs, one run per source file (named by its date and its path under
+    ``directory``, so same-named files in two folders stay two runs), ordered by date."""
+    root = Path(directory)
+    df = load(find_runs(root), errors=errors)
     if df.empty:
         return df
     df = df[df["kind"] == "case"].copy()
-    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(lambda s: Path(s).name)
+
+    def name(source: str) -> str:
+        path = Path(source)
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
+    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(name)
     return df.sort_values("run", kind="stable")
 
 
@@ -89,8 +105,6 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
     except Exception as err:  # HistoryUnavailable: the page is still written, and says why
         changes = pd.DataFrame()
         notes.append(f"No change points: {err}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     runs = list(dict.fromkeys(df["run"]))
     # Latest against previous, per machine.
     summary, flags = [], []
@@ -151,20 +165,22 @@ def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold
         commit = df[df["run"] == run]["commit"].dropna()
         run_list.append({"name": run, "commit": str(commit.iloc[0])[:10] if not commit.empty else None})
     reg_cols = ["machine", "run", "previous", "case_id", "base", "new", "change_pct", "interval_pct", "rule"]
-    path = write_page(
-        out / "index.html",
-        "dashboard.html",
-        title="resnet-bench dashboard",
-        runs=run_list,
-        case_count=df["case_id"].nunique(),
-        machines=", ".join(sorted(map(str, df["machine"].unique()))),
-        metric=threshold.metric,
-        limit=f"{threshold.limit:+g}%",
-        notes=notes,
-        changes=table_data(_change_summary(changes)),
-        summary=table_data(pd.DataFrame(summary)),
-        summary_flags=flags,
-        regressions=table_data(regs[reg_cols] if not regs.empty else pd.DataFrame()),
-        figures=figures,
-    )
-    return path, len(regs), errors
+    target = Path(out)
+    with staged_folder(target, "dashboard", [str(directory)]) as tmp:
+        write_page(
+            tmp / "index.html",
+            "dashboard.html",
+            title="resnet-bench dashboard",
+            runs=run_list,
+            case_count=df["case_id"].nunique(),
+            machines=", ".join(sorted(map(str, df["machine"].unique()))),
+            metric=threshold.metric,
+            limit=f"{threshold.limit:+g}%",
+            notes=notes,
+            changes=table_data(_change_summary(changes)),
+            summary=table_data(pd.DataFrame(summary)),
+            summary_flags=flags,
+            regressions=table_data(regs[reg_cols] if not regs.empty else pd.DataFrame()),
+            figures=figures,
+        )
+    return target / "index.html", len(regs), errors

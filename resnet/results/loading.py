@@ -8,6 +8,7 @@ and the axes' defaults they were written without.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,17 @@ import pandas as pd
 
 from resnet.engine.journal import read_journal
 from resnet.engine.machine import machine_label
-from resnet.schema import AXIS_DEFAULTS, FIELDS, Case, invalid_figures, row_problems
+from resnet.schema import (
+    AXES,
+    AXIS_DEFAULTS,
+    FIELDS,
+    Case,
+    invalid_figures,
+    invalid_samples,
+    machine_problems,
+    row_problems,
+    shape_problems,
+)
 from resnet.stats import DRIFT_LIMIT
 
 #: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
@@ -56,35 +67,51 @@ def _legacy(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checked(path: Path, row: Any, where: str) -> dict[str, Any]:
-    """``row`` held to the schema: a row that does not fit is a LoadError; a row whose
-    figures no measurement can give (NaN, infinite, negative) is kept as ``invalid``,
-    its figures emptied, never averaged."""
+    """``row`` held to the schema, once, on load: a row that does not fit (a type, a shape,
+    a count below its minimum) is a LoadError naming the case and the field; a row whose
+    figures or samples no measurement can give (NaN, infinite, negative; a step of zero
+    seconds) is kept as ``invalid``, those emptied, never averaged or derived from."""
     if isinstance(row, dict):
         row = _legacy(dict(row))
-    problems = row_problems(row)
+        if isinstance(row.get("case_id"), str):
+            where = f"{where} (case {row['case_id']})"
+    problems = row_problems(row) or shape_problems(row)
     if problems:
         raise LoadError(path, f"{where}: {problems[0]}")
     bad = invalid_figures(row)
-    if bad:
+    samples = invalid_samples(row)
+    if bad or samples:
         for item in bad:
             row[item.split("=")[0]] = None
-        row.update(status="invalid", reason=f"invalid figures in {path.name}: {', '.join(bad)}")
+        for name in samples:
+            row[name] = None
+        shown = ", ".join([*bad, *(f"{name} (a value that is not a positive number)" for name in samples)])
+        row.update(status="invalid", reason=f"invalid figures in {path.name}: {shown}")
     return row
+
+
+def _stats(path: Path, stats: Any, where: str) -> tuple[dict[str, Any], list[str]]:
+    """pytest-benchmark's statistics of a benchmark as ``step_<name>_s``, and the ones no
+    measurement can give (NaN, infinite, negative; a step of zero seconds)."""
+    if not isinstance(stats, dict):
+        return {f"step_{k}_s": None for k in STAT_KEYS}, []
+    out, bad = {}, []
+    for key in STAT_KEYS:
+        value = stats.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise LoadError(path, f"{where}: stats.{key} is {value!r}, not a number")
+        positive = key not in ("stddev", "iqr")
+        if value is not None and not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+            bad.append(f"stats.{key}={value!r}")
+            value = None
+        out[f"step_{key}_s"] = value
+    return out, bad
 
 
 def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise LoadError(path, "not a pytest-benchmark JSON file (no 'benchmarks' list)")
-    info = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
-    commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
-    cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
-    common = {
-        "machine": label or machine_label(info),
-        "cpu_cores": cores if isinstance(cores, int) else None,
-        "datetime": data.get("datetime"),
-        "commit": commit.get("id"),
-        "source": str(path),
-    }
+    common = _run_facts(path, data.get("machine_info"), data.get("commit_info"), data.get("datetime"), label)
     rows: dict[str, dict[str, Any]] = {}
     for n, bench in enumerate(data["benchmarks"]):
         if not isinstance(bench, dict):
@@ -95,10 +122,13 @@ def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, 
         params = bench.get("params") if isinstance(bench.get("params"), dict) else {}
         case_id = extra.get("case_id") or params.get("case_id") or bench.get("name")
         row = _checked(path, {**extra, "case_id": case_id}, f"benchmarks[{n}]")
-        stats = bench.get("stats") if isinstance(bench.get("stats"), dict) else {}
-        row.update({f"step_{k}_s": stats.get(k) for k in STAT_KEYS})
-        if row.get("rounds") is None:
-            row["rounds"] = stats.get("rounds")
+        steps, bad = _stats(path, bench.get("stats"), f"benchmarks[{n}] (case {case_id})")
+        row.update(steps)
+        if bad and row["status"] != "invalid":
+            row.update(status="invalid", reason=f"invalid figures in {path.name}: {', '.join(bad)}")
+        rounds = bench["stats"].get("rounds") if isinstance(bench.get("stats"), dict) else None
+        if row.get("rounds") is None and isinstance(rounds, int) and not isinstance(rounds, bool):
+            row["rounds"] = rounds
         images = row.get("global_batch") or row.get("batch_size")
         if row.get("images_per_sec_best") is None and row.get("step_min_s") and images:
             row["images_per_sec_best"] = images / row["step_min_s"]  # runs from before the field
@@ -113,7 +143,47 @@ def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, 
             rows[row["case_id"]] = {**_step_stats(row), **common}
     if not rows:
         raise LoadError(path, "no resnet-bench cases in it (no benchmarks)")
-    return list(rows.values())
+    return _unique_cases(path, list(rows.values()))
+
+
+def _unique_cases(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run measures each case once: two case rows with every axis equal under two ids
+    cannot be told apart, and are a LoadError naming both."""
+    seen: dict[tuple, str] = {}
+    for row in rows:
+        if row.get("kind") != "case":
+            continue
+        key = tuple(json.dumps(row.get(a), default=str) for a in ("kind", *AXES))
+        if key in seen:
+            raise LoadError(
+                path,
+                f"cases {seen[key]!r} and {row['case_id']!r} share every axis; a run measures a case once",
+            )
+        seen[key] = row["case_id"]
+    return rows
+
+
+def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None) -> dict[str, Any]:
+    """What every row of a run shares (machine, cores, date, commit, source), from its
+    machine_info, commit_info and datetime, each checked against the schema."""
+    info = {} if info is None else info
+    problems = machine_problems(info)
+    if problems:
+        raise LoadError(path, problems[0])
+    if when is not None and not isinstance(when, str):
+        raise LoadError(path, f"datetime is {when!r}, not a date string")
+    commit = commit if isinstance(commit, dict) else {}
+    commit_id = commit.get("id")
+    if commit_id is not None and not isinstance(commit_id, str):
+        raise LoadError(path, f"commit_info.id is {commit_id!r}, not a string")
+    cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
+    return {
+        "machine": label or machine_label(info),
+        "cpu_cores": cores if isinstance(cores, int) else None,
+        "datetime": when,
+        "commit": commit_id,
+        "source": str(path),
+    }
 
 
 def _step_stats(row: dict[str, Any]) -> dict[str, Any]:
@@ -148,12 +218,18 @@ def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
         raise LoadError(path, "not a resnet-bench journal (no header and no case lines)")
     if not journal.rows:
         raise LoadError(path, "journal has no finished cases")
-    machine = label or (journal.header or {}).get("machine") or "unknown machine"
+    header = journal.header or {}
+    if "machine_info" in header:  # journals since the header carries the run's facts
+        common = _run_facts(
+            path, header["machine_info"], header.get("commit_info"), header.get("datetime"), label
+        )
+    else:
+        common = {"machine": label or header.get("machine") or "unknown machine", "source": str(path)}
     rows = {}
     for row in journal.rows:
         row = _checked(path, row, "a case line")
-        rows[row["case_id"]] = {**_step_stats(row), "machine": machine, "source": str(path)}
-    return list(rows.values())
+        rows[row["case_id"]] = {**_step_stats(row), **common}
+    return _unique_cases(path, list(rows.values()))
 
 
 def load_file(path: str | os.PathLike, label: str | None = None) -> list[dict[str, Any]]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
+from resnet.outputs import staged_folder
 from resnet.results.pages import markdown_cell, markdown_table, table_data, write_page
 from resnet.results.tables import best_batches, cases, loadgen_rows, ok
 
@@ -159,12 +161,20 @@ CHARTS = (
 )
 
 
-def write_machines(table: pd.DataFrame, out: str | Path, notes: list[str]) -> Path:
-    """Markdown, CSV, bar charts (relative throughput, images per dollar) and an HTML page."""
+def write_machines(
+    table: pd.DataFrame, out: str | Path, notes: list[str], inputs: Iterable[str] = ()
+) -> Path:
+    """Markdown, CSV, bar charts (relative throughput, images per dollar) and an HTML page,
+    built beside ``out`` and put in place whole (resnet.outputs)."""
+    target = Path(out)
+    with staged_folder(target, "machines", inputs) as tmp:
+        _write_machines(table, tmp, notes)
+    return target / "machines.html"
+
+
+def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
     from resnet.results.plots import embed_figure, plt
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "machines.csv")
     (out / "machines.md").write_text(
         "## Machines\n\n"
@@ -191,7 +201,7 @@ def write_machines(table: pd.DataFrame, out: str | Path, notes: list[str]) -> Pa
         figures.append(
             {"stem": column, "heading": label, "alt": label, "data": embed_figure(fig, out, column)}
         )
-    return write_page(
+    write_page(
         out / "machines.html",
         "machines.html",
         title="ResNet-50 across machines",

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from resnet.results.pages import markdown_table, table_data, write_page
+from resnet.outputs import staged_folder
+from resnet.results.pages import markdown_cell, markdown_table, table_data, write_page
 from resnet.results.plots import embed_figure, report_figures, subtitle
 from resnet.results.tables import LATENCY_NOTE, TABLES
 
@@ -58,25 +60,23 @@ def rerun_notes(df: pd.DataFrame) -> list[str]:
             notes.append(
                 f"Reruns ({source}): between windows a case's median moved by {moved:.1f}% (1 sd, "
                 f"pooled over its cases, {dof} df), so a rerun may differ from the figure here by "
-                f"up to about {reruns} (95%); `resnet-bench compare` tests two runs against that spread."
+                f"up to about {reruns} (95%); resnet-bench compare tests two runs against that spread."
             )
     return notes
 
 
-def _clear(out: Path) -> None:
-    """Remove what an earlier report left in ``out`` (only the report's own file names),
-    so that no stale table or figure joins this one."""
-    names = {*PAGES, *(f"{stem}.{ext}" for stem in TABLES for ext in ("md", "csv"))}
-    names |= {f"{stem}.{ext}" for stem in FIGURE_HEADINGS for ext in ("png", "svg")}
-    for name in names:
-        (out / name).unlink(missing_ok=True)
+def write_report(
+    df: pd.DataFrame, out: str | Path, title: str = "ResNet benchmark report", inputs: Iterable[str] = ()
+) -> Path:
+    """Write tables (md, csv), plots (png, svg), ``report.html`` and ``README.md`` to ``out``:
+    built beside it and put in place whole (resnet.outputs), replacing only an earlier report."""
+    target = Path(out)
+    with staged_folder(target, "report", inputs) as tmp:
+        _write_report(df, tmp, title)
+    return target / "report.html"
 
 
-def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchmark report") -> Path:
-    """Write tables (md, csv), plots (png, svg), ``report.html`` and ``README.md`` to ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _clear(out)
+def _write_report(df: pd.DataFrame, out: Path, title: str) -> None:
     sections = []
     runs_apart = False
     for stem, (heading, fn) in TABLES.items():
@@ -109,7 +109,7 @@ def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchma
     if df["images_per_sec_ci_low"].notna().any() or (df["kind"] == "paired").any():
         notes.insert(0, INTERVALS_NOTE)
         notes[1:1] = rerun_notes(df)
-    path = write_page(
+    write_page(
         out / "report.html",
         "report.html",
         title=title,
@@ -121,9 +121,8 @@ def write_report(df: pd.DataFrame, out: str | Path, title: str = "ResNet benchma
         sections=sections,
     )
     (out / "README.md").write_text(
-        f"# {title}\n\n{subtitle(df)}\n\n"
-        + "".join(f"{n}\n\n" for n in notes)
+        f"# {markdown_cell(title)}\n\n{markdown_cell(subtitle(df))}\n\n"
+        + "".join(f"{markdown_cell(n)}\n\n" for n in notes)
         + "".join(f"![{f['stem']}]({f['stem']}.png)\n\n" for f in figures)
         + "\n".join(s["markdown"] for s in sections)
     )
-    return path
