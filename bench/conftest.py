@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from resnet.engine.options import OPTIONS, PROFILES, UsageError, parse_case_timeout, parse_profile
+from resnet.engine.errors import UsageError
+from resnet.engine.options import OPTIONS, parse_case_timeout, parse_profile
+from resnet.engine.profiles import PROFILES
 from resnet.engine.sweep import Sweep, default_journal, sweep_machine_info
 
 
@@ -37,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         group.addoption(
             option.flag,
+            *option.aliases,
             dest=option.dest,
             default=None,
             type=_typed(option.flag, option.parse),
@@ -156,7 +159,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "group" in metafunc.fixturenames:
         metafunc.parametrize("group", sweep.paired_groups, ids=[g.id for g in sweep.paired_groups])
     if "version" in metafunc.fixturenames:
-        versions = list(sweep.axes.versions)
+        versions = list(sweep.plan.axes.versions)
         metafunc.parametrize("version", versions, ids=versions)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from resnet.results.loading import load, write_synthetic_runs
+from resnet.analysis.loading import load, write_synthetic_runs
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 batch sizes x precisions x devices x jit x threads x replicas), each in ``--repeat``
 windows spread over the run."""
 
+from resnet.engine.kinds.case import run_window
+
 
 def test_case(window, benchmark, sweep, settle_case):
-    settle_case(sweep.run_window(window, benchmark))
+    settle_case(run_window(sweep, window, benchmark))

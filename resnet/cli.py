@@ -34,7 +34,7 @@ def _out_folder(path: str, command: str, inputs: list[str]) -> Path:
 
 def _load_all(files: list[str], label: str | None = None):
     """Load what is readable; print one line per unreadable file; return (frame, errors)."""
-    from resnet.results.loading import LoadError, load
+    from resnet.analysis.loading import LoadError, load
 
     errors: list[LoadError] = []
     df = load(files, label=label, errors=errors)
@@ -45,7 +45,7 @@ def _load_all(files: list[str], label: str | None = None):
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Tables, plots and an HTML report from benchmark JSON files and journals."""
-    from resnet.results.report import write_report
+    from resnet.analysis.report import write_report
 
     out = _out_folder(args.out, "report", args.files)
     df, errors = _load_all(args.files, args.label)
@@ -61,8 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
     import pandas as pd
 
-    from resnet.outputs import check_file, write_file
-    from resnet.results.compare import (
+    from resnet.analysis.compare import (
         DEFAULT_THRESHOLDS,
         CompareError,
         agreement,
@@ -71,7 +70,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         parse_threshold,
         run_window_variance,
     )
-    from resnet.results.loading import load
+    from resnet.analysis.loading import load
+    from resnet.outputs import check_file, write_file
     from resnet.stats import relative_sd
 
     thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
@@ -129,7 +129,7 @@ HISTORY_CSV_HEADER = "run,commit,machine,"
 
 def cmd_machines(args: argparse.Namespace) -> int:
     """Procurement table: best throughput, latency, memory fit and cost per machine."""
-    from resnet.results.machines import machines_table, read_prices, write_machines
+    from resnet.analysis.procurement import machines_table, read_prices, write_machines
 
     out = _out_folder(args.out, "machines", [*args.files, *([args.prices] if args.prices else [])])
     prices = read_prices(args.prices) if args.prices else None
@@ -160,8 +160,8 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """A static HTML dashboard over a directory of runs."""
-    from resnet.results.compare import parse_threshold
-    from resnet.results.dashboard import write_dashboard
+    from resnet.analysis.compare import parse_threshold
+    from resnet.analysis.dashboard import write_dashboard
 
     threshold = parse_threshold(args.fail_on)
     if not Path(args.directory).is_dir():
@@ -179,11 +179,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     beyond --fail-on-new (in the bad direction)."""
     import pandas as pd
 
+    from resnet.analysis.compare import parse_threshold
+    from resnet.analysis.history import MIN_RUNS, HistoryUnavailable, change_points
+    from resnet.analysis.loading import LoadError, load_history
     from resnet.outputs import check_file, write_file
-    from resnet.results.compare import parse_threshold
-    from resnet.results.dashboard import history
-    from resnet.results.history import MIN_RUNS, HistoryUnavailable, change_points
-    from resnet.results.loading import LoadError
     from resnet.schema import METRICS
 
     threshold = parse_threshold(args.fail_on_new) if args.fail_on_new else None
@@ -195,7 +194,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.out:
         check_file(args.out, HISTORY_CSV_HEADER, [args.directory])
     errors: list[LoadError] = []
-    df = history(args.directory, errors)
+    df = load_history(args.directory, errors)
     for err in errors:
         print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
     if df.empty:
@@ -346,10 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-bench`` console script."""
+    from resnet.analysis.compare import CompareError
+    from resnet.analysis.loading import LoadError
+    from resnet.analysis.procurement import PriceError
     from resnet.outputs import OutputError
-    from resnet.results.compare import CompareError
-    from resnet.results.loading import LoadError
-    from resnet.results.machines import PriceError
 
     args = build_parser().parse_args(argv)
     try:

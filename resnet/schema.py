@@ -25,11 +25,11 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 BACKENDS = ("tensorflow", "jax", "torch")
 STRATEGIES = ("mirrored", "multiworker")
-#: MLPerf LoadGen scenarios (resnet/engine/loadgen.py), and each one's headline figure.
+#: MLPerf LoadGen scenarios (resnet/engine/kinds/loadgen.py), and each one's headline figure.
 SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
-#: What runs an inference step (resnet/engine/runtimes.py).
+#: What runs an inference step (resnet/engine/kinds/runtimes.py).
 RUNTIMES = ("keras", "onnxruntime", "openvino")
-#: Where training data comes from, and the input pipelines (resnet/engine/pipelines.py).
+#: Where training data comes from, and the input pipelines (resnet/engine/kinds/pipelines.py).
 DATA = ("synthetic", "jpeg")
 PIPELINES = ("tfdata", "pil", "torchvision-gpu")
 STAGES = ("decode", "train", "eval")
@@ -256,7 +256,7 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("machine_speed_series", "samples", (list,), doc="[unix time, GFLOP/s] of every probe reading"),
     Field("machine_speed_rel", "metric", _NUM, doc="probe over its run's median (set by the loader)"),
     Field("drifted", "info", (bool,), doc="a probe reading more than 10% off the run's median (loader)"),
-    # -- LoadGen scenarios (resnet/engine/loadgen.py) --
+    # -- LoadGen scenarios (resnet/engine/kinds/loadgen.py) --
     Field("samples_per_sec", "metric", _NUM, "samples/s", "higher", "LoadGen's samples per second"),
     Field("server_peak_qps", "metric", _NUM, "queries/s", "higher", "highest Server rate meeting the bound"),
     Field("lg_p50_ms", "metric", _NUM, "ms", "lower", "LoadGen's 50th percentile latency"),
@@ -277,14 +277,14 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("server_search", "samples", (list,), doc="[target QPS, p99 ms, valid, meets bound] per run"),
     Field("loadgen_logs", "info", _STR, doc="where the LoadGen log files of the case are"),
     Field("note", "info", _STR, doc="how to read the row (LoadGen: not an MLPerf submission)"),
-    # -- deployment runtimes (resnet/engine/runtimes.py) --
+    # -- deployment runtimes (resnet/engine/kinds/runtimes.py) --
     Field("runtime_version", "info", _STR, doc="the runtime's version"),
     Field("export_s", "metric", _NUM, "s", "lower", "exporting the model (0 when it came from the cache)"),
     Field("exported_from", "info", _STR, doc="which Keras model was exported (mixed: its float32 twin)"),
     Field("parity_max_rel_err", "metric", _NUM, doc="largest difference from Keras's logits / their largest"),
     Field("parity_top1_agreement", "metric", _NUM, doc="share of images whose top-1 class agrees with Keras"),
     Field("parity_tolerance", "metric", _NUM, doc="the largest relative difference the precision allows"),
-    # -- input pipelines (resnet/engine/pipelines.py) --
+    # -- input pipelines (resnet/engine/kinds/pipelines.py) --
     Field("pipeline", "info", _STR, doc="tfdata, pil or torchvision-gpu"),
     Field("stage", "info", _STR, doc="decode, train (augmentation) or eval (preprocessing)"),
     Field("workers", "metric", (int,), "cores", doc="parallel calls / worker processes (and cores)"),
@@ -301,7 +301,7 @@ ROW_FIELDS: tuple[Field, ...] = (
         "input_bound_fraction", "metric", _NUM, "", "lower", "1 - end-to-end over synthetic images/s", True
     ),
     Field("data_dir", "info", _STR, doc="the generated data set read"),
-    # -- paired comparisons (resnet/engine/paired.py) --
+    # -- paired comparisons (resnet/engine/kinds/paired.py) --
     Field("comparison", "info", _STR, doc="what a paired ratio compares: version or precision"),
     Field("numerator", "info", _STR, doc="the version or precision over ..."),
     Field("denominator", "info", _STR, doc="... this one (v1, float32)"),

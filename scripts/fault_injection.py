@@ -63,7 +63,7 @@ def _workers(pid: int) -> list[psutil.Process]:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [p for p in children if "worker_server" in " ".join(_cmdline(p))]
+    return [p for p in children if "resnet.engine.worker" in " ".join(_cmdline(p))]
 
 
 def _cmdline(p: psutil.Process) -> list[str]:

@@ -33,4 +33,9 @@ for backend in tensorflow jax torch; do
   fi
 done
 .venv/bin/resnet-bench report "$out"/smoke-*.json --out "$out/report"
+if [ -f "$out/smoke-tensorflow.json" ]; then
+  step "the smoke run has the shape it had before the engine moved (tests/data/smoke-shape.json)"
+  RESNET_BENCH_SMOKE_JSON="$out/smoke-tensorflow.json" .venv/bin/python -m pytest -p no:cacheprovider -q \
+    tests/test_structure.py -k shape
+fi
 step "done"

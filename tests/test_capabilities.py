@@ -11,8 +11,9 @@ import types
 import numpy as np
 import pytest
 
-from resnet.engine import energy, machine, runtimes
-from resnet.engine.runtimes import RuntimeUnavailable
+from resnet.engine import energy, machine
+from resnet.engine.kinds import runtimes
+from resnet.engine.kinds.runtimes import RuntimeUnavailable
 
 
 # -- CPU flags -------------------------------------------------------------------------
@@ -143,7 +144,7 @@ def test_a_runtime_not_installed_names_its_install_command(monkeypatch):
 # -- GPU presence and placement -----------------------------------------------------------------
 @pytest.mark.parametrize("gpus", [0, 1, 2])
 def test_default_devices_follow_the_gpus_found(monkeypatch, gpus):
-    from resnet.engine.options import default_devices
+    from resnet.engine.machine import default_devices
 
     found = tuple({"index": str(i), "name": "NVIDIA H200", "memory_mb": "143771"} for i in range(gpus))
     monkeypatch.setattr(machine, "nvidia_gpus", lambda: found)

@@ -7,12 +7,15 @@ import time
 
 import pytest
 
+from resnet.engine.errors import UsageError
 from resnet.engine.journal import Journal, read_journal
-from resnet.engine.measure import MAX_ROUNDS, metrics_from_times, percentile, rounds_for
-from resnet.engine.options import PROFILES, UsageError, parse_options, resolve_axes
-from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.engine.kinds.case import MAX_ROUNDS, metrics_from_times, percentile, rounds_for
+from resnet.engine.options import parse_options
+from resnet.engine.profiles import PROFILES
+from resnet.engine.worker.client import CaseFailure, WorkerClient
 from resnet.schema import Case
-from tests.sweeps import run_bench
+from tests.sweeps import TEST_WORKER, run_bench
+from tests.sweeps import resolve_flat as resolve_axes
 
 
 def axes(backend="tensorflow", **kw):
@@ -173,7 +176,7 @@ def test_journal_keeps_complete_lines_and_resumes(tmp_path):
 
 
 def test_worker_timeout_kills_and_reports(tmp_path):
-    w = WorkerClient(timeout=60)
+    w = WorkerClient(timeout=60, env=TEST_WORKER)
     w.deadline = time.monotonic() + 1.0
     t0 = time.monotonic()
     with pytest.raises(CaseFailure) as info:
@@ -185,7 +188,7 @@ def test_worker_timeout_kills_and_reports(tmp_path):
 
 
 def test_worker_crash_is_a_failed_case():
-    w = WorkerClient(timeout=60)
+    w = WorkerClient(timeout=60, env=TEST_WORKER)
     with pytest.raises(CaseFailure) as info:
         w.call("crash", code=3)
     assert info.value.status == "error"
@@ -281,7 +284,7 @@ def test_profile_jit_follows_the_backend(backend, jit):
 
 
 def test_unknown_or_missing_backend_is_a_usage_error(monkeypatch):
-    from resnet.engine import options as config
+    from resnet.engine import machine as config
 
     monkeypatch.setenv("KERAS_BACKEND", "mxnet")
     with pytest.raises(

@@ -17,9 +17,9 @@ import pytest
 from resnet.cli import main
 from resnet.engine.journal import Journal, read_journal
 from resnet.engine.options import UsageError, parse_case_timeout, parse_options
-from resnet.engine.worker_client import CaseFailure, WorkerClient
-from resnet.engine.worker_server import is_out_of_memory
-from tests.sweeps import run_bench, start_bench
+from resnet.engine.worker.client import CaseFailure, WorkerClient
+from resnet.engine.worker.protocol import is_out_of_memory
+from tests.sweeps import TEST_WORKER, run_bench, start_bench
 from tests.test_results import _row, make_run
 
 HEADER = {"profile": "smoke", "backend": "tensorflow", "image_size": 32, "rounds": 3, "batch_sizes": [2]}
@@ -48,7 +48,7 @@ def _workers_of(pid: int) -> list[psutil.Process]:
         return [
             p
             for p in psutil.Process(pid).children(recursive=True)
-            if "worker_server" in " ".join(p.cmdline())
+            if "resnet.engine.worker" in " ".join(p.cmdline())
         ]
     except psutil.NoSuchProcess:
         return []
@@ -203,7 +203,7 @@ def test_sigterm_stops_the_sweep_and_writes_what_finished(tmp_path):
 
 
 def test_a_worker_killed_from_outside_is_an_error_not_oom():
-    with WorkerClient(timeout=120) as w:
+    with WorkerClient(timeout=120, env=TEST_WORKER) as w:
         w.send("sleep", seconds=30)
         time.sleep(0.5)
         os.kill(w.proc.pid, signal.SIGKILL)
@@ -226,7 +226,7 @@ def test_out_of_memory_only_with_evidence():
     for text in ("no room left in the queue", "zoom level", "bloom filter", "oom", "out of memory?"):
         assert not is_out_of_memory(RuntimeError(text)), text
     assert not is_out_of_memory(XlaRuntimeError("INTERNAL: bloom"))
-    with WorkerClient(timeout=120) as w:
+    with WorkerClient(timeout=120, env=TEST_WORKER) as w:
         with pytest.raises(CaseFailure) as info:
             w.call("raise", kind="MemoryError", message="cannot allocate")
         assert info.value.status == "oom"
@@ -344,8 +344,8 @@ def test_prices_with_a_machine_twice_name_the_file_and_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -3.0])
 def test_impossible_figures_are_reported_invalid_never_averaged(tmp_path, value):
-    from resnet.results.loading import load
-    from resnet.results.tables import throughput_table
+    from resnet.analysis.loading import load
+    from resnet.analysis.tables import throughput_table
 
     rows = [_row("v1", "inference", 8), _row("v1", "inference", 1, ips=value)]
     path = make_run(tmp_path / "run.json", rows)

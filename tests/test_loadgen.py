@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from resnet.engine.loadgen import (
+from resnet.engine.kinds.loadgen import (
     LoadGenSettings,
     LoadGenUnavailable,
     find_server_peak,

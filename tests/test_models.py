@@ -257,7 +257,7 @@ def test_bad_input(kwargs, match):
 
 #: Where TensorFlow-specific code belongs: one class per backend, tf.data (TensorFlow's own
 #: input pipeline, beside the PIL one), and the TFRecord shards of the generated data set.
-BACKEND_SPECIFIC = {"engine/backends.py", "engine/pipelines.py", "data.py"}
+BACKEND_SPECIFIC = {"engine/backends/tensorflow.py", "engine/kinds/pipelines.py", "data.py"}
 
 
 def test_package_imports_nothing_tensorflow_specific():
@@ -267,7 +267,7 @@ def test_package_imports_nothing_tensorflow_specific():
     root = pathlib.Path(resnet.__file__).parent
     modules = {p.relative_to(root).as_posix(): p for p in root.rglob("*.py")}
     assert BACKEND_SPECIFIC <= set(modules)  # renamed? then this check must follow it
-    assert "engine/worker_server.py" in modules and "results/loading.py" in modules
+    assert "engine/worker/core.py" in modules and "analysis/loading.py" in modules
     for name, path in modules.items():
         if name in BACKEND_SPECIFIC:
             continue

@@ -111,7 +111,7 @@ def test_report_into_the_projects_results_folder_is_refused(tmp_path, runs, caps
 
 
 def test_a_report_that_fails_part_way_leaves_the_earlier_report(tmp_path, runs, monkeypatch):
-    from resnet.results import report
+    from resnet.analysis import report
 
     out = tmp_path / "out"
     assert main(_command("report", runs, out)) == 0
@@ -122,7 +122,7 @@ def test_a_report_that_fails_part_way_leaves_the_earlier_report(tmp_path, runs, 
 
     monkeypatch.setattr(report, "report_figures", broken)
     with pytest.raises(ValueError):
-        report.write_report(__import__("resnet.results", fromlist=["load"]).load(runs / "b.json"), out)
+        report.write_report(__import__("resnet.analysis", fromlist=["load"]).load(runs / "b.json"), out)
     assert _tree(out) == before
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
@@ -247,7 +247,7 @@ def test_a_half_written_set_in_the_cache_is_replaced(tmp_path, monkeypatch):
 
 def test_an_unwritable_cache_names_the_cache_and_how_to_move_it(tmp_path, monkeypatch):
     from resnet.data import DataError, ensure_dataset
-    from resnet.engine import runtimes
+    from resnet.engine.kinds import runtimes
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -287,7 +287,7 @@ def _with_samples(path: Path, scale: float = 1.0, value: float | None = None, st
 
 @pytest.mark.parametrize("value", [math.nan, -0.1, 0.0])
 def test_impossible_samples_fail_the_gate_never_pass_it(tmp_path, capsys, value):
-    from resnet.results import load
+    from resnet.analysis import load
 
     base = _with_samples(tmp_path / "base.json")
     new = _with_samples(tmp_path / "new.json", scale=1.3, value=value)
@@ -300,7 +300,7 @@ def test_impossible_samples_fail_the_gate_never_pass_it(tmp_path, capsys, value)
 
 
 def test_a_negative_fastest_step_is_invalid_not_a_negative_speed(tmp_path):
-    from resnet.results import load
+    from resnet.analysis import load
 
     df = load(_with_samples(tmp_path / "run.json", stats_min=-0.05))
     assert set(df["status"]) == {"invalid"}
@@ -388,9 +388,9 @@ def test_the_reports_markdown_shows_a_machine_label_as_text(tmp_path):
 
 # -- journal-only runs ------------------------------------------------------------------
 def test_a_run_that_left_only_its_journal_keeps_its_machine_date_and_commit(tmp_path, capsys):
+    from resnet.analysis import load
     from resnet.engine.journal import Journal
     from resnet.engine.machine import machine_info, machine_label
-    from resnet.results import load
 
     info = machine_info()
     header = {"profile": "smoke", "machine_info": info, "datetime": "2026-12-02T07:00:00+00:00",
@@ -424,8 +424,8 @@ def test_the_sweeps_journal_header_names_machine_date_and_commit(tmp_path):
 
 
 def test_resume_on_a_case_line_without_a_case_id_is_a_usage_error(tmp_path):
+    from resnet.engine.errors import UsageError
     from resnet.engine.journal import Journal
-    from resnet.engine.options import UsageError
 
     path = tmp_path / "j.jsonl"
     path.write_text('{"type": "header"}\n{"type": "case", "row": {"status": "ok"}}\n')
@@ -436,15 +436,16 @@ def test_resume_on_a_case_line_without_a_case_id_is_a_usage_error(tmp_path):
 
 # -- options that make no sense -------------------------------------------------------------
 def _axes(**options):
-    from resnet.engine.options import parse_options, resolve_axes
+    from resnet.engine.options import parse_options
+    from tests.sweeps import resolve_flat as resolve_axes
 
     allow = options.pop("allow_oversubscribe", False)
     return resolve_axes({**parse_options({"devices": "cpu", **options}), "allow_oversubscribe": allow})
 
 
 def test_threads_beyond_the_cores_are_refused_unless_asked_for(monkeypatch):
-    from resnet.engine import options
-    from resnet.engine.options import UsageError
+    from resnet.engine import plan as options
+    from resnet.engine.errors import UsageError
 
     monkeypatch.setattr(options, "available_cores", lambda: 2)
     with pytest.raises(UsageError, match="--threads 99: this run may use 2 cores"):
@@ -456,8 +457,8 @@ def test_threads_beyond_the_cores_are_refused_unless_asked_for(monkeypatch):
 
 
 def test_a_sample_library_beyond_memory_is_refused_with_its_size(monkeypatch):
-    from resnet.engine import options
-    from resnet.engine.options import UsageError
+    from resnet.engine import plan as options
+    from resnet.engine.errors import UsageError
 
     monkeypatch.setattr(options, "available_memory_bytes", lambda: 8 * 2**30)
     with pytest.raises(UsageError, match=r"--sample-count 99999999999: .* would need [\d.]+ GiB; .* 8.0 GiB"):
@@ -467,7 +468,7 @@ def test_a_sample_library_beyond_memory_is_refused_with_its_size(monkeypatch):
 
 
 def test_paired_groups_must_pair_what_the_run_measures():
-    from resnet.engine.options import UsageError
+    from resnet.engine.errors import UsageError
 
     with pytest.raises(UsageError, match="--paired training:2: mode training is not in --modes inference"):
         _axes(profile="smoke", modes="inference", paired="training:2")
@@ -480,7 +481,7 @@ def test_paired_groups_must_pair_what_the_run_measures():
 
 
 def test_paired_max_time_below_min_time_is_refused():
-    from resnet.engine.options import UsageError
+    from resnet.engine.errors import UsageError
 
     with pytest.raises(
         UsageError, match="--paired-max-time training:10 is below --paired-min-time training:25"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resnet.engine.options import UsageError, parse_options, resolve_axes
-from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.engine.errors import UsageError
+from resnet.engine.options import parse_options
+from resnet.engine.worker.client import CaseFailure, WorkerClient
 from resnet.schema import Case
+from tests.sweeps import resolve_flat as resolve_axes
 
 
 def _tiny():
@@ -34,7 +36,7 @@ def _data():
 
 def test_torch_case_inference_size_and_macs():
     pytest.importorskip("torch")
-    from resnet.engine.peers import torch_case
+    from resnet.engine.kinds.peers import torch_case
 
     step, args, size = torch_case(_tiny, _case("inference"), *_data())
     out = step(*args)
@@ -51,7 +53,7 @@ def test_torch_case_inference_size_and_macs():
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_torch_case_training_learns(precision):
     pytest.importorskip("torch")
-    from resnet.engine.peers import torch_case
+    from resnet.engine.kinds.peers import torch_case
 
     step, args, _ = torch_case(_tiny, _case("training", precision), *_data())
     losses = [float(step(*args)) for _ in range(30)]

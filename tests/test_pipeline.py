@@ -73,7 +73,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
 
 @pytest.mark.parametrize("stage", ["decode", "train", "eval"])
 def test_each_stage_gives_224_square_images(tiny_set, stage):
-    from resnet.engine import pipelines
+    from resnet.engine.kinds import pipelines
 
     root = tiny_set
     (path, _), *_ = files(root)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from resnet.analysis import LoadError, load
 from resnet.cli import main
-from resnet.results import LoadError, load
 
 MACHINE = {"cpu_model": "Test CPU <b>9000</b>", "cpu_affinity": 2, "gpus": []}
 
@@ -173,7 +173,7 @@ def test_cli_usage_error_is_one_line_exit_2():
 
 def test_report_of_two_runs_of_one_machine_keeps_both(tmp_path):
     """Two runs of one machine: every figure of both appears (side by side), none dropped."""
-    from resnet.results.tables import throughput_table, version_cost_table
+    from resnet.analysis.tables import throughput_table, version_cost_table
 
     rows_a = [_row(v, "inference", bs, ips=ips) for v, ips in [("v1", 10.0), ("v1.5", 9.5)] for bs in (1, 8)]
     rows_b = [_row(v, "inference", bs, ips=ips) for v, ips in [("v1", 12.0), ("v1.5", 11.0)] for bs in (1, 8)]
@@ -214,7 +214,7 @@ def test_a_rerun_into_its_own_report_replaces_exactly_its_files(run_file, tmp_pa
 def _run_with_intervals(tmp_path: Path, batches=(8,), single=()) -> Path:
     """A run as the windows and paired groups write it: combined case rows with intervals
     and samples, and paired ratios; the batches in ``single`` ran in one window."""
-    from resnet.engine.measure import combine_windows
+    from resnet.engine.kinds.case import combine_windows
     from resnet.schema import Case, new_row
     from tests.test_stats import _steps, _window
 
@@ -385,7 +385,7 @@ def test_report_renders_in_headless_chromium(run_file, tmp_path):
 
 def test_ours_against_the_peer_across_backends(tmp_path):
     """torchvision-resnet50 (torch backend) against our best v1.5 of the same machine and case."""
-    from resnet.results.tables import peer_table
+    from resnet.analysis.tables import peer_table
 
     rows = [
         _row("v1.5", "training", 256, "mixed_bfloat16", ips=5000.0, backend="jax", jit=True),
@@ -423,8 +423,8 @@ def test_a_machine_label_says_its_bfloat16_hardware():
 def test_one_run_needs_no_run_column_in_its_drift_table():
     """The drift table of a single run names each case once: no 'run' column, and the
     report's "several runs side by side" note stays away."""
-    from resnet.results import load
-    from resnet.results.tables import drift_table
+    from resnet.analysis import load
+    from resnet.analysis.tables import drift_table
 
     runs = Path(__file__).resolve().parent.parent / "results" / "intel-xeon-x2-no-bf16-2026-11-29"
     df = load(runs / "quick-a.json")

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from resnet.engine import runtimes
+from resnet.engine.kinds import runtimes
 from resnet.engine.options import UsageError, parse_options
-from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.engine.worker.client import CaseFailure, WorkerClient
 from resnet.schema import Case
 
 
@@ -22,7 +22,7 @@ def _available(runtime: str) -> bool:
 
 
 def test_runtimes_are_an_axis_of_inference_cases():
-    from resnet.engine.options import resolve_axes
+    from tests.sweeps import resolve_flat as resolve_axes
 
     axes = resolve_axes(
         parse_options({"profile": "smoke", "devices": "cpu", "runtimes": "keras,onnxruntime"})
@@ -134,7 +134,8 @@ def test_a_parity_failure_fails_the_case(tmp_path, monkeypatch):
     the figures as the reason, in the worker's own code path."""
     if not _available("onnxruntime"):
         pytest.skip("onnxruntime is not installed")
-    from resnet.engine.worker_server import WorkerServer
+    import resnet.engine.kinds  # noqa: F401  (the runtime's step source)
+    from resnet.engine.worker.core import WorkerCore
 
     real = runtimes.load
 
@@ -144,7 +145,7 @@ def test_a_parity_failure_fails_the_case(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runtimes, "load", perturbed)
     monkeypatch.setenv("RESNET_BENCH_CACHE", str(tmp_path))
-    server = WorkerServer()
+    server = WorkerCore()
     server.start(None)
     with pytest.raises(CaseFailure) as info:
         server.setup(Case("v1", "inference", 2, "float32", "cpu", False, 32, runtime="onnxruntime"))

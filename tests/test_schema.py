@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet.results.loading import LoadError, load
+from resnet.analysis.loading import LoadError, load
 from resnet.schema import AXES, FIELDS, KINDS, METRICS, REQUIRED, Case, new_row, row_problems
 
 ROOT = Path(__file__).resolve().parents[1]

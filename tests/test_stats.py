@@ -109,7 +109,7 @@ def _case(version="v1"):
 
 
 def _window(case, index, steps, started=0.0):
-    from resnet.engine.measure import metrics_from_times
+    from resnet.engine.kinds.case import metrics_from_times
     from resnet.schema import new_row
 
     row = {**new_row(case, kind="window", case_id=f"{case.id}@w{index}"), "window": index, "status": "ok"}
@@ -120,7 +120,7 @@ def _window(case, index, steps, started=0.0):
 
 
 def test_windows_spread_over_the_run_in_a_seeded_order():
-    from resnet.engine.sweep import plan
+    from resnet.engine.plan import window_order as plan
 
     cases = [_case(v).replace(batch_size=b) for v in ("v1", "v1.5", "v2") for b in (1, 8)]
     windows = plan(cases, repeat=3, seed=7)
@@ -134,7 +134,7 @@ def test_windows_spread_over_the_run_in_a_seeded_order():
 
 
 def test_a_case_with_fewer_windows_runs_in_a_share_of_the_passes():
-    from resnet.engine.sweep import plan
+    from resnet.engine.plan import window_order as plan
 
     cases = [_case(v).replace(batch_size=b) for v in ("v1", "v1.5", "v2") for b in (1, 8, 32)]
     windows = plan(cases, repeat=3, seed=7, windows_of=lambda c: 1 if c.batch_size == 32 else 3)
@@ -157,7 +157,7 @@ def test_a_case_with_fewer_windows_runs_in_a_share_of_the_passes():
 
 
 def test_a_case_combined_from_windows_that_disagree_is_unstable():
-    from resnet.engine.measure import combine_windows
+    from resnet.engine.kinds.case import combine_windows
     from resnet.schema import row_problems
 
     case = _case()
@@ -180,7 +180,7 @@ def test_a_case_combined_from_windows_that_disagree_is_unstable():
 
 
 def test_a_paired_group_names_every_ratio():
-    from resnet.engine.paired import PairedGroup
+    from resnet.engine.kinds.paired import PairedGroup
 
     group = PairedGroup("inference", 32, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5", "v2"),
                         ("float32", "mixed_bfloat16"))  # fmt: skip
@@ -193,7 +193,7 @@ def test_a_paired_group_names_every_ratio():
 
 
 def test_a_fast_precision_block_gets_rounds_for_the_minimum_time_spread_with_the_slow_one():
-    from resnet.engine.paired import MAX_PAIRED_ROUNDS, block_rounds, schedule
+    from resnet.engine.kinds.paired import MAX_PAIRED_ROUNDS, block_rounds, schedule
 
     # float32 steps of 1.3-1.4 s beside emulated bfloat16 steps of 4.8 s: 50 s each.
     warm = {"float32": [1.4, 1.3, 1.35], "mixed_bfloat16": [4.8, 5.0, 4.9]}
@@ -232,6 +232,17 @@ class _FakeWorker:
         return {"seconds": 1.0 if first else (0.25 if "bfloat16" in slot else 0.125)}
 
 
+def _paired_run(**settings):
+    """A run for measure_paired: its plan's settings, a case timeout, nowhere to report."""
+    from types import SimpleNamespace
+
+    from resnet.engine.plan import Axes, RunPlan, Settings
+
+    axes = Axes(("v1",), ("inference",), (8,), ("float32",), ("cpu",), (False,), 224, (None,))
+    plan = RunPlan(axes, Settings(rounds=3, warmup_rounds=1, seed=3, **settings))
+    return SimpleNamespace(plan=plan, case_timeout=60, remember_info=lambda info: None)
+
+
 class _FakeBenchmark:
     def pedantic(self, fn, rounds, iterations=1):
         for _ in range(rounds):
@@ -239,14 +250,16 @@ class _FakeBenchmark:
 
 
 def test_a_block_whose_warm_up_ran_slow_gets_extra_rounds_until_it_has_its_time(monkeypatch):
-    from resnet.engine import paired
-    from resnet.engine.paired import PairedGroup, measure_paired
+    from resnet.engine.kinds import base
+    from resnet.engine.kinds.paired import PairedGroup, measure_paired
 
-    monkeypatch.setattr(paired, "WorkerClient", _FakeWorker)
+    monkeypatch.setattr(base, "WorkerClient", _FakeWorker)
     group = PairedGroup("inference", 32, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5", "v2"),
                         ("float32", "mixed_bfloat16"))  # fmt: skip
-    rows = {r["case_id"].removeprefix(group.id + "-"): r for r in measure_paired(
-        group, _FakeBenchmark(), rounds=2, warmup_rounds=1, timeout=60, seed=3, min_time=3.0)}  # fmt: skip
+    run = _paired_run(paired_rounds=2, paired_min_time=(("inference", 3.0),))
+    rows = {
+        r["case_id"].removeprefix(group.id + "-"): r for r in measure_paired(run, group, _FakeBenchmark())
+    }
     # Planned from 1 s warm-up steps: 3 rounds a block; 0.125 s and 0.25 s steps need 24 and 12.
     assert rows["float32-v1.5/v1"]["pairs"] == 24
     assert rows["mixed_bfloat16-v1.5/v1"]["pairs"] == 12
@@ -274,15 +287,17 @@ class _NoisyWorker(_FakeWorker):
 def test_a_block_goes_on_while_its_version_ratios_are_wider_than_asked(monkeypatch, spread, float32_rounds):
     """Steady steps stop at the minimum (1 s: 10 rounds of 0.1 s); noisy ones go on to
     the maximum (4 s: 40 rounds), the interval of v1.5/v1 narrowing as they do."""
-    from resnet.engine import paired
-    from resnet.engine.paired import PairedGroup, measure_paired
+    from resnet.engine.kinds import base
+    from resnet.engine.kinds.paired import PairedGroup, measure_paired
 
     monkeypatch.setattr(_NoisyWorker, "SPREAD", spread)
-    monkeypatch.setattr(paired, "WorkerClient", _NoisyWorker)
+    monkeypatch.setattr(base, "WorkerClient", _NoisyWorker)
     group = PairedGroup("training", 8, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5"), ("float32",))
-    rows = {r["case_id"].removeprefix(group.id + "-"): r for r in measure_paired(
-        group, _FakeBenchmark(), rounds=8, warmup_rounds=1, timeout=60, seed=3, min_time=1.0,
-        width=3.0, max_time=4.0)}  # fmt: skip
+    run = _paired_run(paired_rounds=8, paired_min_time=(("training", 1.0),), paired_width=3.0,
+                      paired_max_time=(("training", 4.0),))  # fmt: skip
+    rows = {
+        r["case_id"].removeprefix(group.id + "-"): r for r in measure_paired(run, group, _FakeBenchmark())
+    }
     row = rows["float32-v1.5/v1"]
     assert row["pairs"] == pytest.approx(float32_rounds, abs=1)
     assert row["ratio_ci_low"] < 1 / 1.06 < row["ratio_ci_high"]
@@ -292,7 +307,7 @@ def test_stopping_on_the_width_keeps_the_interval_honest():
     """The rule run on synthetic rounds (true ratio 0.94, log-normal noise of 5%): after 8
     rounds, one more round at a time while wider than 3% either way, at most 60. The
     interval still covers the truth in about 95% of seeded trials, and it narrows."""
-    from resnet.engine.paired import PairedGroup, narrow
+    from resnet.engine.kinds.paired import PairedGroup, narrow
 
     group = PairedGroup("inference", 32, "cpu", False, 224, None, "tensorflow", ("v1", "v1.5"), ("float32",))
     covered, stopped_early = 0, 0

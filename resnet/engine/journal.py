@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet.engine.options import UsageError
+from resnet.engine.errors import UsageError
 
 #: Header keys that do not change what a case measures (a resume may differ in them).
 NOT_MEASURED = frozenset({"type", "profile", "pid", "started", "machine_info", "datetime", "commit_info"})

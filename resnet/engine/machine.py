@@ -1,14 +1,19 @@
-"""What machine a run is on: CPU, memory, GPUs and library versions."""
+"""Every fact of this machine and its environment a run needs: CPU, memory, GPUs,
+library versions, the cores and memory a run may use, the Keras backend and TF_CONFIG."""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import shutil
 import subprocess
 from importlib import metadata
 from typing import Any
+
+from resnet.engine.errors import UsageError
+from resnet.schema import BACKENDS
 
 #: CPU features that decide how fast ResNet-50 runs on a CPU: vector width, and the
 #: bfloat16 and int8 instructions (without AVX-512 BF16 or AMX, bfloat16 is emulated).
@@ -136,3 +141,67 @@ def machine_slug(info: dict[str, Any] | None = None) -> str:
 
     label = machine_label(info or machine_info())
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def default_devices() -> tuple[str, ...]:
+    """``cpu`` plus every NVIDIA GPU that nvidia-smi lists (checked again per case)."""
+    return ("cpu", *(f"gpu:{i}" for i in range(len(nvidia_gpus()))))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity), else every logical core."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_memory_bytes() -> int:
+    """Memory a new allocation can have now (psutil's ``available``)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def tf_config_workers() -> int:
+    """The number of workers in TF_CONFIG; a UsageError when it is missing or malformed."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        raise UsageError(
+            "--strategy multiworker needs TF_CONFIG (cluster.worker list and task) in the environment"
+        )
+    try:
+        config = json.loads(text)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        index = int(task["index"])
+        ok = isinstance(workers, list) and workers and task["type"] in ("worker", "chief") and index >= 0
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise UsageError(
+            'TF_CONFIG is malformed; expected {"cluster": {"worker": ["host:port", ...]}, '
+            '"task": {"type": "worker", "index": N}}'
+        )
+    if index >= len(workers):
+        raise UsageError(f"TF_CONFIG task index {index} is out of range for {len(workers)} workers")
+    return len(workers)
+
+
+def current_backend() -> str:
+    """The Keras backend this run uses (KERAS_BACKEND, default tensorflow)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow").strip() or "tensorflow"
+    if backend not in BACKENDS:
+        raise UsageError(f"KERAS_BACKEND={backend!r} is not supported; valid: {', '.join(BACKENDS)}")
+    installed = installed_backends()
+    if backend not in installed:
+        raise UsageError(
+            f"KERAS_BACKEND={backend!r} is not installed; installed: {', '.join(installed) or 'none'}"
+        )
+    return backend
+
+
+def installed_backends() -> list[str]:
+    """The Keras backends whose library can be imported here."""
+    import importlib.util
+
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]

@@ -191,7 +191,7 @@ def _change(
 def change_points(
     df: pd.DataFrame, metric: str, threshold_pct: float | None = None
 ) -> tuple[pd.DataFrame, dict]:
-    """Every case's change points over a history frame (``dashboard.history``), newest
+    """Every case's change points over a history frame (``loading.load_history``), newest
     first, and notes: which cases were too short, which runs were outliers."""
     rows, notes = [], {"too_short": [], "outliers": []}
     for (machine, _backend, case_id), group in df.groupby(["machine", "backend", "case_id"], sort=True):

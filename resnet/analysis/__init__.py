@@ -1,6 +1,6 @@
 """Everything that reads results: loading runs, tables, plots, reports, comparisons,
 procurement and history pages.  Nothing here measures; the engine never imports it."""
 
-from resnet.results.loading import LoadError, load, load_file
+from resnet.analysis.loading import LoadError, load, load_file
 
 __all__ = ["LoadError", "load", "load_file"]

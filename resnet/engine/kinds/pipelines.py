@@ -13,21 +13,30 @@ write them, measured alone (images/s, and per core) and feeding training end to 
   and torchvision are present; a skipped case elsewhere.
 
 Stages produce float32 batches of 224x224x3, normalised with ImageNet's mean and
-standard deviation.
+standard deviation.  This module holds both halves of the input-pipeline kind (the
+parent's driver, the worker's ``pipeline_setup`` and ``synthetic`` commands) and the
+JPEG training feed of ``--data jpeg`` cases.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-PIPELINES = ("tfdata", "pil", "torchvision-gpu")
-STAGES = ("decode", "train", "eval")
+from resnet.engine.errors import CaseFailure, UsageError
+from resnet.engine.kinds.base import Outcome, Run, in_worker, measured
+from resnet.engine.kinds.case import add_intervals, metrics_from_times, rounds_for
+from resnet.engine.plan import RunPlan
+from resnet.engine.worker.core import training_feed
+from resnet.engine.worker.protocol import command
+from resnet.schema import Case, new_row
+
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
 SIZE = 224
@@ -213,3 +222,138 @@ def torchvision_gpu_puller(root: str | Path, stage: str, device: str, batch: int
         return out
 
     return pull
+
+
+# -- the parent's half ------------------------------------------------------------------
+#: Images per step of a pipeline case.
+BATCH = 32
+
+
+def cases(plan: RunPlan) -> list[tuple[str, str, int]]:
+    """(pipeline, stage, workers) of every input-pipeline case."""
+    settings = plan.settings
+    return [(p, s, w) for p in settings.pipelines for s in settings.stages for w in settings.workers]
+
+
+def prepare(run: Run, pipeline_cases: list, write: Callable[[str], None]) -> str | None:
+    """The generated data set that input-pipeline and --data jpeg cases read: made once
+    in the cache (resnet.data.ensure_dataset), and named to the workers."""
+    if not pipeline_cases and "jpeg" not in run.plan.axes.data:
+        return None
+    import os
+
+    from resnet.data import DataError, ensure_dataset
+
+    try:
+        folder, stats = ensure_dataset(run.plan.settings.data_images, log=write)
+    except DataError as err:
+        raise UsageError(f"--data-images: {err}") from None
+    write(f"data set ready in {folder}: {stats['images']} images, mean {stats['mean_kb']} KiB a file")
+    os.environ["RESNET_BENCH_DATA"] = str(folder)  # the workers inherit it
+    return str(folder)
+
+
+def run_pipeline(run: Run, pipeline: str, stage: str, workers: int, benchmark: Any) -> Outcome:
+    """An input pipeline alone (decode, training augmentation or evaluation
+    preprocessing) with ``workers`` parallel calls on as many cores."""
+    name = f"pipeline-{pipeline}-{stage}-w{workers}-bs{BATCH}"
+    return measured(
+        run, name, [name], benchmark, lambda: measure_pipeline(run, pipeline, stage, workers, benchmark)
+    )
+
+
+def measure_pipeline(run: Run, pipeline: str, stage: str, workers: int, benchmark: Any) -> dict[str, Any]:
+    """An input pipeline alone, in its own worker limited to ``workers`` cores: each timed
+    step pulls one batch; images/s, per core, with its interval."""
+    settings, axes = run.plan.settings, run.plan.axes
+    device = axes.devices[-1] if pipeline == "torchvision-gpu" else "cpu"
+    case = Case("pipeline", "inference", BATCH, "float32", device, False, axes.image_size)
+    row = new_row(case, kind="pipeline", case_id=f"pipeline-{pipeline}-{stage}-w{workers}-bs{BATCH}")
+    data_dir = run.data_dir or ""
+    row.update(pipeline=pipeline, stage=stage, workers=workers, data_dir=data_dir, version=None, mode=None)
+    with in_worker(run, row, workers, env={"RESNET_BENCH_DATA": data_dir}) as worker:
+        setup = worker.call("pipeline_setup", pipeline=pipeline, stage=stage, workers=workers, batch=BATCH,
+                            device=device, size=axes.image_size)  # fmt: skip
+        row.update(compile_s=setup["compile_s"], device_name=setup["device_name"])
+        worker.call("warm")
+        warm = [worker.call("step")["seconds"]]
+        timed = rounds_for(max(settings.rounds, 5), settings.min_time or 2.0, warm[0])
+        benchmark.pedantic(lambda: worker.call("step"), rounds=timed, warmup_rounds=0, iterations=1)
+        done = worker.call("finish")
+        times = list(benchmark.stats.stats.data)
+        row.update(metrics_from_times(case, times, None))
+        row.update(
+            rounds=len(times),
+            timed_s=sum(times),
+            samples_s=[times],
+            peak_host_rss_mb=done["peak_host_rss_mb"],
+        )
+        row["images_per_sec_per_core"] = row["images_per_sec"] / workers
+        row["status"] = "ok"
+        add_intervals(row, case, [times])
+    return row
+
+
+# -- the worker's half ------------------------------------------------------------------
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@training_feed("jpeg")
+def jpeg_feed(core: Any, case: Case, train: Any) -> Callable[[], Any]:
+    """Training fed from JPEG files: TensorFlow's data pipeline or a PIL process pool (other
+    backends) decodes and augments batches on the host's cores; each step takes the
+    next batch to the device and trains on it."""
+    if not core.data_dir:
+        raise CaseFailure("error", "--data jpeg needs a data set (the sweep makes one: --data-images)")
+    put = core.backend.put
+    if core.backend.name == "tensorflow":
+        iterator = iter(tf_dataset(core.data_dir, "train", _cores(), case.batch_size, size=case.image_size))
+
+        def next_batch() -> tuple[Any, Any]:
+            images, labels = next(iterator)
+            return put(images, case.device), put(labels, case.device)
+
+    else:
+        pull = PilPuller(core.data_dir, "train", _cores(), case.batch_size, case.image_size)
+        labels = np.zeros(case.batch_size, "int32")
+
+        def next_batch() -> tuple[Any, Any]:
+            return put(pull(), case.device), put(labels, case.device)
+
+    return lambda: train(*next_batch())
+
+
+@command("pipeline_setup")
+def _pipeline_setup(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """An input pipeline alone: each step pulls one batch of ``stage`` images."""
+    if not core.data_dir:
+        raise CaseFailure("error", "input-pipeline cases need a data set (the sweep makes one)")
+    pipeline, stage, workers, batch = msg["pipeline"], msg["stage"], int(msg["workers"]), int(msg["batch"])
+    try:
+        if pipeline == "tfdata":
+            pull = tf_puller(core.data_dir, stage, workers, batch, msg["size"])
+        elif pipeline == "pil":
+            pull = PilPuller(core.data_dir, stage, workers, batch, msg["size"])
+        else:
+            pull = torchvision_gpu_puller(core.data_dir, stage, msg["device"], batch)
+    except PipelineUnavailable as err:
+        raise CaseFailure("skipped", str(err)) from None
+    core.case = Case("pipeline", "inference", batch, "float32", msg["device"], False)
+    core.steps["main"] = (pull, ())
+    core.host_steps["main"] = f"{pipeline} ({workers} workers)"
+    t0 = time.perf_counter()
+    first = pull()
+    return {
+        "compile_s": time.perf_counter() - t0,
+        "device_name": core.host_steps["main"],
+        "shape": list(first.shape),
+    }
+
+
+@command("synthetic")
+def _synthetic(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """``n`` steps of a jpeg case's training step on tensors already on the device."""
+    return {"times": core.timed_loop("synthetic", int(msg["n"]))}

@@ -7,7 +7,8 @@ model's spec, the image size, Keras's version and the exporter's version, writte
 atomically with a manifest of checksums: a file that does not match its manifest is
 rebuilt, never trusted.  Each case then compares the runtime's logits with the Keras
 model's on the same random batch; beyond the precision's tolerance the case fails with
-the figures as its reason, never a silent wrong number.
+the figures as its reason, never a silent wrong number.  The worker half is a step
+source of the model core (resnet.engine.worker.core); the parent half is the plain case's.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-RUNTIMES = ("keras", "onnxruntime", "openvino")
+from resnet.engine.errors import CaseFailure
+from resnet.engine.worker.core import step_source
+from resnet.schema import Case
+
+#: The seed of the models exported to deployment runtimes: every worker builds the same weights.
+EXPORT_SEED = 1234
 INSTALL = {"onnxruntime": "pip install onnxruntime tf2onnx", "openvino": "pip install openvino"}
 #: The file format each runtime loads, and the package that writes it from Keras.
 FORMATS = {"onnxruntime": ("onnx", "tf2onnx"), "openvino": ("openvino", "openvino")}
@@ -206,3 +212,68 @@ def parity(reference: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     err = float(np.max(np.abs(got - reference))) / scale
     top1 = float(np.mean(np.argmax(got, axis=-1) == np.argmax(reference, axis=-1)))
     return err, top1
+
+
+# -- the worker's half -----------------------------------------------------------------
+def _spec_text(version: str) -> str:
+    """What identifies a model's architecture, for the export cache's key."""
+    from resnet.specs import VERSIONS, get_spec
+
+    return repr(get_spec(version)) if version in VERSIONS else version
+
+
+def _available(case: Case, backend: str) -> None:
+    """A CaseFailure ("skipped") when the case's runtime cannot run it here."""
+    if case.mode != "inference":
+        raise CaseFailure("skipped", f"{case.runtime} runs inference only")
+    if backend != "tensorflow":
+        raise CaseFailure(
+            "skipped",
+            f"exporting to {case.runtime} uses Keras's TensorFlow exporters: run --runtimes under "
+            f"KERAS_BACKEND=tensorflow, not {backend}",
+        )
+    try:
+        require(case.runtime)
+    except RuntimeUnavailable as err:
+        raise CaseFailure("skipped", str(err)) from None
+
+
+@step_source(lambda case: case.runtime != "keras")
+def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
+    """A deployment runtime's step: the Keras model's float32 twin exported (cached),
+    loaded by the runtime in the case's precision, and parity-checked against Keras on
+    the case's own batch.  Returns ``(step, args, size, host)``; size carries the
+    runtime's facts and ``load_s`` (loading and compiling in the runtime)."""
+    import keras
+
+    _available(case, core.backend.name)
+    # The same weights in every worker, so one export serves every case of the model;
+    # the key holds their digest, so an export of other weights is never reused.
+    keras.utils.set_random_seed(EXPORT_SEED)
+    model, size = core.built(case.replace(precision="float32", runtime="keras"))
+    key = export_key(_spec_text(case.version), case.image_size, case.runtime, weights_digest(model))
+    path, export_s, _ = cached_export(model, key, case.runtime)
+    t0 = time.perf_counter()
+    try:
+        run, info = load(case.runtime, path, case.precision, case.threads, case.device)
+    except RuntimeUnavailable as err:
+        raise CaseFailure("skipped", str(err)) from None
+    load_s = time.perf_counter() - t0
+    err, top1 = parity(np.asarray(model(images, training=False)), run(images))
+    tolerance = TOLERANCE[case.precision]
+    if not err <= tolerance:
+        raise CaseFailure(
+            "error",
+            f"parity: {case.runtime} {case.precision} differs from Keras by {err:.2e} of the logits' "
+            f"scale (tolerance {tolerance:g}; top-1 agreement {top1:.0%})",
+        )
+    size.update(
+        runtime_version=info["runtime_version"],
+        export_s=export_s,
+        exported_from="float32 twin" if case.precision != "float32" else "the model itself",
+        parity_max_rel_err=err,
+        parity_top1_agreement=top1,
+        parity_tolerance=tolerance,
+        load_s=load_s,
+    )
+    return (lambda x: run(x)), (images,), size, info["device_name"]

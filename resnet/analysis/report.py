@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from resnet.analysis.pages import markdown_cell, markdown_table, table_data, write_page
+from resnet.analysis.plots import embed_figure, report_figures, subtitle
+from resnet.analysis.tables import LATENCY_NOTE, TABLES
 from resnet.outputs import staged_folder
-from resnet.results.pages import markdown_cell, markdown_table, table_data, write_page
-from resnet.results.plots import embed_figure, report_figures, subtitle
-from resnet.results.tables import LATENCY_NOTE, TABLES
 
 #: Every file name a report writes besides its tables and figures.
 PAGES = ("report.html", "README.md")
@@ -42,7 +42,7 @@ RUNS_NOTE = (
 def rerun_notes(df: pd.DataFrame) -> list[str]:
     """Per run with enough windows: how far a rerun's figure may move (the window spread
     pooled over its cases, as ``compare`` uses it): an interval above is this run's own."""
-    from resnet.results.compare import MIN_DF, run_window_variance
+    from resnet.analysis.compare import MIN_DF, run_window_variance
     from resnet.stats import relative_sd
 
     notes = []

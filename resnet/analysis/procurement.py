@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from resnet.analysis.pages import markdown_cell, markdown_table, table_data, write_page
+from resnet.analysis.tables import best_batches, cases, loadgen_rows, ok
 from resnet.outputs import staged_folder
-from resnet.results.pages import markdown_cell, markdown_table, table_data, write_page
-from resnet.results.tables import best_batches, cases, loadgen_rows, ok
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 #: What the procurement table compares across machines.
@@ -173,7 +173,7 @@ def write_machines(
 
 
 def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
-    from resnet.results.plots import embed_figure, plt
+    from resnet.analysis.plots import embed_figure, plt
 
     table.to_csv(out / "machines.csv")
     (out / "machines.md").write_text(

@@ -4,7 +4,9 @@ that a ratio against them is measured side by side. Not ours, and labelled so.
 ``torchvision-resnet50`` is torchvision's ResNet-50 (the v1.5 layout), in plain
 PyTorch with channels-last tensors and autocast for mixed precision, eager or
 (``--jit on``) under ``torch.compile``. It runs under ``KERAS_BACKEND=torch``.
-Only the worker process imports torch and torchvision.
+Only the worker process imports torch and torchvision.  The peer's worker half is a
+step source of the model core (resnet.engine.worker.core): its step stands in for a
+Keras model's; its parent half is the plain case's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from resnet.engine.errors import CaseFailure
+from resnet.engine.worker.core import step_source
 from resnet.schema import PEERS, Case, device_index, is_gpu
 
 #: Autocast dtype per precision (None: plain float32).
@@ -135,11 +139,20 @@ def torch_case(
     return train, (x, y), size
 
 
-def compiled_graphs() -> int:
-    """Graphs torch.compile has compiled in this process (0 if it never ran)."""
-    import sys
+# -- the worker's half -----------------------------------------------------------------
+@step_source(lambda case: case.version in PEERS, jit=False)
+def peer_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
+    """A peer model's ``(step, args, size, host)`` for the model core."""
+    if case.replicas > 1:
+        raise CaseFailure("skipped", f"{case.version} is a single-device peer: --replicas does not apply")
+    try:
+        step, args, size = build_peer(case, images, labels)
+    except PeerUnavailable as err:
+        raise CaseFailure("skipped", str(err)) from None
+    return step, args, size, None
 
-    dynamo = sys.modules.get("torch._dynamo.utils")
-    if dynamo is None:
-        return 0
-    return int(dynamo.counters["stats"].get("unique_graphs", 0))
+
+def peer_size(core: Any, case: Case) -> dict[str, Any]:
+    """A peer's size and build time, for build cases."""
+    s = case.image_size
+    return peer_step(core, case, np.zeros((1, s, s, 3), "float32"), np.zeros(1, "int32"))[2]

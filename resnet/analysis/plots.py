@@ -19,7 +19,7 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from resnet.results.tables import (  # noqa: E402
+from resnet.analysis.tables import (  # noqa: E402
     cases,
     ok,
     paired_rows,

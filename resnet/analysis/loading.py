@@ -19,6 +19,7 @@ import pandas as pd
 
 from resnet.engine.journal import read_journal
 from resnet.engine.machine import machine_label
+from resnet.outputs import MANIFEST
 from resnet.schema import (
     AXES,
     AXIS_DEFAULTS,
@@ -322,6 +323,44 @@ def load(
     return to_frame(rows)
 
 
+def find_runs(directory: str | os.PathLike) -> list[Path]:
+    """Every results file under ``directory``: JSON files (including pytest-benchmark's
+    ``--benchmark-autosave`` layout, ``.benchmarks/<machine>/NNNN_*.json``) and journals
+    whose run left no JSON. Folders a resnet-bench command wrote (they hold its manifest:
+    reports, dashboards, data sets) are outputs, not runs, and are left out."""
+    root = Path(directory)
+    ours = [m.parent for m in root.rglob(MANIFEST)]
+
+    def is_output(path: Path) -> bool:
+        return any(folder == path.parent or folder in path.parents for folder in ours)
+
+    files = [f for f in sorted(root.rglob("*.json")) if not is_output(f)]
+    have = {f.with_suffix("").name for f in files}
+    journals = [
+        j
+        for j in sorted(root.rglob("*.journal.jsonl"))
+        if j.name[: -len(".journal.jsonl")] not in have and not is_output(j)
+    ]
+    return [*files, *journals]
+
+
+def load_history(directory: str | os.PathLike, errors: list[LoadError]) -> pd.DataFrame:
+    """All cases of all runs, one run per source file (named by its date and its path under
+    ``directory``, so same-named files in two folders stay two runs), ordered by date."""
+    root = Path(directory)
+    df = load(find_runs(root), errors=errors)
+    if df.empty:
+        return df
+    df = df[df["kind"] == "case"].copy()
+
+    def name(source: str) -> str:
+        path = Path(source)
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
+    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(name)
+    return df.sort_values("run", kind="stable")
+
+
 def write_synthetic_runs(directory: str | os.PathLike, files: int, cases: int) -> list[Path]:
     """Write ``files`` pytest-benchmark-shaped JSON files of ``cases`` cases each (made-up
     numbers, for measuring the loader itself; never for results)."""
@@ -331,13 +370,14 @@ def write_synthetic_runs(directory: str | os.PathLike, files: int, cases: int) -
     for f in range(files):
         benchmarks = []
         for c in range(cases):
-            case = Case(
+            case = Case(  # every case its own axes: the image size tells them apart
                 ("v1", "v1.5", "v2")[c % 3],
                 ("inference", "training")[c % 2],
                 2 ** (c % 8),
                 "float32",
                 "cpu",
                 False,
+                32 + c,
             )
             extra = {
                 **case.to_dict(),

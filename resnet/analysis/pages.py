@@ -14,7 +14,7 @@ import jinja2
 import pandas as pd
 
 ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("resnet.results", "templates"),
+    loader=jinja2.PackageLoader("resnet.analysis", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

@@ -1,7 +1,10 @@
-"""Measure one case: the engine behind every ``pytest bench`` case.
+"""The plain case: one configuration's throughput, latency, memory and utilization,
+measured in one or more windows (a fresh worker each) spread over the run, and the
+case's row combined from its windows with its intervals.
 
-The bench files only choose cases; this module starts the worker, times the steps
-with pytest-benchmark's pedantic mode, and turns what it measured into one row.
+The bench file only chooses cases; this module starts the worker, times the steps
+with pytest-benchmark's pedantic mode, and turns what it measured into one row.  Its
+worker half is the model core's own setup and step (resnet.engine.worker.core).
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
-from resnet.engine.worker_client import CaseFailure, WorkerClient
+from resnet.engine.errors import CaseFailure
+from resnet.engine.kinds import paired
+from resnet.engine.kinds.base import Outcome, Run, in_worker
+from resnet.engine.plan import RunPlan, Window, window_order
+from resnet.engine.progress import headline
+from resnet.engine.worker.client import WorkerClient
 from resnet.schema import Case, new_row
 from resnet.stats import median_interval, percentile_min_samples, seed_for, windows_disagree
 
@@ -32,7 +39,7 @@ def percentile(data: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-class PeakCache:
+class MatmulPeaks:
     """Measured peak matrix-product TFLOP/s per (device, precision, threads), one probe each per run."""
 
     def __init__(self, seconds: float = 2.0) -> None:
@@ -45,7 +52,7 @@ class PeakCache:
         if key not in self.values:
             try:
                 reply = worker.call(
-                    "peak", device=case.device, precision=case.precision, seconds=self.seconds
+                    "matmul_peak", device=case.device, precision=case.precision, seconds=self.seconds
                 )
                 self.values[key] = reply["tflops"]
             except CaseFailure:
@@ -104,21 +111,62 @@ def _probe(worker: WorkerClient, series: list[list[float]]) -> None:
         pass  # a probe that cannot run leaves no reading; the case itself may still run
 
 
-def measure(
-    case: Case,
-    benchmark: Any,
-    *,
-    rounds: int,
-    warmup_rounds: int,
-    timeout: float,
-    min_time: float | None = None,
-    peaks: PeakCache | None = None,
-    on_worker_info: Callable[[dict[str, Any]], None] | None = None,
-    window: int | None = None,
-) -> dict[str, Any]:
+def windows_of(plan: RunPlan, case: Case) -> int:
+    """How many windows ``case`` runs in: ``paired_windows`` for a model that one of
+    the run's paired groups also steps, else ``windows``."""
+    settings = plan.settings
+    if settings.paired_windows is None:
+        return settings.windows
+    timed = {g.case(v, p) for g in paired.groups(plan) for v, p in g.members}
+    return settings.paired_windows if case in timed else settings.windows
+
+
+def windows(plan: RunPlan) -> list[Window]:
+    """Every window of the run's plain cases, in the order they run."""
+    return window_order(
+        plan.cases(), plan.settings.windows, plan.settings.seed, lambda c: windows_of(plan, c)
+    )
+
+
+def _timed(
+    worker: WorkerClient, case: Case, benchmark: Any, plan: RunPlan, row: dict[str, Any]
+) -> list[float]:
+    """Warm-up, then the timed steps between two drift-probe readings; returns the
+    worker's own time of each timed step (and fills the row's series and start)."""
+    settings = plan.settings
+    worker.call("warm")
+    inside: list[float] = []
+    warmups = max(settings.warmup_rounds, 1 if settings.min_time else 0)
+    warm = [worker.call("step")["seconds"] for _ in range(warmups)]
+    timed = rounds_for(settings.rounds, settings.min_time, statistics.median(warm) if warm else 0.0)
+    series: list[list[float]] = []
+    _probe(worker, series)
+    row["window_started"] = [time.time()]
+    benchmark.pedantic(
+        lambda: inside.append(worker.call("step")["seconds"]), rounds=timed, warmup_rounds=0, iterations=1
+    )
+    _probe(worker, series)
+    row["machine_speed_series"] = series
+    if series:
+        row["machine_speed_gflops"] = statistics.median(g for _, g in series)
+    return inside
+
+
+def _figures(row: dict[str, Any], case: Case, times: list[float], inside: list[float], done: dict) -> None:
+    """The row's figures from the timed steps and the worker's report of the case."""
+    row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
+    row.update(rounds=len(times), timed_s=sum(times), samples_s=[times])
+    row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
+    row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
+    row["joules_per_image"] = done.get("joules_per_image")
+    row["energy_source"] = done.get("energy_source")
+    row["harness_overhead_ms"] = harness_overhead_ms(times, inside)
+
+
+def measure(run: Run, case: Case, benchmark: Any, window: int | None = None) -> dict[str, Any]:
     """Measure ``case`` with ``benchmark`` (pytest-benchmark's fixture).
 
-    Warm-up rounds run first, untimed; with ``min_time`` their median step time sets
+    Warm-up rounds run first, untimed; with a minimum time their median step time sets
     how many rounds are timed (at least one warm-up round then).  The drift probe runs
     just before and just after the timed steps.  With ``window`` (1, 2, ...) the row is
     one window of the case (kind "window"), to be combined with its others by
@@ -129,115 +177,83 @@ def measure(
     row = new_row(case, kind="window" if window else "case")
     if window:
         row.update(case_id=f"{case.id}@w{window}", window=window)
-    t0 = time.monotonic()
-    try:
-        cpu_devices = case.replicas if case.device == "cpu" else None
-        with WorkerClient(threads=case.threads, timeout=timeout, cpu_devices=cpu_devices) as worker:
-            if on_worker_info:
-                on_worker_info(worker.info)
-            row["threads"] = worker.info.get("threads", case.threads)
-            setup = worker.call("setup", case=case)
-            row.update({k: v for k, v in setup.items() if k in row})
-            worker.call("warm")
-            inside: list[float] = []  # the worker's own time of each step
-            warm = [worker.call("step")["seconds"] for _ in range(max(warmup_rounds, 1 if min_time else 0))]
-            timed = rounds_for(rounds, min_time, statistics.median(warm) if warm else 0.0)
-            series: list[list[float]] = []
-            _probe(worker, series)
-            started = time.time()
-            benchmark.pedantic(
-                lambda: inside.append(worker.call("step")["seconds"]),
-                rounds=timed,
-                warmup_rounds=0,
-                iterations=1,
-            )
-            _probe(worker, series)
-            synthetic = worker.call("synthetic", n=len(inside))["times"] if case.data == "jpeg" else None
-            done = worker.call("finish")
-            times = list(benchmark.stats.stats.data)
-            row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
-            row["rounds"] = len(times)
-            row["timed_s"] = sum(times)
-            row["samples_s"] = [times]
-            row["window_started"] = [started]
-            row["machine_speed_series"] = series
-            if series:
-                row["machine_speed_gflops"] = statistics.median(g for _, g in series)
-            row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
-            row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
-            row["joules_per_image"] = done.get("joules_per_image")
-            row["energy_source"] = done.get("energy_source")
-            row["harness_overhead_ms"] = harness_overhead_ms(times, inside)
-            if peaks is not None:
-                row["device_peak_tflops"] = peaks.get(case, worker)
-                if row["device_peak_tflops"] and row["achieved_tflops"]:
-                    row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
-            if synthetic:
-                row["synthetic_images_per_sec"] = case.global_batch / statistics.median(synthetic)
-                row["input_bound_fraction"] = 1 - row["images_per_sec"] / row["synthetic_images_per_sec"]
-            row["status"] = "ok"
-            if not window:
-                add_intervals(row, case, [times])
-    except CaseFailure as err:
-        row["status"] = err.status
-        row["reason"] = err.reason
-    row["wall_s"] = time.monotonic() - t0
-    return row
-
-
-def measure_pipeline(
-    pipeline: str,
-    stage: str,
-    workers: int,
-    benchmark: Any,
-    *,
-    batch: int,
-    size: int,
-    device: str,
-    rounds: int,
-    min_time: float | None,
-    timeout: float,
-    data_dir: str,
-) -> dict[str, Any]:
-    """An input pipeline alone, in its own worker limited to ``workers`` cores: each timed
-    step pulls one batch; images/s, per core, with its interval."""
-    case = Case("pipeline", "inference", batch, "float32", device, False, size)
-    row = new_row(case, kind="pipeline", case_id=f"pipeline-{pipeline}-{stage}-w{workers}-bs{batch}")
-    row.update(pipeline=pipeline, stage=stage, workers=workers, data_dir=data_dir, version=None, mode=None)
-    t0 = time.monotonic()
-    try:
-        env = {"RESNET_BENCH_DATA": data_dir}
-        with WorkerClient(threads=workers, timeout=timeout, env=env) as worker:
-            setup = worker.call(
-                "pipeline_setup",
-                pipeline=pipeline,
-                stage=stage,
-                workers=workers,
-                batch=batch,
-                device=device,
-                size=size,
-            )
-            row.update(compile_s=setup["compile_s"], device_name=setup["device_name"])
-            worker.call("warm")
-            warm = [worker.call("step")["seconds"]]
-            timed = rounds_for(rounds, min_time, warm[0])
-            benchmark.pedantic(lambda: worker.call("step"), rounds=timed, warmup_rounds=0, iterations=1)
-            done = worker.call("finish")
-            times = list(benchmark.stats.stats.data)
-        row.update(metrics_from_times(case, times, None))
-        row.update(
-            rounds=len(times),
-            timed_s=sum(times),
-            samples_s=[times],
-            peak_host_rss_mb=done["peak_host_rss_mb"],
-        )
-        row["images_per_sec_per_core"] = row["images_per_sec"] / workers
+    cpu_devices = case.replicas if case.device == "cpu" else None
+    with in_worker(run, row, case.threads, cpu_devices=cpu_devices) as worker:
+        row["threads"] = worker.info.get("threads", case.threads)
+        setup = worker.call("setup", case=case)
+        row.update({k: v for k, v in setup.items() if k in row})
+        inside = _timed(worker, case, benchmark, run.plan, row)
+        synthetic = worker.call("synthetic", n=len(inside))["times"] if case.data == "jpeg" else None
+        done = worker.call("finish")
+        _figures(row, case, list(benchmark.stats.stats.data), inside, done)
+        if run.matmul_peaks is not None:
+            row["device_peak_tflops"] = run.matmul_peaks.get(case, worker)
+            if row["device_peak_tflops"] and row["achieved_tflops"]:
+                row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
+        if synthetic:
+            row["synthetic_images_per_sec"] = case.global_batch / statistics.median(synthetic)
+            row["input_bound_fraction"] = 1 - row["images_per_sec"] / row["synthetic_images_per_sec"]
         row["status"] = "ok"
-        add_intervals(row, case, [times])
-    except CaseFailure as err:
-        row.update(status=err.status, reason=err.reason)
-    row["wall_s"] = time.monotonic() - t0
+        if not window:
+            add_intervals(row, case, row["samples_s"])
     return row
+
+
+def run_window(run: Run, window: Window, benchmark: Any) -> Outcome:
+    """Measure one window of a case (the whole case when it has one); after its last
+    window, combine them into the case's row.  Returns the pytest outcome if the
+    window did not run."""
+    case = window.case
+    state = run.state("case")
+    skipped = state.setdefault("skipped", {})
+    if case.id in skipped:  # an earlier window found the case cannot run here
+        return "skip", skipped[case.id]
+    outcome = run.resumed([window.id])
+    if outcome is not None:
+        row = run.rows[-1]
+    else:
+        name = window.id if window.of == 1 else f"{window.id} (window {window.index} of {window.of})"
+        t0 = run.start(name)
+        row = measure(run, case, benchmark, window=window.index if window.of > 1 else None)
+        if window.of == 1:
+            scaling(run, row, case)
+        run.record(row, benchmark if row["status"] == "ok" else None)
+        run.done(window.id, row, t0)
+        outcome = run.outcome(row)
+        if row["status"] == "skipped" and window.of > 1:
+            skipped[case.id] = row["reason"]
+            run.record({**new_row(case), "status": "skipped", "reason": row["reason"]})
+            return outcome
+    if window.of > 1:
+        _combine(run, window, row)
+    return outcome
+
+
+def _combine(run: Run, window: Window, row: dict[str, Any]) -> None:
+    """Keep a window's row; after the case's last window, record the case's row."""
+    case = window.case
+    got = run.state("case").setdefault("windows", {}).setdefault(case.id, {})
+    got[window.index] = row
+    if len(got) < window.of:
+        return
+    if run.resumed([case.id]) is not None:  # combined before the sweep was resumed
+        return
+    combined = combine_windows(case, [got[i] for i in range(1, window.of + 1)])
+    scaling(run, combined, case)
+    run.record(combined)
+    run.line(f"case   {case.id}, {window.of} windows: {headline(combined)}")
+
+
+def scaling(run: Run, row: dict[str, Any], case: Case) -> None:
+    """Scaling efficiency: images/s at N replicas over N x the single-replica
+    images/s of the same configuration measured earlier in this run."""
+    if case.replicas == 1:
+        row["scaling_efficiency"] = 1.0 if row["status"] == "ok" else None
+        return
+    single = case.replace(replicas=1).id
+    base = next((r for r in run.rows if r["case_id"] == single and r["status"] == "ok"), None)
+    if base and row["status"] == "ok":
+        row["scaling_efficiency"] = row["images_per_sec"] / (case.replicas * base["images_per_sec"])
 
 
 def add_intervals(row: dict[str, Any], case: Case, samples: list[list[float]]) -> None:

@@ -1,6 +1,7 @@
 """The parent's side of a worker process: start it, send it commands, enforce the
 case's deadline, and turn a crash or a hang into a :class:`CaseFailure` instead of a
-failed sweep.  The worker's side is :mod:`resnet.engine.worker_server`."""
+failed sweep.  The worker's side is :mod:`resnet.engine.worker.protocol` and
+:mod:`resnet.engine.worker.core`."""
 
 from __future__ import annotations
 
@@ -13,18 +14,8 @@ import sys
 import time
 from typing import Any
 
+from resnet.engine.errors import CaseFailure
 from resnet.schema import Case
-
-
-class CaseFailure(Exception):
-    """A case that could not be measured, on either side of the process boundary.
-
-    ``status`` is "skipped", "oom", "timeout" or "error"; ``reason`` one line."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
 
 
 def _signal_name(code: int) -> str:
@@ -106,7 +97,7 @@ class WorkerClient:
         child_env["RESNET_BENCH_PARENT_PID"] = str(os.getpid())  # the worker ends with us
         child_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "resnet.engine.worker_server"],
+            [sys.executable, "-m", "resnet.engine.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None if os.environ.get("RESNET_BENCH_WORKER_LOG") else subprocess.DEVNULL,

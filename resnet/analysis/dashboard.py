@@ -8,49 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from resnet.outputs import MANIFEST, staged_folder
-from resnet.results.compare import Threshold, compare
-from resnet.results.loading import LoadError, load
-from resnet.results.pages import table_data, write_page
-from resnet.results.plots import embed_figure
-
-
-def find_runs(directory: str | Path) -> list[Path]:
-    """Every results file under ``directory``: JSON files (including pytest-benchmark's
-    ``--benchmark-autosave`` layout, ``.benchmarks/<machine>/NNNN_*.json``) and journals
-    whose run left no JSON. Folders a resnet-bench command wrote (they hold its manifest:
-    reports, dashboards, data sets) are outputs, not runs, and are left out."""
-    root = Path(directory)
-    ours = [m.parent for m in root.rglob(MANIFEST)]
-
-    def is_output(path: Path) -> bool:
-        return any(folder == path.parent or folder in path.parents for folder in ours)
-
-    files = [f for f in sorted(root.rglob("*.json")) if not is_output(f)]
-    have = {f.with_suffix("").name for f in files}
-    journals = [
-        j
-        for j in sorted(root.rglob("*.journal.jsonl"))
-        if j.name[: -len(".journal.jsonl")] not in have and not is_output(j)
-    ]
-    return [*files, *journals]
-
-
-def history(directory: str | Path, errors: list[LoadError]) -> pd.DataFrame:
-    """All cases of all runs, one run per source file (named by its date and its path under
-    ``directory``, so same-named files in two folders stay two runs), ordered by date."""
-    root = Path(directory)
-    df = load(find_runs(root), errors=errors)
-    if df.empty:
-        return df
-    df = df[df["kind"] == "case"].copy()
-
-    def name(source: str) -> str:
-        path = Path(source)
-        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-
-    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(name)
-    return df.sort_values("run", kind="stable")
+from resnet.analysis.compare import Threshold, compare
+from resnet.analysis.loading import LoadError, load_history
+from resnet.analysis.pages import table_data, write_page
+from resnet.analysis.plots import embed_figure
+from resnet.outputs import staged_folder
 
 
 def regressions(df: pd.DataFrame, threshold: Threshold) -> pd.DataFrame:
@@ -87,17 +49,17 @@ def _change_summary(changes: pd.DataFrame) -> pd.DataFrame:
 
 def write_dashboard(directory: str | Path, out: str | Path, threshold: Threshold) -> tuple[Path, int, list]:
     """Write ``index.html`` (self-contained) to ``out``; returns it, the regression count and errors."""
-    from resnet.results.plots import plt
+    from resnet.analysis.plots import plt
 
     errors: list[LoadError] = []
-    df = history(directory, errors)
+    df = load_history(directory, errors)
     if df.empty:
         raise LoadError(directory, "no readable runs in this directory")
     regs = regressions(df, threshold)
     metric = threshold.metric if threshold.metric in df.columns else "images_per_sec"
     notes: list[str] = []
     try:
-        from resnet.results.history import change_points
+        from resnet.analysis.history import change_points
 
         changes, found = change_points(df, metric, threshold.limit)
         notes += [f"Too short for change points: {x}." for x in found["too_short"][:5]]

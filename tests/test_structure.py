@@ -1,0 +1,177 @@
+"""Facts a reviewer of the engine can check: module and function sizes, imports that only
+go down the layers, each kind of measurement in one module, and a smoke run that has the
+shape it had before the engine was reorganised (tests/data/smoke-shape.json)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE = ROOT / "resnet" / "engine"
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 60
+#: The engine's layers, lowest first: a module imports from its own layer or below.
+LAYERS = (
+    ("errors", "profiles", "progress", "energy", "worker"),
+    ("options", "machine", "backends"),
+    ("plan", "journal", "worker.protocol"),
+    ("worker.core", "worker.client"),
+    ("kinds.base",),
+    ("kinds.case", "kinds.paired", "kinds.goals", "kinds.loadgen", "kinds.runtimes", "kinds.pipelines",
+     "kinds.peers"),
+    ("kinds", "sweep", "worker.__main__"),
+)  # fmt: skip
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(ENGINE.rglob("*.py")):
+        name = path.relative_to(ENGINE).with_suffix("").as_posix().replace("/", ".")
+        name = name.removesuffix(".__init__")
+        out["" if name == "__init__" else name] = path
+    return out
+
+
+def _layer(name: str) -> int:
+    """The layer of an engine module (a backend module is its package's)."""
+    for i, names in enumerate(LAYERS):
+        if name in names or any(name.startswith(n + ".") for n in names if n == "backends"):
+            return i
+    raise AssertionError(f"resnet.engine.{name} is in no layer of tests/test_structure.py")
+
+
+def test_no_engine_module_is_too_long():
+    long = {n: len(p.read_text().splitlines()) for n, p in _modules().items()}
+    assert {n: k for n, k in long.items() if k > MAX_MODULE_LINES} == {}
+
+
+def test_no_engine_function_is_too_long():
+    found = {}
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    found[f"{name}.{node.name}"] = lines
+    assert found == {}
+
+
+def test_engine_imports_only_go_down_the_layers():
+    wrong = []
+    for name, path in _modules().items():
+        if name == "":
+            continue
+        own = _layer(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                subs = [f"{node.module}.{a.name}" for a in node.names]
+                mods = [t for t in subs if t.removeprefix("resnet.engine.") in _modules()]
+                targets = mods or [node.module]  # a package's submodules, or the module itself
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                if not target.startswith("resnet.engine."):
+                    continue
+                other = target.removeprefix("resnet.engine.")
+                if other not in _modules() or other == name:
+                    continue
+                if _layer(other) > own:
+                    wrong.append(f"{name} imports {other}")
+    assert wrong == []
+
+
+def test_each_kinds_worker_commands_live_in_its_module():
+    import resnet.engine.kinds  # noqa: F401  (registers every kind's commands)
+    from resnet.engine.worker.core import STEP_SOURCES, TRAINING_FEEDS
+    from resnet.engine.worker.protocol import HANDLERS
+
+    where = {
+        name: fn.__module__.removeprefix("resnet.engine.")
+        for name, fn in HANDLERS.items()
+        if not fn.__module__.startswith("tests.")  # the tests' own, when a test imported them
+    }
+    assert where == {
+        **dict.fromkeys(["start", "setup", "step", "warm", "finish", "probe", "matmul_peak"], "worker.core"),
+        "build": "kinds.goals",
+        "bare_loop": "kinds.goals",
+        "loadgen_setup": "kinds.loadgen",
+        "loadgen_run": "kinds.loadgen",
+        "pipeline_setup": "kinds.pipelines",
+        "synthetic": "kinds.pipelines",
+    }
+    sources = sorted(fn.__module__.removeprefix("resnet.engine.") for _, fn, _ in STEP_SOURCES)
+    assert sources == ["kinds.peers", "kinds.runtimes"]
+    assert {d: f.__module__ for d, f in TRAINING_FEEDS.items()} == {"jpeg": "resnet.engine.kinds.pipelines"}
+
+
+# -- the smoke run's shape -----------------------------------------------------------
+SHAPE = ROOT / "tests" / "data" / "smoke-shape.json"
+
+
+def smoke_shape(path: str | os.PathLike) -> dict:
+    """What a smoke run's JSON holds, without its figures: the case ids and statuses by
+    kind, the fields of its rows (and which ones an ok row fills) by kind, and the report
+    tables with their index and columns."""
+    from resnet.analysis import load
+    from resnet.analysis.tables import TABLES
+
+    data = json.loads(Path(path).read_text())
+    rows = data["resnet_bench"]["cases"]
+    kinds = sorted({r["kind"] for r in rows})
+    shape: dict = {"cases": {}, "fields": {}, "filled": {}, "tables": {}}
+    for kind in kinds:
+        mine = [r for r in rows if r["kind"] == kind]
+        shape["cases"][kind] = sorted(r["case_id"] for r in mine)
+        shape["fields"][kind] = sorted({k for r in mine for k in r})
+        shape["filled"][kind] = sorted(
+            {k for r in mine if r["status"] == "ok" for k, v in r.items() if v is not None}
+        )
+    df = load(path)
+    for stem, (_, fn) in TABLES.items():
+        table = fn(df)
+        if not table.empty:
+            shape["tables"][stem] = {
+                "index": [str(n) for n in table.index.names],
+                "columns": [str(c) for c in table.columns],
+            }
+    return shape
+
+
+#: What the move added on purpose: the driver skeleton gives every row its wall time.
+ADDED = {"build": {"wall_s"}, "goal": {"wall_s"}}
+#: Tables that appear only when the machine did something (a case measured while it
+#: drifted more than 10%), not because of the code.
+DATA_DEPENDENT = {"drift"}
+
+
+def test_a_smoke_run_has_the_shape_it_had_before_the_engine_moved():
+    """scripts/test.sh runs this after its smoke profile, with RESNET_BENCH_SMOKE_JSON
+    naming the TensorFlow run; the snapshot came from commit 5bacddf, before the move."""
+    path = os.environ.get("RESNET_BENCH_SMOKE_JSON")
+    if not path:
+        pytest.skip("needs a smoke run: scripts/test.sh runs it with RESNET_BENCH_SMOKE_JSON set")
+    got, want = smoke_shape(path), json.loads(SHAPE.read_text())
+    assert got["cases"] == want["cases"]
+    assert got["fields"] == want["fields"]
+    filled = {kind: sorted(set(names) - ADDED.get(kind, set())) for kind, names in got["filled"].items()}
+    assert filled == want["filled"]
+    tables = {k: v for k, v in got["tables"].items() if k not in DATA_DEPENDENT}
+    assert tables == {k: v for k, v in want["tables"].items() if k not in DATA_DEPENDENT}
+    for stem in DATA_DEPENDENT & set(got["tables"]) & set(want["tables"]):
+        assert got["tables"][stem] == want["tables"][stem]
+
+
+def test_a_production_worker_has_no_test_only_commands():
+    from resnet.engine.errors import CaseFailure
+    from resnet.engine.worker.client import WorkerClient
+
+    with WorkerClient(timeout=60) as worker:
+        with pytest.raises(CaseFailure, match="unknown command 'crash'"):
+            worker.call("crash", code=3)
+        assert worker.proc.poll() is None  # still serving

@@ -1,0 +1,30 @@
+"""Commands only the tests need, registered in a worker started with
+``RESNET_BENCH_WORKER_PLUGINS=tests.worker_commands`` (tests.sweeps.TEST_WORKER)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from resnet.engine.worker.protocol import command
+
+
+@command("sleep")
+def _sleep(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """Hold the worker (tests of time-outs)."""
+    time.sleep(float(msg["seconds"]))
+    return {}
+
+
+@command("raise")
+def _raise(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """Raise an error of a kind (tests of how failures are labelled)."""
+    error = {"MemoryError": MemoryError, "RuntimeError": RuntimeError}[msg["kind"]]
+    raise error(msg.get("message", ""))
+
+
+@command("crash")
+def _crash(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
+    """Die at once with an exit code (tests of a worker that dies)."""
+    os._exit(int(msg.get("code", 1)))
