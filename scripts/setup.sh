@@ -15,9 +15,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
 if [ "${1:-}" = "--backends" ]; then
-  # Their declared pins (numpy<2, old protobuf, old setuptools) would break TensorFlow 2.21;
-  # the code paths we use run on what is installed (tests/test_runtimes.py, test_history.py).
+  # Installed --no-deps, each for its reason (the one place that lists them):
+  # - tf2onnx (Keras's ONNX export) and signal-processing-algorithms (change points): their
+  #   declared pins (numpy<2, old protobuf, old setuptools) would break TensorFlow 2.21; the
+  #   code paths we use run on what is installed (tests/test_runtimes.py, test_history.py).
+  # - torchvision (the peer): PyPI's wheel asks for its CUDA torch; beside the CPU torch it
+  #   loads once scripts/torchvision_cpu.py has emptied its meta-kernel registrations.
   .venv/bin/python -m pip install -q --no-deps tf2onnx==1.17.0 signal-processing-algorithms==2.1.6 \
-    more-itertools structlog 2>&1 | grep -v "^WARNING: Location" || true
+    more-itertools structlog torchvision==0.28.0 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python scripts/torchvision_cpu.py
 fi
 .venv/bin/python -c "import tensorflow, keras, resnet; print('resnet-bench ready: tensorflow', tensorflow.__version__, 'keras', keras.__version__)" 2>/dev/null
