@@ -253,6 +253,59 @@ def cmd_make_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_machine(args: argparse.Namespace) -> int:
+    """This machine's facts and name (as asv's ``asv machine``); with --write, its
+    ``<folder>/<slug>/machine.json``, which names every run filed under that folder."""
+    import json
+    import re
+
+    from resnet.engine.machine import IDENTITY, machine_identity, machine_info, machine_label
+    from resnet.outputs import OutputError, write_file
+
+    info = machine_info()
+    facts = {k: info[k] for k in (*IDENTITY, "cpu_flags", "cpu_caches_kb", "cpu_cores_logical",
+                                  "cpu_affinity", "memory_gb") if info.get(k) is not None}  # fmt: skip
+    label = args.name or machine_label(info)
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    data = {"tool": "resnet-bench", "label": label, "slug": slug, "facts": facts}
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    if not args.write:
+        print(text, end="")
+        return 0
+    path = Path(args.write) / slug / "machine.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+        ours = (
+            isinstance(old, dict) and old.get("tool") == "resnet-bench" and isinstance(old.get("facts"), dict)
+        )
+        if not ours or machine_identity(old["facts"]) != machine_identity(facts):
+            raise OutputError(f"--write {path}: holds another machine's file; it is left untouched")
+        if not args.name or old.get("label") == label:
+            print(f"{old.get('label', label)}: {path} (already there, kept)")
+            return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_file(path, text)
+    print(f"{label}: {path}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """results/README.md from the machine.json and NOTES.md files under a results folder."""
+    from resnet.analysis.index import NotesError, write_index
+
+    if not Path(args.directory).is_dir():
+        return _fail(f"{args.directory}: not a results folder")
+    try:
+        path = write_index(args.directory, args.out)
+    except NotesError as err:
+        return _fail(str(err))
+    print(f"index: {path} ({len(path.read_text().splitlines())} lines)")
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -338,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--shards", type=_positive, default=4, help="TFRecord shards (default 4)")
     mk.add_argument("--force", action="store_true", help="replace an earlier set made by make-data")
     mk.set_defaults(fn=cmd_make_data)
+    mch = sub.add_parser("machine", help="this machine's facts and name; --write files its machine.json")
+    mch.add_argument("--name", default=None, help="the machine's label (default: derived from its facts)")
+    mch.add_argument(
+        "--write", default=None, metavar="DIR", help="write DIR/<slug>/machine.json (e.g. results)"
+    )
+    mch.set_defaults(fn=cmd_machine)
+    idx = sub.add_parser("index", help="results/README.md from the runs' machine.json and NOTES.md")
+    idx.add_argument("directory", help="the results folder (results/)")
+    idx.add_argument("--out", default=None, help="where to write it (default: DIRECTORY/README.md)")
+    idx.set_defaults(fn=cmd_index)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser

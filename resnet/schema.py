@@ -442,6 +442,7 @@ MACHINE_INFO: dict[str, tuple[type, ...]] = {
     "cpu_model": (str,), "cpu_flags": (list,), "cpu_cores_logical": (int,), "cpu_cores_physical": (int,),
     "cpu_affinity": (int,), "memory_gb": (int, float), "gpus": (list,), "versions": (dict,),
     "keras_backend": (str,), "cpu_family": (int,), "cpu_model_number": (int,), "cpu_stepping": (int,),
+    "cpu_vendor": (str,), "cpu_caches_kb": (dict,), "label": (str,),
 }  # fmt: skip
 
 

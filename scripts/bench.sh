@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# The main job: set up, run the benchmark (quick profile unless arguments say
-# otherwise) into results/<machine>-<date>.json, then write its report.
+# The main job: set up, run the benchmark (quick profile unless arguments say otherwise)
+# into results/<machine>/<date-time>-bench/run.json, with its NOTES.md, then its report.
 #   bash scripts/bench.sh                      # quick profile, 23-24 min on 2 cores
 #   bash scripts/bench.sh --profile smoke      # any `pytest bench` options
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 bash scripts/setup.sh
-slug=$(.venv/bin/python -c "from resnet.engine.machine import machine_slug; print(machine_slug())")
+# results/<machine>/machine.json names the machine (resnet-bench machine --write; kept if there).
+slug=$(.venv/bin/resnet-bench machine --write results | tail -1 | sed 's#.*results/\([^/]*\)/machine.json#\1#')
 # Date and time in the name: a second run the same day never overwrites the first.
-name="results/${slug}-$(date +%Y-%m-%d-%H%M)"
-mkdir -p results
+dir="results/$slug/$(date +%Y-%m-%d-%H%M)-bench"
+mkdir -p "$dir"
 start=$(date +%s)
-status=0
-.venv/bin/python -m pytest -p no:cacheprovider bench --benchmark-json "$name.json" "$@" || status=$?
-echo "benchmark run took $(( $(date +%s) - start )) s; results in $name.json"
-.venv/bin/resnet-bench report "$name.json" --out "$name-report"
-exit $status
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider bench --benchmark-json "$dir/run.json" "$@" 2>&1 | tee "$dir/run.log"
+status=${PIPESTATUS[0]}
+set -e
+took=$(( $(date +%s) - start ))
+cat > "$dir/NOTES.md" <<NOTES
+---
+what: bash scripts/bench.sh $* ($took s)
+command: bash scripts/bench.sh $*
+report report: run.json | ResNet-50 on $slug, $(date +%Y-%m-%d)
+---
+
+# bash scripts/bench.sh $*
+
+Made by scripts/bench.sh on $(date -u +%Y-%m-%dT%H:%MZ) at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $took s.
+NOTES
+echo "benchmark run took $took s; results in $dir/run.json"
+.venv/bin/resnet-bench report "$dir/run.json" --out "$dir/report" --title "ResNet-50 on $slug, $(date +%Y-%m-%d)"
+exit "$status"

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Every committed CPU measurement of this project, in one go, into results/<machine>-<date>/
+# Every committed CPU measurement of this project, in one go, into results/<machine>/<date>-<part>/
 # (about 2-3 hours on the project's 2-core machine; keep the machine otherwise idle):
 #   bash scripts/cpu-results.sh [PART ...]      PARTs: quick loadgen runtimes pipelines history faults
 # Each part writes its JSON, journal and a log; reports are rebuilt by scripts/reports.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
-slug=$(.venv/bin/python -c "from resnet.engine.machine import machine_slug; print(machine_slug())")
-out=${OUT:-results/${slug}-$(date +%Y-%m-%d)}
-mkdir -p "$out"
+# results/<machine>/machine.json names the machine (written if missing; see resnet-bench machine).
+slug=$(.venv/bin/resnet-bench machine --write results | tail -1 | sed 's#.*results/\([^/]*\)/machine.json#\1#')
+base=${OUT:-results/$slug/$(date +%Y-%m-%d)}
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(quick loadgen runtimes pipelines history faults)
 bench() { .venv/bin/python -m pytest -p no:cacheprovider "$@"; }
 for part in "${parts[@]}"; do
   start=$(date +%s)
+  out=$base-$part
+  [ -n "${OUT:-}" ] && out=$OUT
+  mkdir -p "$out"
   echo "== $part, $(date +%H:%M:%S)"
   case $part in
   quick)  # the quick profile twice, back to back, and the gate between them
@@ -42,18 +45,17 @@ for part in "${parts[@]}"; do
       --benchmark-json "$out/pipelines.json" > "$out/pipelines.log" 2>&1
     ;;
   history)  # 14 runs of a small sweep; TensorFlow limited to one thread from run 8 on
-    mkdir -p "$out/history"
     for i in $(seq -w 1 14); do
       env=()
       [ "$i" -ge 08 ] && env=(TF_NUM_INTRAOP_THREADS=1)
       env "${env[@]}" .venv/bin/python -m pytest -p no:cacheprovider bench/test_throughput.py \
         --versions v1,v1.5,v2 --modes inference --batch-sizes 8 --image-size 128 --precisions float32 \
-        --repeat 1 --paired off --min-time 5 --benchmark-json "$out/history/run$i.json" > /dev/null 2>&1
+        --repeat 1 --paired off --min-time 5 --benchmark-json "$out/run$i.json" > /dev/null 2>&1
       echo "history run $i done"
     done
-    .venv/bin/resnet-bench history "$out/history" --metric images_per_sec_best \
-      --fail-on-new images_per_sec_best:-5% > "$out/history/history.txt" 2>&1
-    .venv/bin/resnet-bench dashboard "$out/history" --out "$out/history/dashboard" > /dev/null 2>&1
+    .venv/bin/resnet-bench history "$out" --metric images_per_sec_best \
+      --fail-on-new images_per_sec_best:-5% > "$out/history.txt" 2>&1
+    .venv/bin/resnet-bench dashboard "$out" --out "$out/dashboard" > /dev/null 2>&1
     ;;
   faults)
     .venv/bin/python scripts/fault_injection.py --trials 20 --seed 2026 --out results/fault-injection \
@@ -61,5 +63,5 @@ for part in "${parts[@]}"; do
     ;;
   *) echo "unknown part $part; parts: quick loadgen runtimes pipelines history faults"; exit 2 ;;
   esac
-  echo "   $part took $(( $(date +%s) - start )) s"
+  echo "   $part took $(( $(date +%s) - start )) s; write its $out/NOTES.md (what, why, the command)"
 done

@@ -187,7 +187,7 @@ def _writer_state(command: str, work: Path) -> str:
 
 def _writer_inputs(work: Path) -> None:
     """Two folders of runs (old, new): small committed runs of the project's history."""
-    history = sorted((ROOT / "results").glob("**/history/run*.json"))[:4]
+    history = sorted((ROOT / "results").glob("**/*-history/run[0-9]*.json"))[:4]
     for which, files in (("old", history[:2]), ("new", history[2:4])):
         (work / which).mkdir()
         for f in files:

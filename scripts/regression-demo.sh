@@ -2,10 +2,11 @@
 # The regression-gate demonstration on this machine (about 5 minutes): three plain runs of
 # a small sweep, then one with TensorFlow limited to one thread, a dashboard over them and
 # each run compared with the previous one.
-#   bash scripts/regression-demo.sh [OUT_DIR]      (default results/history-cpu)
+#   bash scripts/regression-demo.sh [OUT_DIR]      (default results/<machine>/<date>-history)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-results/history-cpu}
+slug=$(.venv/bin/resnet-bench machine --write results | tail -1 | sed 's#.*results/\([^/]*\)/machine.json#\1#')
+out=${1:-results/$slug/$(date +%Y-%m-%d)-history}
 mkdir -p "$out"
 args=(-p no:cacheprovider bench/test_throughput.py --versions v1,v1.5,v2 --modes inference
   --batch-sizes 8 --image-size 128 --precisions float32 --rounds 10 --min-time 10)

@@ -426,7 +426,8 @@ def test_one_run_needs_no_run_column_in_its_drift_table():
     from resnet.analysis import load
     from resnet.analysis.tables import drift_table
 
-    runs = Path(__file__).resolve().parent.parent / "results" / "intel-xeon-x2-no-bf16-2026-11-29"
+    root = Path(__file__).resolve().parent.parent / "results"
+    runs = root / "intel-xeon-emerald-rapids-x2-no-bf16" / "2026-11-29-quick"
     df = load(runs / "quick-a.json")
     table = drift_table(df)
     assert len(table) >= 1 and "run" not in table.index.names

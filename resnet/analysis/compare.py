@@ -182,6 +182,12 @@ def compare(
             f"the runs are from different machines ({', '.join(sorted(bm))} vs {', '.join(sorted(nm))}); "
             "pass --allow-machine-mismatch to compare them anyway"
         )
+    if not allow_machine_mismatch:
+        from resnet.analysis.loading import identity_conflicts
+
+        conflicts = identity_conflicts(pd.concat([base, new]))
+        if conflicts:
+            raise CompareError(f"{conflicts[0]}; or pass --allow-machine-mismatch to compare them anyway")
     key = KEY if allow_machine_mismatch else ["machine", *KEY]
 
     def keyed(df: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ and the axes' defaults they were written without.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from resnet.engine.journal import read_journal
-from resnet.engine.machine import machine_label
+from resnet.engine.machine import identities_conflict, machine_identity, machine_label
 from resnet.outputs import MANIFEST
 from resnet.schema import (
     AXES,
@@ -36,7 +37,7 @@ from resnet.stats import DRIFT_LIMIT
 #: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
 STAT_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 #: Columns the loader adds to the schema's row fields.
-SOURCE_COLUMNS = ("machine", "run", "datetime", "commit", "source", "cpu_cores")
+SOURCE_COLUMNS = ("machine", "run", "datetime", "commit", "source", "cpu_cores", "machine_identity")
 
 
 class LoadError(ValueError):
@@ -164,13 +165,55 @@ def _unique_cases(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     return rows
 
 
+MACHINE_FILE = "machine.json"
+
+
+@functools.lru_cache(maxsize=256)
+def _machine_file(folder: str) -> tuple[str, dict[str, Any]] | None:
+    """The nearest ``machine.json`` at or above ``folder`` (results/<machine>/machine.json),
+    with its path; None when there is none."""
+    here = Path(folder)
+    for place in [here, *here.parents][:4]:
+        candidate = place / MACHINE_FILE
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise LoadError(candidate, f"not a machine file ({err})") from None
+            facts = data.get("facts") if isinstance(data, dict) else None
+            if not isinstance(facts, dict) or not isinstance(data.get("label"), str):
+                raise LoadError(candidate, "a machine file holds a 'label' and its 'facts'")
+            return str(candidate), {**facts, "label": data["label"]}
+    return None
+
+
+def _with_machine_file(path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` with the name and facts of the machine file the run is filed under; a run
+    whose own facts contradict that file is a LoadError (filed under the wrong machine)."""
+    found = _machine_file(str(path.absolute().parent))
+    if found is None:
+        return info
+    where, facts = found
+    conflict = identities_conflict(machine_identity(info), machine_identity(facts))
+    if conflict:
+        name = conflict[0]
+        raise LoadError(
+            path,
+            f"measured on another machine than {where} describes ({name} {info.get(name)!r}, "
+            f"not {facts.get(name)!r})",
+        )
+    return {**facts, **info, "label": facts["label"]}
+
+
 def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None) -> dict[str, Any]:
     """What every row of a run shares (machine, cores, date, commit, source), from its
-    machine_info, commit_info and datetime, each checked against the schema."""
+    machine_info (named by the machine file it is filed under, if any), commit_info and
+    datetime, each checked against the schema."""
     info = {} if info is None else info
     problems = machine_problems(info)
     if problems:
         raise LoadError(path, problems[0])
+    info = _with_machine_file(path, info)
     if when is not None and not isinstance(when, str):
         raise LoadError(path, f"datetime is {when!r}, not a date string")
     commit = commit if isinstance(commit, dict) else {}
@@ -180,6 +223,7 @@ def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None)
     cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
     return {
         "machine": label or machine_label(info),
+        "machine_identity": json.dumps(machine_identity(info), sort_keys=True),
         "cpu_cores": cores if isinstance(cores, int) else None,
         "datetime": when,
         "commit": commit_id,
@@ -225,7 +269,11 @@ def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
             path, header["machine_info"], header.get("commit_info"), header.get("datetime"), label
         )
     else:
-        common = {"machine": label or header.get("machine") or "unknown machine", "source": str(path)}
+        info = _with_machine_file(path, {})
+        machine = (
+            label or (machine_label(info) if info else None) or header.get("machine") or "unknown machine"
+        )
+        common = {"machine": machine, "source": str(path)}
     rows = {}
     for row in journal.rows:
         row = _checked(path, row, "a case line")
@@ -292,6 +340,29 @@ def _machine_speed(df: pd.DataFrame) -> None:
             df.at[i, "drifted"] = abs(rel - 1) > DRIFT_LIMIT
 
 
+def identity_conflicts(df: pd.DataFrame) -> list[str]:
+    """Labels under which the loaded runs' machine facts differ: one line each, naming the
+    fact and two files (a procurement table must not merge two machines under one name)."""
+    if "machine_identity" not in df or df.empty:
+        return []
+    out = []
+    for label, group in df.dropna(subset=["machine_identity"]).groupby("machine"):
+        seen: list[tuple[dict[str, Any], str]] = []
+        for text, source in group[["machine_identity", "source"]].drop_duplicates("machine_identity").values:
+            facts = json.loads(text)
+            for other, where in seen:
+                differ = identities_conflict(facts, other)
+                if differ:
+                    name = differ[0]
+                    out.append(
+                        f"machine {label!r} covers two machines ({name} {other[name]!r} in {where}, "
+                        f"{facts[name]!r} in {source}); name them apart with a machine.json or --label"
+                    )
+                    break
+            seen.append((facts, source))
+    return out
+
+
 def load(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     label: str | None = None,
@@ -327,14 +398,15 @@ def find_runs(directory: str | os.PathLike) -> list[Path]:
     """Every results file under ``directory``: JSON files (including pytest-benchmark's
     ``--benchmark-autosave`` layout, ``.benchmarks/<machine>/NNNN_*.json``) and journals
     whose run left no JSON. Folders a resnet-bench command wrote (they hold its manifest:
-    reports, dashboards, data sets) are outputs, not runs, and are left out."""
+    reports, dashboards, data sets) are outputs, not runs, and are left out, as are the
+    machine files (``machine.json``) that name the runs filed under them."""
     root = Path(directory)
     ours = [m.parent for m in root.rglob(MANIFEST)]
 
     def is_output(path: Path) -> bool:
         return any(folder == path.parent or folder in path.parents for folder in ours)
 
-    files = [f for f in sorted(root.rglob("*.json")) if not is_output(f)]
+    files = [f for f in sorted(root.rglob("*.json")) if not is_output(f) and f.name != MACHINE_FILE]
     have = {f.with_suffix("").name for f in files}
     journals = [
         j

@@ -76,6 +76,11 @@ def machines_table(
     """One row per machine and (version, mode, precision): best images/s and its batch,
     latency at batch 1, largest batch that fit, speed-up over the reference machine,
     images per dollar where a price is known, joules per image where measured."""
+    from resnet.analysis.loading import identity_conflicts
+
+    conflicts = identity_conflicts(df)
+    if conflicts:
+        raise ValueError(conflicts[0])
     frame = cases(df)
     runs = df.groupby("machine")["source"].nunique()
     rows = []

@@ -4,6 +4,7 @@ library versions, the cores and memory a run may use, the Keras backend and TF_C
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import platform
@@ -95,12 +96,77 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def cpu_identity(cpuinfo: str = "/proc/cpuinfo", sysfs: str = "/sys/devices/system/cpu/cpu0/cache") -> dict:
+    """What names a CPU when its brand string does not (a VM's often reads just "AMD EPYC"):
+    vendor, family, model number and stepping from /proc/cpuinfo, and its cache sizes (KiB)."""
+    keys = {"vendor_id": "cpu_vendor", "cpu family": "cpu_family", "model": "cpu_model_number",
+            "stepping": "cpu_stepping"}  # fmt: skip
+    out: dict[str, Any] = {}
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                name, _, value = (part.strip() for part in line.partition(":"))
+                if not name and out:
+                    break  # the first processor's block is enough
+                if name in keys and keys[name] not in out:
+                    out[keys[name]] = (
+                        value if name == "vendor_id" else int(value) if value.isdigit() else None
+                    )
+    except OSError:
+        pass
+    caches = {}
+    for index in sorted(glob.glob(os.path.join(sysfs, "index*"))):
+        try:
+            level = open(os.path.join(index, "level")).read().strip()
+            kind = open(os.path.join(index, "type")).read().strip()
+            size = open(os.path.join(index, "size")).read().strip()
+        except OSError:
+            continue
+        name = f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")
+        number, unit = size[:-1], size[-1:].upper()
+        if number.isdigit() and unit in ("K", "M"):
+            caches[name] = int(number) * (1024 if unit == "M" else 1)
+    if caches:
+        out["cpu_caches_kb"] = caches
+    return out
+
+
+#: CPU generations by (vendor, family, model numbers): what a VM's brand string hides.
+GENERATIONS: tuple[tuple[str, int, range, str], ...] = (
+    ("AuthenticAMD", 23, range(0x00, 0x30), "Zen"),
+    ("AuthenticAMD", 23, range(0x30, 0x80), "Zen 2"),
+    ("AuthenticAMD", 25, range(0x00, 0x10), "Zen 3"),
+    ("AuthenticAMD", 25, range(0x10, 0x20), "Zen 4"),
+    ("AuthenticAMD", 25, range(0x20, 0x60), "Zen 3"),
+    ("AuthenticAMD", 25, range(0xA0, 0xB0), "Zen 4c"),
+    ("AuthenticAMD", 26, range(0x00, 0x100), "Zen 5"),
+    ("GenuineIntel", 6, range(85, 86), "Skylake/Cascade Lake"),
+    ("GenuineIntel", 6, range(106, 107), "Ice Lake"),
+    ("GenuineIntel", 6, range(143, 144), "Sapphire Rapids"),
+    ("GenuineIntel", 6, range(173, 174), "Granite Rapids"),
+    ("GenuineIntel", 6, range(207, 208), "Emerald Rapids"),
+)
+
+
+def cpu_generation(info: dict[str, Any]) -> str | None:
+    """The CPU's generation from its vendor, family and model number (None: unknown)."""
+    vendor, family, model = info.get("cpu_vendor"), info.get("cpu_family"), info.get("cpu_model_number")
+    if not isinstance(family, int) or not isinstance(model, int):
+        return None
+    if vendor is None:  # runs that recorded the numbers without the vendor
+        vendor = "AuthenticAMD" if "AMD" in str(info.get("cpu_model", "")) else "GenuineIntel"
+    return next(
+        (g for v, f, models, g in GENERATIONS if (v, f) == (vendor, family) and model in models), None
+    )
+
+
 def machine_info() -> dict[str, Any]:
     """Machine facts that need no backend import (the worker adds the backend's)."""
     import psutil
 
     return {
         "cpu_model": cpu_model(),
+        **cpu_identity(),
         "cpu_flags": cpu_flags(),
         "cpu_cores_logical": psutil.cpu_count(logical=True),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
@@ -116,9 +182,13 @@ def machine_info() -> dict[str, Any]:
 
 
 def machine_label(info: dict[str, Any]) -> str:
-    """A short label for a machine: its first GPU, else its CPU and core count, and where
-    the run recorded the CPU's flags, its bfloat16 hardware (one CPU model name can come
-    with AMX or without it, as a VM exposes it: ``Intel Xeon x2 (no BF16)``)."""
+    """A short label for a machine: the name a user gave it (``machine.json``), else its
+    first GPU, else its CPU and core count, and where the run recorded the CPU's flags, its
+    bfloat16 hardware (one CPU model name can come with AMX or without it, as a VM exposes
+    it: ``Intel Xeon x2 (no BF16)``).  A brand string with no model number in it (a VM's
+    "AMD EPYC") gets the generation its family and model number name (``AMD EPYC Zen 5``)."""
+    if info.get("label"):
+        return str(info["label"])
     gpus = info.get("gpus") or []
     if gpus:
         name = gpus[0].get("name", "GPU")
@@ -126,6 +196,9 @@ def machine_label(info: dict[str, Any]) -> str:
     cpu = str(info.get("cpu_model") or info.get("cpu") or "CPU")
     for word in ("(R)", "(TM)", " Processor", " CPU", "-Core"):
         cpu = cpu.replace(word, "")
+    generation = cpu_generation(info)
+    if generation and not any(ch.isdigit() for ch in cpu):
+        cpu = f"{cpu} {generation}"
     cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
     label = f"{' '.join(cpu.split())} x{cores}" if cores else " ".join(cpu.split())
     flags = info.get("cpu_flags")
@@ -205,3 +278,20 @@ def installed_backends() -> list[str]:
     import importlib.util
 
     return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+#: The facts that tell two machines apart when their labels agree.
+IDENTITY = ("cpu_model", "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_stepping", "gpus")
+
+
+def machine_identity(info: dict[str, Any]) -> dict[str, Any]:
+    """The facts of ``info`` that identify the hardware (unknown ones left out)."""
+    out = {k: info.get(k) for k in IDENTITY if info.get(k) not in (None, [], "")}
+    if "gpus" in out:
+        out["gpus"] = [g.get("name") for g in out["gpus"] if isinstance(g, dict)]
+    return out
+
+
+def identities_conflict(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The facts known in both that differ (empty: the two may be one machine)."""
+    return [k for k in IDENTITY if k in a and k in b and a[k] != b[k]]
