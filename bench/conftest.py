@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from resnet.engine.errors import UsageError
-from resnet.engine.options import OPTIONS, parse_case_timeout, parse_profile
-from resnet.engine.profiles import PROFILES
+from resnet.engine.options import OPTIONS, SWEEP_FLAGS, parse_case_timeout, parse_profile
 from resnet.engine.sweep import Sweep, default_journal, sweep_machine_info
 
 
@@ -34,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--profile",
         default=None,
         type=_typed("--profile", parse_profile),
-        help=f"axes preset: {', '.join(PROFILES)} (default quick); explicit options override it",
+        help=SWEEP_FLAGS["--profile"],
     )
     for option in OPTIONS:
         group.addoption(
@@ -48,15 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--allow-oversubscribe",
         action="store_true",
-        help="allow --threads or --workers beyond the cores this run may use",
+        help=SWEEP_FLAGS["--allow-oversubscribe"],
     )
-    group.addoption("--journal", default=None, help="journal path (default: next to --benchmark-json)")
-    group.addoption("--resume", action="store_true", help="skip cases already in the journal")
+    group.addoption("--journal", default=None, help=SWEEP_FLAGS["--journal"])
+    group.addoption("--resume", action="store_true", help=SWEEP_FLAGS["--resume"])
     group.addoption(
         "--case-timeout",
         type=_typed("--case-timeout", parse_case_timeout),
         default=1800.0,
-        help="seconds one case may take",
+        help=SWEEP_FLAGS["--case-timeout"],
     )
 
 

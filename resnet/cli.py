@@ -306,6 +306,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_options(args: argparse.Namespace) -> int:
+    """The options reference of ``pytest bench`` (docs/options.md), from the options' table."""
+    from resnet.engine.options import options_reference
+    from resnet.outputs import check_file, write_file
+
+    text = options_reference()
+    if not args.out:
+        print(text, end="")
+        return 0
+    check_file(args.out, text.splitlines()[0])
+    print(f"options reference: {write_file(args.out, text)}")
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -401,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     idx.add_argument("directory", help="the results folder (results/)")
     idx.add_argument("--out", default=None, help="where to write it (default: DIRECTORY/README.md)")
     idx.set_defaults(fn=cmd_index)
+    opt = sub.add_parser("options", help="the options reference of pytest bench (docs/options.md)")
+    opt.add_argument("--out", default=None, help="write it there (default: print it)")
+    opt.set_defaults(fn=cmd_options)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser

@@ -154,3 +154,34 @@ def test_the_committed_zen_4_and_zen_5_are_two_machines():
     zen5 = sorted((RESULTS / "amd-epyc-zen-5-x2-avx-512-bf16").glob("*/quick.json"))
     df = load([zen4[0], *zen5])
     assert set(df["machine"]) == {"AMD EPYC Zen 4 x2 (AVX-512 BF16)", "AMD EPYC Zen 5 x2 (AVX-512 BF16)"}
+
+
+def test_the_readme_is_short_and_the_options_reference_current():
+    from resnet.engine.options import options_reference
+
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+    committed = (ROOT / "docs" / "options.md").read_text()
+    assert committed == options_reference(), (
+        "docs/options.md is stale: run resnet-bench options --out docs/options.md"
+    )
+    for page in ("method.md", "scenarios.md"):
+        assert (ROOT / "docs" / page).is_file()
+
+
+def test_every_relative_link_of_the_readme_and_docs_resolves():
+    import re
+
+    pages = [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        *RESULTS.glob("**/NOTES.md"),
+        RESULTS / "README.md",
+    ]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", page.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert broken == []
