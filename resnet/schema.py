@@ -220,7 +220,15 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("params_non_trainable", "metric", (int,), "parameters"),
     Field("gmacs_per_image", "metric", _NUM, "GMAC", doc="multiply-accumulates of one forward pass"),
     Field("achieved_tflops", "metric", _NUM, "TFLOP/s", "higher", "training counts 3x the forward work"),
-    Field("device_peak_tflops", "metric", _NUM, "TFLOP/s", doc="measured matrix-product peak"),
+    Field("device_peak_tflops", "metric", _NUM, "TFLOP/s", doc="the fastest matrix product measured"),
+    Field("device_peak_source", "info", _STR, doc="which library's matrix product gave the peak"),
+    Field(
+        "device_peak_analytic_tflops",
+        "metric",
+        _NUM,
+        "TFLOP/s",
+        doc="cores x clock x vector lanes x FMA units x 2 (derived, not measured)",
+    ),
     Field("utilization", "metric", _NUM, "", "higher", "achieved over the measured peak"),
     Field("harness_overhead_ms", "metric", _NUM, "ms", "lower", "per step: parent's minus worker's", True),
     Field("joules_per_image", "metric", _NUM, "J", "lower", "from NVML or RAPL; never estimated"),
@@ -442,7 +450,7 @@ MACHINE_INFO: dict[str, tuple[type, ...]] = {
     "cpu_model": (str,), "cpu_flags": (list,), "cpu_cores_logical": (int,), "cpu_cores_physical": (int,),
     "cpu_affinity": (int,), "memory_gb": (int, float), "gpus": (list,), "versions": (dict,),
     "keras_backend": (str,), "cpu_family": (int,), "cpu_model_number": (int,), "cpu_stepping": (int,),
-    "cpu_vendor": (str,), "cpu_caches_kb": (dict,), "label": (str,),
+    "cpu_vendor": (str,), "cpu_caches_kb": (dict,), "label": (str,), "cpu_mhz": (int, float),
 }  # fmt: skip
 
 

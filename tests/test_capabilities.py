@@ -237,3 +237,64 @@ def test_nvml_reads_a_gpus_energy_or_gives_none(monkeypatch, works):
 def test_no_nvml_library_means_no_reading(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)
     assert energy.counter_for("gpu:0").read() is None
+
+
+# -- the device peak: the fastest matrix product, and the analytic figure ------------------
+@pytest.mark.parametrize(
+    ("family", "model", "flags", "dtype", "expected"),
+    [
+        (
+            26,
+            2,
+            ["avx512f", "avx512_bf16"],
+            "bfloat16",
+            2 * 2.5 * 32 * 2 * 2 / 1000,
+        ),  # Zen 5: two 512-bit FMAs
+        (26, 2, ["avx512f", "avx512_bf16"], "float32", 2 * 2.5 * 16 * 2 * 2 / 1000),
+        (25, 17, ["avx512f", "avx512_bf16"], "bfloat16", 2 * 2.5 * 32 * 1 * 2 / 1000),  # Zen 4: one
+        (25, 17, ["avx512f"], "bfloat16", None),  # no BF16 instructions: bf16 is emulated
+        (26, 2, ["avx2"], "float32", None),  # no AVX-512: not derived
+        (99, 1, ["avx512f"], "float32", None),  # unknown generation
+    ],
+)
+def test_the_analytic_peak_where_it_can_be_derived(family, model, flags, dtype, expected):
+    from resnet.engine.worker.peaks import analytic_tflops
+
+    info = {"cpu_vendor": "AuthenticAMD", "cpu_family": family, "cpu_model_number": model, "cpu_mhz": 2500.0,
+            "cpu_flags": flags}  # fmt: skip
+    got = analytic_tflops(info, dtype, cores=2)
+    assert got == (pytest.approx(expected) if expected else None)
+    amx = {"cpu_vendor": "GenuineIntel", "cpu_family": 6, "cpu_model_number": 143, "cpu_mhz": 2500.0,
+           "cpu_flags": ["avx512f", "avx512_bf16", "amx_bf16"]}  # fmt: skip
+    assert analytic_tflops(amx, "bfloat16", 2) is None  # AMX tiles: not a vector formula
+
+
+def test_the_peak_is_the_fastest_library_and_names_it(monkeypatch):
+    from resnet.engine.worker import peaks
+
+    def missing(dtype, n, seconds):
+        raise ImportError("not installed")
+
+    monkeypatch.setattr(peaks, "CPU_LIBRARIES", {"torch": lambda d, n, s: n / 4096, "openvino": missing})
+    found = peaks.cpu_peaks(lambda n: 0.5, "tensorflow", "bfloat16", 1.0)
+    assert found == {"tensorflow": 0.5, "torch": 1.0}  # torch's best size; OpenVINO absent
+    monkeypatch.setattr(peaks, "CPU_LIBRARIES", {"openvino": lambda d, n, s: 0.1})
+    assert max(
+        peaks.cpu_peaks(lambda n: 0.5, "tensorflow", "float32", 1.0).items(), key=lambda kv: kv[1]
+    ) == (
+        "tensorflow",
+        0.5,
+    )
+
+
+def test_a_workers_peak_probe_tries_every_installed_library():
+    import importlib.util
+
+    from resnet.engine.worker.client import WorkerClient
+
+    with WorkerClient(timeout=300) as worker:
+        reply = worker.call("matmul_peak", device="cpu", precision="float32", seconds=0.5)
+    assert reply["tflops"] == max(reply["by_library"].values()) > 0
+    assert reply["source"] in reply["by_library"] and "tensorflow" in reply["by_library"]
+    for name in ("torch", "openvino"):
+        assert (name in reply["by_library"]) == (importlib.util.find_spec(name) is not None)

@@ -100,7 +100,7 @@ def cpu_identity(cpuinfo: str = "/proc/cpuinfo", sysfs: str = "/sys/devices/syst
     """What names a CPU when its brand string does not (a VM's often reads just "AMD EPYC"):
     vendor, family, model number and stepping from /proc/cpuinfo, and its cache sizes (KiB)."""
     keys = {"vendor_id": "cpu_vendor", "cpu family": "cpu_family", "model": "cpu_model_number",
-            "stepping": "cpu_stepping"}  # fmt: skip
+            "stepping": "cpu_stepping", "cpu MHz": "cpu_mhz"}  # fmt: skip
     out: dict[str, Any] = {}
     try:
         with open(cpuinfo) as f:
@@ -129,6 +129,18 @@ def cpu_identity(cpuinfo: str = "/proc/cpuinfo", sysfs: str = "/sys/devices/syst
     if caches:
         out["cpu_caches_kb"] = caches
     return out
+
+
+def _fact(name: str, value: str) -> Any:
+    """One /proc/cpuinfo value typed: the vendor as text, the clock in MHz, the rest whole numbers."""
+    if name == "vendor_id":
+        return value
+    if name == "cpu MHz":
+        try:
+            return round(float(value), 1)
+        except ValueError:
+            return None
+    return int(value) if value.isdigit() else None
 
 
 #: CPU generations by (vendor, family, model numbers): what a VM's brand string hides.

@@ -40,23 +40,28 @@ def percentile(data: list[float], q: float) -> float:
 
 
 class MatmulPeaks:
-    """Measured peak matrix-product TFLOP/s per (device, precision, threads), one probe each per run."""
+    """The device's peak matrix-product TFLOP/s per (device, precision, threads), one probe
+    each per run: the fastest library's, which one, and the analytic figure."""
 
     def __init__(self, seconds: float = 2.0) -> None:
         self.seconds = seconds
-        self.values: dict[tuple, float | None] = {}
+        self.values: dict[tuple, dict[str, Any]] = {}
 
-    def get(self, case: Case, worker: WorkerClient) -> float | None:
-        """The peak for ``case``'s device and precision, probing in ``worker`` if new."""
+    def get(self, case: Case, worker: WorkerClient) -> dict[str, Any]:
+        """The row fields of the peak for ``case``'s device and precision (probed in
+        ``worker`` if new): ``device_peak_tflops``, its source and the analytic figure."""
         key = (case.device, case.precision, case.threads)
         if key not in self.values:
             try:
-                reply = worker.call(
-                    "matmul_peak", device=case.device, precision=case.precision, seconds=self.seconds
-                )
-                self.values[key] = reply["tflops"]
+                reply = worker.call("matmul_peak", device=case.device, precision=case.precision,
+                                    seconds=self.seconds)  # fmt: skip
+                self.values[key] = {
+                    "device_peak_tflops": reply["tflops"],
+                    "device_peak_source": reply.get("source"),
+                    "device_peak_analytic_tflops": reply.get("analytic_tflops"),
+                }
             except CaseFailure:
-                self.values[key] = None
+                self.values[key] = {}
         return self.values[key]
 
 
@@ -187,7 +192,7 @@ def measure(run: Run, case: Case, benchmark: Any, window: int | None = None) -> 
         done = worker.call("finish")
         _figures(row, case, list(benchmark.stats.stats.data), inside, done)
         if run.matmul_peaks is not None:
-            row["device_peak_tflops"] = run.matmul_peaks.get(case, worker)
+            row.update(run.matmul_peaks.get(case, worker))
             if row["device_peak_tflops"] and row["achieved_tflops"]:
                 row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
         if synthetic:
@@ -301,7 +306,8 @@ def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]
 
     first = windows[0]
     for name in ("params_total", "params_trainable", "params_non_trainable", "gmacs_per_image", "device_name",
-                 "energy_source", "threads", "replicas_in_sync"):  # fmt: skip
+                 "energy_source", "threads", "replicas_in_sync", "device_peak_source",
+                 "device_peak_analytic_tflops"):  # fmt: skip
         row[name] = first.get(name)
     row.update(metrics_from_times(case, pooled, row["gmacs_per_image"]))
     row.update(

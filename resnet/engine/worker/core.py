@@ -295,14 +295,31 @@ class WorkerCore:
         return {"gflops": 2 * n**3 / times[len(times) // 2] / 1e9, "n": n, "reps": reps}
 
     def matmul_peak(self, device: str, precision: str, seconds: float) -> dict[str, Any]:
-        """Peak matrix-product rate on ``device`` in the precision's compute dtype."""
+        """Peak matrix-product rate on ``device`` in the precision's compute dtype: on a CPU
+        the fastest of the backend's, PyTorch's and OpenVINO's (resnet.engine.worker.peaks),
+        with the library named and the analytic figure beside it."""
+        from resnet.engine.worker.peaks import SIZES, analytic_tflops, cpu_peaks
+
         self.check_device(device)
         dtype = COMPUTE_DTYPE[precision]
-        n = 8192 if device != "cpu" else 4096
-        times = self.backend.matmul_seconds(device, dtype, n, 2)
-        reps = max(3, min(50, int(seconds / max(min(times), 1e-6))))
-        times = self.backend.matmul_seconds(device, dtype, n, reps)
-        return {"tflops": 2 * n**3 / min(times) / 1e12, "n": n, "dtype": dtype, "reps": reps}
+
+        def backend_tflops(n: int) -> float:
+            times = self.backend.matmul_seconds(device, dtype, n, 2)
+            reps = max(3, min(50, int(seconds / len(SIZES) / max(min(times), 1e-6))))
+            return 2 * n**3 / min(self.backend.matmul_seconds(device, dtype, n, reps)) / 1e12
+
+        analytic = None
+        if is_gpu(device):
+            found = {self.backend.name: backend_tflops(8192)}
+        else:
+            from resnet.engine.machine import cpu_flags, cpu_identity
+
+            found = cpu_peaks(backend_tflops, self.backend.name, dtype, seconds)
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            analytic = analytic_tflops({**cpu_identity(), "cpu_flags": cpu_flags()}, dtype, cores)
+        source = max(found, key=lambda name: found[name])
+        return {"tflops": found[source], "source": source, "by_library": found, "analytic_tflops": analytic,
+                "dtype": dtype}  # fmt: skip
 
 
 # -- the core's commands ----------------------------------------------------------
