@@ -230,6 +230,13 @@ ROW_FIELDS: tuple[Field, ...] = (
         doc="cores x clock x vector lanes x FMA units x 2 (derived, not measured)",
     ),
     Field("utilization", "metric", _NUM, "", "higher", "achieved over the measured peak"),
+    Field(
+        "above_peak",
+        "info",
+        (bool,),
+        doc="the counted work ran faster than the measured peak (a runtime doing less arithmetic than "
+        "counted, e.g. Winograd): no utilization is given",
+    ),
     Field("harness_overhead_ms", "metric", _NUM, "ms", "lower", "per step: parent's minus worker's", True),
     Field("joules_per_image", "metric", _NUM, "J", "lower", "from NVML or RAPL; never estimated"),
     Field("replicas_in_sync", "metric", (int,), "replicas"),

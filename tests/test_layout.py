@@ -185,3 +185,14 @@ def test_every_relative_link_of_the_readme_and_docs_resolves():
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_no_committed_case_reads_above_its_device_peak():
+    from resnet.analysis import load
+    from resnet.analysis.loading import find_runs
+
+    files = [f for f in find_runs(RESULTS) if "fault-injection" not in f.parts]
+    df = load(files)
+    utilization = df["utilization"].dropna().astype(float)
+    assert len(utilization) > 100 and utilization.max() <= 1.0
+    assert df["above_peak"].eq(True).any()  # the OpenVINO bf16 cases that outran every matrix product

@@ -498,3 +498,16 @@ def test_bad_options_stop_pytest_bench_before_any_case(tmp_path):
     )
     assert out.returncode == 4, out.stdout[-1000:] + out.stderr[-1000:]
     assert "--threads 999" in out.stderr and not (tmp_path / "x.json").exists()
+
+
+def test_counted_work_past_the_peak_is_no_utilization(tmp_path):
+    import pandas as pd
+
+    from resnet.analysis import load
+    from resnet.analysis.tables import utilization_table
+
+    rows = [_row("v1", "inference", 8, utilization=1.013), _row("v1", "inference", 1, utilization=0.9)]
+    df = load(make_run(tmp_path / "run.json", rows)).set_index("batch_size")
+    assert pd.isna(df.loc[8, "utilization"]) and df.loc[8, "above_peak"] == True  # noqa: E712
+    assert df.loc[1, "utilization"] == 0.9 and df.loc[8, "status"] == "ok"
+    assert "101" not in utilization_table(df.reset_index()).to_string()

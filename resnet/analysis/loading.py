@@ -80,6 +80,9 @@ def _checked(path: Path, row: Any, where: str) -> dict[str, Any]:
     problems = row_problems(row) or shape_problems(row)
     if problems:
         raise LoadError(path, f"{where}: {problems[0]}")
+    utilization = row.get("utilization")
+    if isinstance(utilization, (int, float)) and not isinstance(utilization, bool) and utilization > 1.0:
+        row.update(utilization=None, above_peak=True)  # counted work past the peak: not a utilization
     bad = invalid_figures(row)
     samples = invalid_samples(row)
     if bad or samples:

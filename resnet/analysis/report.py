@@ -33,7 +33,14 @@ INTERVALS_NOTE = (
     "while the case was measured. Paired ratios come from models stepped alternately in one "
     "process; 'no difference' means the ratio's 95% interval contains 1."
 )
-SECTION_NOTES = {"latency": LATENCY_NOTE}
+UTILIZATION_NOTE = (
+    "Utilization is the counted multiply-accumulates per second over the device's peak: the fastest "
+    "matrix product measured on it (the backend's, PyTorch's or OpenVINO's; runs before 2026-12-02 "
+    "measured the backend's only). A case whose counted work ran faster than that peak shows no figure "
+    "(above_peak): a runtime that does less arithmetic than counted (Winograd convolutions) or a peak "
+    "that was not the machine's."
+)
+SECTION_NOTES = {"latency": LATENCY_NOTE, "utilization": UTILIZATION_NOTE}
 RUNS_NOTE = (
     "Several runs of one machine are shown side by side (a 'run' column names the file), never merged."
 )

@@ -104,7 +104,8 @@ def throughput_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def utilization_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Percent of the device's measured matrix-product peak."""
+    """Percent of the device's measured matrix-product peak (the fastest library's). A case
+    whose counted work ran faster than that peak (``above_peak``) has no figure here."""
     frame = cases(df)
     frame["utilization_pct"] = pd.to_numeric(frame["utilization"], errors="coerce") * 100
     return _by_batch(frame, "utilization_pct", 0, flagged=False)

@@ -109,9 +109,7 @@ def cpu_identity(cpuinfo: str = "/proc/cpuinfo", sysfs: str = "/sys/devices/syst
                 if not name and out:
                     break  # the first processor's block is enough
                 if name in keys and keys[name] not in out:
-                    out[keys[name]] = (
-                        value if name == "vendor_id" else int(value) if value.isdigit() else None
-                    )
+                    out[keys[name]] = _fact(name, value)
     except OSError:
         pass
     caches = {}
