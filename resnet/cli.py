@@ -68,6 +68,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         compare,
         machine_speeds,
         parse_threshold,
+        run_wide,
         run_window_variance,
     )
     from resnet.analysis.loading import load
@@ -91,6 +92,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     counts = table["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"{len(table)} comparisons: {summary}")
+    wide = run_wide(base, new, thresholds, args.allow_machine_mismatch)
+    for _, line in wide.iterrows():
+        print(_run_wide_line(line))
     differ, tested = agreement(table)
     if tested:
         print(
@@ -116,7 +120,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 "the new run; the intervals above hold for one machine state, so a change in a cell "
                 "may be the machine's, not the model's: rerun both on one quiet machine to tell"
             )
-    return 1 if (table["verdict"] == "regression").any() else 0
+    failed = (table["verdict"] == "regression").any() or (
+        not wide.empty and (wide["verdict"] == "regression").any()
+    )
+    return 1 if failed else 0
+
+
+def _run_wide_line(line) -> str:
+    """``run-wide images_per_sec over 24 cells: -5.00% [-5.00, -5.00]: REGRESSION``."""
+    verdict = "REGRESSION" if line["verdict"] == "regression" else line["verdict"]
+    machine = ""
+    if not pd_isna(line["machine_change_pct"]):
+        moved = line["machine_change_pct"]
+        machine = f"; raw {line['raw_change_pct']:+.2f}%, while the machine itself moved {moved:+.2f}%"
+    head = f"run-wide {line['metric']} over {line['cells']} cells: {line['change_pct']:+.2f}%"
+    return f"{head} {line['interval_pct']}{machine}: {verdict}"
+
+
+def pd_isna(value) -> bool:
+    """Whether a table cell is empty (None or NaN)."""
+    return value is None or (isinstance(value, float) and value != value)
 
 
 #: A drift-probe change between two runs (percent) that compare points out.

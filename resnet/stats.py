@@ -225,3 +225,56 @@ def ratio_of_medians_interval(
     ratios = rn / rb
     tail = (1 - level) / 2
     return ratio, float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))
+
+
+def run_wide_change(
+    log_ratios: Sequence[float],
+    machine: Sequence[float] | None = None,
+    cell_sd: Sequence[float] | None = None,
+    level: float = LEVEL,
+) -> tuple[float, float, float]:
+    """The typical change of a whole run at an unchanged machine speed: (ratio, low, high),
+    the geometric mean of its cells' ratios (new over base) with a ``level`` interval.
+
+    One machine state is shared by every cell of a run, so the cells' changes are not
+    independent draws: a machine that ran 10% faster moves all of them. ``machine`` gives
+    each cell's own machine-speed change (log, by the drift probe readings around its
+    windows); the cells' log ratios are regressed on it, ``d = mu + beta * m``, and the
+    change is ``mu``, the intercept at no machine change, with its t interval (N - 2 degrees
+    of freedom; the interval widens with how far the machine moved, as it should). Figures
+    respond to the probe by their own ``beta``, not necessarily 1. Without probe readings,
+    or with a machine change the same in every cell (it cannot be told from the code's),
+    the change is the plain mean with its t interval over the cells (N - 1 degrees of
+    freedom), the shared state taken out where every cell saw the same machine change.
+    ``cell_sd`` (each cell's own standard error of its log ratio, from its samples) bounds
+    the spread from below: cells that agree more closely than their own noise allows (made
+    alike, or too few to show their spread) are not taken as more precise than that."""
+    from scipy import stats as st
+
+    d = np.asarray(log_ratios, dtype=float)
+    m = None if machine is None else np.asarray(machine, dtype=float)
+    keep = np.isfinite(d) if m is None else np.isfinite(d) & np.isfinite(m)
+    floor = 0.0
+    if cell_sd is not None:
+        sd = np.asarray(cell_sd, dtype=float)[keep]
+        floor = float(np.mean(np.where(np.isfinite(sd), sd, 0.0) ** 2)) if len(sd) else 0.0
+    d = d[keep]
+    n = len(d)
+    if n < 2:
+        return (math.exp(float(d[0])) if n else math.nan), math.nan, math.nan
+    if m is not None:
+        m = m[keep]
+        spread = float(((m - m.mean()) ** 2).sum())
+        if n >= 4 and spread > 1e-12:
+            beta = float(((m - m.mean()) * (d - d.mean())).sum()) / spread
+            mu = float(d.mean() - beta * m.mean())
+            resid = d - mu - beta * m
+            s2 = max(float((resid**2).sum()) / (n - 2), floor)
+            se = math.sqrt(s2 * (1 / n + float(m.mean()) ** 2 / spread))
+            half = float(st.t.ppf(0.5 + level / 2, n - 2)) * se
+            return math.exp(mu), math.exp(mu - half), math.exp(mu + half)
+        d = d - m  # the same machine change in every cell: taken out as it is
+    mean = float(d.mean())
+    se = math.sqrt(max(float(d.var(ddof=1)), floor) / n)
+    half = float(st.t.ppf(0.5 + level / 2, n - 1)) * se
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)

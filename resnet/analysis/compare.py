@@ -22,10 +22,18 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from resnet.schema import METRICS, TIMED
-from resnet.stats import LEVEL, ratio_of_medians_interval, run_ratio_interval, seed_for, window_variance
+from resnet.stats import (
+    LEVEL,
+    ratio_of_medians_interval,
+    run_ratio_interval,
+    run_wide_change,
+    seed_for,
+    window_variance,
+)
 
 #: Metrics that follow the median step: a bootstrap of the median describes their noise.
 MEDIAN_BASED = {"images_per_sec", "latency_ms_p50", "utilization", "achieved_tflops"}
@@ -101,7 +109,8 @@ def _entry(
 def agreement(table: pd.DataFrame) -> tuple[int, int]:
     """How many lines tested on their samples differ beyond their interval, of how many:
     for two runs of one unchanged machine, the share of cells that disagree."""
-    tested = table[table["rule"].isin(SAMPLE_RULES)] if "rule" in table else table.iloc[0:0]
+    sampled = table["rule"].astype(str).str.startswith(SAMPLE_RULES) if "rule" in table else None
+    tested = table[sampled] if sampled is not None else table.iloc[0:0]
     return sum(bool(x) for x in tested["differs"]), len(tested)
 
 
@@ -135,7 +144,7 @@ def run_window_variance(df: pd.DataFrame) -> tuple[float, int]:
 
 
 def _sample_change(
-    rb: pd.Series, rn: pd.Series, metric: str, spread: tuple | None
+    rb: pd.Series, rn: pd.Series, metric: str, spread: tuple | None, level: float = LEVEL
 ) -> tuple[float, float, float, str] | None:
     """The metric's change (percent) with its interval and rule, from the runs' step
     samples: the run-to-run interval where both runs' window spread is known (``spread``),
@@ -144,10 +153,10 @@ def _sample_change(
     if sb is None or sn is None or metric not in MEDIAN_BASED:
         return None
     if spread is not None:
-        ratio, lo, hi = run_ratio_interval(sb, sn, *spread)  # new/base step
+        ratio, lo, hi = run_ratio_interval(sb, sn, *spread, level=level)  # new/base step
         rule = RUN_RULE
     else:
-        ratio, lo, hi = ratio_of_medians_interval(sb, sn, seed=seed_for(str(rn["case_id"])))
+        ratio, lo, hi = ratio_of_medians_interval(sb, sn, level=level, seed=seed_for(str(rn["case_id"])))
         rule = BOOTSTRAP_RULE
     if METRICS[metric] == "higher":  # a figure per second: the inverse of the step's ratio
         ratio, lo, hi = 1 / ratio, 1 / hi, 1 / lo
@@ -199,6 +208,11 @@ def compare(
     common = b.index.intersection(n.index)
     if len(common) == 0:
         raise CompareError("the runs have no cases in common (same version, mode, batch, precision, device)")
+    # A gate over N cells at 95% each would flag about one in twenty unchanged cells: each
+    # cell's verdict uses the familywise (Bonferroni) level, so that an unchanged run passes
+    # 95% of the time however many cells it has; ``differs`` keeps the per-cell 95% answer.
+    tested = max(1, sum(1 for idx in common if b.loc[idx, "status"] == "ok" and n.loc[idx, "status"] == "ok"))
+    familywise = 1 - (1 - LEVEL) / tested
     rows = []
     for idx in b.index.difference(n.index):
         rb = b.loc[idx]
@@ -221,15 +235,18 @@ def compare(
                 rows.append(_entry(case_id, t.metric, round(vb, 3), "not measured", "regression"))
                 continue
             change = 100 * (vn - vb) / abs(vb)
-            tested = _sample_change(rb, rn, t.metric, spread) if t.metric in TIMED else None
+            cell = _sample_change(rb, rn, t.metric, spread) if t.metric in TIMED else None
+            family = _sample_change(rb, rn, t.metric, spread, familywise) if cell is not None else None
             higher = METRICS[t.metric] == "higher"
-            if tested is not None:
-                _, lo, hi, rule = tested
-                real = lo > 0 or hi < 0  # the interval of the change excludes zero
+            if cell is not None and family is not None:
+                differs = cell[1] > 0 or cell[2] < 0  # the per-cell 95% interval excludes zero
+                _, lo, hi, rule = family
+                real = lo > 0 or hi < 0
+                rule = f"{rule}, familywise over {tested} cells"
                 interval = f"[{lo:+.2f}, {hi:+.2f}]"
             else:
                 noise = math.hypot(_spread_pct(rb), _spread_pct(rn)) if t.metric in TIMED else 0.0
-                real = abs(change) > noise
+                real = differs = abs(change) > noise
                 why = "not a median" if sampled else "no samples"
                 rule = f"{BAND_RULE} ({why})" if t.metric in TIMED else "exact"
                 interval = f"+-{noise:.2f}"
@@ -239,7 +256,94 @@ def compare(
                 verdict = "improvement"
             else:
                 verdict = "ok"
-            entry = _entry(case_id, t.metric, round(vb, 3), round(vn, 3), verdict, rule, differs=real)
+            entry = _entry(case_id, t.metric, round(vb, 3), round(vn, 3), verdict, rule, differs=differs)
             entry.update(change_pct=round(change, 2), interval_pct=interval, threshold_pct=t.limit)
             rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+RUN_WIDE_RULE = f"run-wide: geometric mean of the cells' ratios, {LEVEL:.0%} t interval over the cells"
+
+
+def _cell_sd(rb: pd.Series, rn: pd.Series, metric: str, spread: tuple | None) -> float:
+    """One cell's standard error of its log ratio: from its samples' interval where it has
+    them, else from the runs' step-time IQR band; 0 for a figure that is not timed."""
+    if metric not in TIMED:
+        return 0.0
+    tested = _sample_change(rb, rn, metric, spread)
+    if tested is not None:
+        _, lo, hi, _ = tested
+        if lo > -100 and math.isfinite(hi):
+            return (math.log1p(hi / 100) - math.log1p(lo / 100)) / (2 * 1.959964)
+    return math.hypot(_spread_pct(rb), _spread_pct(rn)) / 100
+
+
+def _probe_log_ratios(b: pd.DataFrame, n: pd.DataFrame) -> np.ndarray | None:
+    """Each matched case's log(new / base) machine speed by its own drift-probe readings
+    (taken around its windows); None unless every case of both runs has one."""
+    pb = pd.to_numeric(b.get("machine_speed_gflops"), errors="coerce")
+    pn = pd.to_numeric(n.get("machine_speed_gflops"), errors="coerce")
+    if pb is None or pn is None or not ((pb > 0) & (pn > 0)).all():
+        return None
+    return np.log(pn.to_numpy(dtype=float) / pb.to_numpy(dtype=float))
+
+
+def run_wide(
+    base: pd.DataFrame, new: pd.DataFrame, thresholds: list[Threshold], allow_machine_mismatch: bool = False
+) -> pd.DataFrame:
+    """One line per gated metric over every cell both runs measured: the typical change
+    (geometric mean of the cells' ratios) with its 95% interval, the machine's own speed
+    change by the drift probe, and a verdict by the same rule as a cell's.  A figure that
+    follows the machine's speed (images/s, latency, utilization) is taken less the probe's
+    change where both runs have readings, so a machine that ran faster is named as such and
+    not read as a software change; 24 of 24 cells moving 5% the same way while the probe
+    stayed put is a real change even where each cell alone is within its noise."""
+    base, new = base[base["kind"] == "case"], new[new["kind"] == "case"]
+    key = KEY if allow_machine_mismatch else ["machine", *KEY]
+    b = base[base["status"] == "ok"].drop_duplicates(key, keep="last").set_index(key, drop=False)
+    n = new[new["status"] == "ok"].drop_duplicates(key, keep="last").set_index(key, drop=False)
+    common = b.index.intersection(n.index)
+    spreads = (run_window_variance(base), run_window_variance(new))
+    spread = spreads if min(spreads[0][1], spreads[1][1]) >= MIN_DF else None
+    rows = []
+    for t in thresholds:
+        if t.metric not in b or t.metric not in n:
+            continue
+        vb = pd.to_numeric(b.loc[common, t.metric], errors="coerce")
+        vn = pd.to_numeric(n.loc[common, t.metric], errors="coerce")
+        ok = ((vb > 0) & (vn > 0)).to_numpy()
+        if ok.sum() < 2:
+            continue
+        logs = np.log(vn[ok].to_numpy(dtype=float) / vb[ok].to_numpy(dtype=float))
+        probe = _probe_log_ratios(b.loc[common][ok], n.loc[common][ok]) if t.metric in TIMED else None
+        sign = 1.0 if METRICS[t.metric] == "higher" else -1.0  # images/s up, latency down on a faster machine
+        raw, _, _ = run_wide_change(logs.tolist())
+        machine = (sign * probe).tolist() if probe is not None else None
+        kept = [i for i, keep in zip(common, ok, strict=True) if keep]
+        noise = [_cell_sd(b.loc[i], n.loc[i], t.metric, spread) for i in kept]
+        ratio, low, high = run_wide_change(logs.tolist(), machine, noise)
+        change, lo, hi = (100 * (x - 1) for x in (ratio, low, high))
+        real = lo > 0 or hi < 0
+        higher = METRICS[t.metric] == "higher"
+        if t.crossed(change):
+            verdict = "regression" if real else "within noise"
+        elif (change > 0) == higher and real and abs(change) > abs(t.limit):
+            verdict = "improvement"
+        else:
+            verdict = "ok"
+        rows.append(
+            {
+                "metric": t.metric,
+                "cells": int(ok.sum()),
+                "raw_change_pct": round(100 * (raw - 1), 2),
+                "machine_change_pct": round(100 * math.expm1(float(np.mean(probe))), 2)
+                if probe is not None
+                else math.nan,
+                "change_pct": round(change, 2),
+                "interval_pct": f"[{lo:+.2f}, {hi:+.2f}]",
+                "threshold_pct": t.limit,
+                "verdict": verdict,
+                "rule": RUN_WIDE_RULE + (" at no machine-speed change (probe)" if probe is not None else ""),
+            }
+        )
     return pd.DataFrame(rows)

@@ -1,0 +1,135 @@
+"""The gate over a whole run: a uniform slowdown that every cell alone calls noise fails it,
+an unchanged run and honest back-to-back pairs pass it, a machine that changed is named,
+and the run-wide interval holds its coverage on seeded synthetic runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resnet.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MACHINE = ROOT / "results" / "intel-xeon-emerald-rapids-x2-no-bf16"
+PER_SECOND = ("images_per_sec", "images_per_sec_mean", "images_per_sec_best", "images_per_sec_ci_low",
+              "images_per_sec_ci_high", "achieved_tflops", "utilization")  # fmt: skip
+TIMES = (
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p99",
+    "latency_ms_p50_ci_low",
+    "latency_ms_p50_ci_high",
+)
+
+
+def slowed(data: dict, factor: float) -> dict:
+    """A run whose every step took ``factor`` times as long (samples, medians, intervals,
+    pytest-benchmark's statistics), the drift probe untouched: the machine did not change."""
+
+    def scale(row: dict) -> None:
+        for name in PER_SECOND:
+            if isinstance(row.get(name), float):
+                row[name] /= factor
+        for name in TIMES:
+            if isinstance(row.get(name), float):
+                row[name] *= factor
+        if isinstance(row.get("samples_s"), list) and row.get("kind") != "paired":
+            row["samples_s"] = [[x * factor for x in w] for w in row["samples_s"]]
+        if isinstance(row.get("window_images_per_sec"), list):
+            row["window_images_per_sec"] = [x / factor if x else x for x in row["window_images_per_sec"]]
+
+    out = json.loads(json.dumps(data))
+    for row in out["resnet_bench"]["cases"]:
+        scale(row)
+    for bench in out["benchmarks"]:
+        scale(bench["extra_info"])
+        for key in ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3"):
+            if isinstance(bench["stats"].get(key), float):
+                bench["stats"][key] *= factor
+    return out
+
+
+@pytest.fixture
+def filed(tmp_path) -> Path:
+    """A folder filed under the committed Intel machine (its machine.json), for new runs."""
+    folder = tmp_path / "results" / MACHINE.name
+    (folder / "runs").mkdir(parents=True)
+    shutil.copy(MACHINE / "machine.json", folder / "machine.json")
+    return folder / "runs"
+
+
+def test_a_five_percent_slowdown_of_every_cell_fails_the_gate(filed, capsys):
+    base = json.loads((MACHINE / "2026-11-29-quick" / "quick-b.json").read_text())
+    (filed / "base.json").write_text(json.dumps(base))
+    (filed / "slow.json").write_text(json.dumps(slowed(base, 1.05)))
+    (filed / "same.json").write_text(json.dumps(base))
+    gate = ["--fail-on", "images_per_sec:-3%"]
+    assert main(["compare", str(filed / "base.json"), str(filed / "slow.json"), *gate]) == 1
+    out = capsys.readouterr().out
+    assert "24 comparisons: 24 within noise" in out  # every cell alone: noise
+    line = next(x for x in out.splitlines() if x.startswith("run-wide images_per_sec"))
+    assert line.startswith("run-wide images_per_sec over 24 cells: -4.76% [") and line.endswith("REGRESSION")
+    assert main(["compare", str(filed / "base.json"), str(filed / "same.json"), *gate]) == 0
+    assert "run-wide images_per_sec over 24 cells: +0.00%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pair", ["2026-11-28-quick", "2026-11-29-quick", "2026-11-29-quick-new",
+                                  "2026-11-29-quick-paired-width"])  # fmt: skip
+def test_honest_back_to_back_pairs_pass_and_a_faster_machine_is_named(pair, capsys):
+    folder = MACHINE / pair
+    assert main(["compare", str(folder / "quick-a.json"), str(folder / "quick-b.json"),
+                 "--fail-on", "images_per_sec:-3%"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("run-wide images_per_sec over"))
+    assert "REGRESSION" not in line and "while the machine itself moved" in line
+    if pair == "2026-11-29-quick-paired-width":  # the host ran 10% faster in run B
+        assert "the machine itself ran 10% faster in the new run" in out
+
+
+def _synthetic_pair(rng, cells: int, change: float, beta: float = 0.8):
+    """Two runs' cells: log ratios d = change + beta * true machine change + cell noise, and
+    what the probe read of each cell's machine change (with its own noise). The spreads are
+    those of the committed runs: 10% window to window (two windows a case), the machine's
+    state 6% apart between runs, 4% between the cases of a run, the probe's reading 2%."""
+    shared = rng.normal(0, 0.06)
+    state = shared + rng.normal(0, 0.04, cells)
+    d = change + beta * state + rng.normal(0, 0.10, cells)  # two windows a run, two runs
+    probe = state + rng.normal(0, 0.02, cells)
+    return d, probe
+
+
+def test_the_run_wide_interval_covers_the_truth_and_finds_uniform_changes():
+    from resnet.stats import run_wide_change
+
+    rng = np.random.default_rng(2026)
+    trials, cells = 400, 24
+    covered = 0
+    for _ in range(trials):
+        d, probe = _synthetic_pair(rng, cells, 0.0)
+        _, low, high = run_wide_change(d.tolist(), probe.tolist())
+        covered += low <= 1 <= high
+    assert covered / trials >= 0.92, covered  # nominal 95%
+    # Measured with these spreads (1,000 trials, seed 7): power 18% at -3%, 40% at -5%, 84% at
+    # -10% for 24 cells; the floors leave room for this seed's 400 trials.
+    for change, least in ((-0.05, 0.3), (-0.03, 0.1), (-0.10, 0.75)):
+        found = 0
+        for _ in range(trials):
+            d, probe = _synthetic_pair(rng, cells, math.log1p(change))
+            _, low, high = run_wide_change(d.tolist(), probe.tolist())
+            found += high < 1
+        assert found / trials >= least, (change, found)
+
+
+def test_without_probe_readings_the_plain_mean_is_used():
+    from resnet.stats import run_wide_change
+
+    ratio, low, high = run_wide_change([math.log(0.95)] * 24)
+    assert ratio == pytest.approx(0.95) and low == pytest.approx(0.95) and high == pytest.approx(0.95)
+    ratio, low, high = run_wide_change([0.01, -0.01, 0.02, -0.02])
+    assert low < 1 < high
+    assert math.isnan(run_wide_change([0.1])[1])
