@@ -133,3 +133,22 @@ def test_without_probe_readings_the_plain_mean_is_used():
     ratio, low, high = run_wide_change([0.01, -0.01, 0.02, -0.02])
     assert low < 1 < high
     assert math.isnan(run_wide_change([0.1])[1])
+
+
+def test_pytest_benchmark_groups_cases_measured_alike():
+    from resnet.engine.sweep import benchmark_group
+
+    row = {"kind": "case", "version": "v1.5", "runtime": "openvino",
+           "case_id": "v1.5-inference-bs32-mixed_bfloat16-cpu-openvino"}  # fmt: skip
+    assert benchmark_group(row) == "inference-bs32-mixed_bfloat16-cpu"  # beside v1, v2 and Keras
+    window = {
+        "kind": "window",
+        "version": "v1",
+        "runtime": "keras",
+        "case_id": "v1-training-bs8-float32-cpu@w2",
+    }
+    assert benchmark_group(window) == "training-bs8-float32-cpu"
+    assert benchmark_group({"kind": "build", "case_id": "build-v1"}) == "build"
+    assert benchmark_group(
+        {"kind": "pipeline", "stage": "decode", "case_id": "pipeline-pil-decode-w1-bs32"}
+    ) == ("pipeline-decode")

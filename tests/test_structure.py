@@ -159,6 +159,10 @@ def test_a_smoke_run_has_the_shape_it_had_before_the_engine_moved():
     if not path:
         pytest.skip("needs a smoke run: scripts/test.sh runs it with RESNET_BENCH_SMOKE_JSON set")
     got, want = smoke_shape(path), json.loads(SHAPE.read_text())
+    benchmarks = json.loads(Path(path).read_text())["benchmarks"]
+    assert benchmarks and all(b["group"] for b in benchmarks), [
+        b["name"] for b in benchmarks if not b["group"]
+    ]
     assert got["cases"] == want["cases"]
     assert {kind: sorted(set(names) - NEW_FIELDS) for kind, names in got["fields"].items()} == want["fields"]
     filled = {

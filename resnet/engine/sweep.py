@@ -99,6 +99,11 @@ class Sweep:
             self.journal.append(row)
         if benchmark is not None:
             benchmark.extra_info.update(row)
+            # pytest-benchmark's own table, --benchmark-compare and --benchmark-group-by then
+            # set side by side only cases measured alike (its stats copied the group already).
+            benchmark.group = benchmark_group(row)
+            if getattr(benchmark, "stats", None) is not None:
+                benchmark.stats.group = benchmark.group
 
     def outcome(self, row: dict[str, Any]) -> Outcome:
         """("skip"|"xfail"|"fail", reason) for a case that did not run, else None."""
@@ -142,6 +147,20 @@ class Sweep:
             "wall_s": time.time() - self.started,
             "cases": self.rows,
         }
+
+
+def benchmark_group(row: dict[str, Any]) -> str:
+    """The pytest-benchmark group of a row: what its case shares with the cases it may be set
+    beside (``inference-bs32-float32-cpu``: every version and runtime of it); a build, a goal,
+    a pipeline stage or a LoadGen scenario has its own."""
+    kind = row.get("kind")
+    if kind in ("build", "goal"):
+        return str(kind)
+    if kind == "pipeline":
+        return f"pipeline-{row.get('stage')}"
+    group = str(row.get("case_id", "")).split("@w")[0].removeprefix(f"{row.get('version')}-")
+    runtime = row.get("runtime")
+    return group.replace(f"-{runtime}", "") if runtime and runtime != "keras" else group
 
 
 def commit_info() -> dict[str, Any]:
