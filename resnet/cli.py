@@ -329,6 +329,57 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _an_export_of_ours(path: Path, fmt: str) -> bool:
+    """Whether an existing file is one ``export --format fmt`` wrote (so it may be replaced)."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.strip():
+        return True
+    if fmt == "csv":
+        return text.startswith("machine,run,datetime,commit,case_id,")
+    if fmt == "openmetrics":
+        return text.startswith("# TYPE resnet_bench_") and text.rstrip().endswith("# EOF")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    if fmt == "bmf":
+        return isinstance(data, dict) and all(
+            isinstance(v, dict) and "images_per_sec" in v for v in data.values()
+        )
+    return isinstance(data, list) and all(
+        isinstance(v, dict) and {"name", "unit", "value"} <= set(v) for v in data
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """A run in Bencher's, github-action-benchmark's, a flat CSV or OpenMetrics format."""
+    from resnet.analysis.export import export
+    from resnet.outputs import OutputError, check_inputs, write_file
+
+    if args.out:
+        out = Path(args.out)
+        check_inputs(out, args.files)
+        if out.is_dir() or (out.exists() and not _an_export_of_ours(out, args.format)):
+            raise OutputError(
+                f"--out {out}: exists and is not an export of this format; it is left untouched"
+            )
+    df, errors = _load_all(args.files)
+    if df.empty:
+        return 2
+    text = export(df, args.format)
+    if args.out:
+        write_file(args.out, text)
+        print(f"{args.format}: {args.out}")
+    else:
+        print(text, end="")
+    return 2 if errors else 0
+
+
 def cmd_options(args: argparse.Namespace) -> int:
     """The options reference of ``pytest bench`` (docs/options.md), from the options' table."""
     from resnet.engine.options import options_reference
@@ -438,6 +489,17 @@ def build_parser() -> argparse.ArgumentParser:
     idx.add_argument("directory", help="the results folder (results/)")
     idx.add_argument("--out", default=None, help="where to write it (default: DIRECTORY/README.md)")
     idx.set_defaults(fn=cmd_index)
+    exp = sub.add_parser("export", help="a run for Bencher, github-action-benchmark, CSV or OpenMetrics")
+    exp.add_argument("files", nargs="+", help="runs (JSON or journals)")
+    exp.add_argument(
+        "--format",
+        required=True,
+        choices=("bmf", "github-action-benchmark", "github-action-benchmark-smaller", "csv", "openmetrics"),
+        help="bmf (Bencher), github-action-benchmark (customBiggerIsBetter: images/s), "
+        "github-action-benchmark-smaller (customSmallerIsBetter: latency, memory), csv, openmetrics",
+    )
+    exp.add_argument("--out", default=None, help="write it there (default: print it)")
+    exp.set_defaults(fn=cmd_export)
     opt = sub.add_parser("options", help="the options reference of pytest bench (docs/options.md)")
     opt.add_argument("--out", default=None, help="write it there (default: print it)")
     opt.set_defaults(fn=cmd_options)
