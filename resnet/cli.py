@@ -95,34 +95,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     wide = run_wide(base, new, thresholds, args.allow_machine_mismatch)
     for _, line in wide.iterrows():
         print(_run_wide_line(line))
+    notes: list[str] = []
     differ, tested = agreement(table)
     if tested:
-        print(
+        notes.append(
             f"{differ} of {tested} comparisons tested on their step samples differ beyond their 95% interval "
             f"({100 * differ / tested:.0f}%)"
         )
     (vb, db), (vn, dn) = run_window_variance(base), run_window_variance(new)
     if db and dn:
-        print(
+        notes.append(
             "window-to-window spread of a case's median step (1 sd, pooled over the cases; what a "
             f"rerun moves by): base {relative_sd(vb):.1f}% ({db} df), new {relative_sd(vn):.1f}% ({dn} df)"
         )
     speed_base, speed_new = machine_speeds(base, new)
     if speed_base and speed_new:
         moved = 100 * (speed_new / speed_base - 1)
-        print(
+        notes.append(
             f"machine speed (drift probe, median over the cases): base {speed_base:.0f} GFLOP/s, "
             f"new {speed_new:.0f} ({moved:+.0f}%)"
         )
         if abs(moved) >= MACHINE_MOVED_PCT:
-            print(
+            notes.append(
                 f"note: the machine itself ran {abs(moved):.0f}% {'faster' if moved > 0 else 'slower'} in "
                 "the new run; the intervals above hold for one machine state, so a change in a cell "
-                "may be the machine's, not the model's: rerun both on one quiet machine to tell"
+                "may be the machine's, not the model's (the run-wide line is read at no machine-speed "
+                "change): rerun both on one quiet machine to tell"
             )
-    failed = (table["verdict"] == "regression").any() or (
-        not wide.empty and (wide["verdict"] == "regression").any()
+    for note in notes:
+        print(note)
+    failed = bool(
+        (table["verdict"] == "regression").any()
+        or (not wide.empty and (wide["verdict"] == "regression").any())
     )
+    if args.markdown:
+        from resnet.analysis.summary import append, compare_markdown
+
+        append(args.markdown, compare_markdown(table, wide, notes, failed, args.base, args.new))
     return 1 if failed else 0
 
 
@@ -242,6 +251,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     new = _new_changes(df, table, threshold)
     for item in new:
         print(f"NEW CHANGE at the latest run: {item}")
+    if args.markdown:
+        from resnet.analysis.summary import append, history_markdown
+
+        append(
+            args.markdown, history_markdown(table, new, df["run"].nunique(), df["case_id"].nunique(), metric)
+        )
     return 2 if errors else 1 if new else 0
 
 
@@ -440,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a case of BASE missing from NEW passes (deliberate subsets)",
     )
     cmp.add_argument("--out", default=None, help="also write the table as CSV")
+    cmp.add_argument(
+        "--markdown", default=None, metavar="FILE", help='append a short summary, e.g. "$GITHUB_STEP_SUMMARY"'
+    )
     cmp.set_defaults(fn=cmd_compare)
     mac = sub.add_parser("machines", help="procurement: compare machines, with prices")
     mac.add_argument("files", nargs="+", help="runs (JSON or journals) of one or more machines")
@@ -471,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when the latest run starts a change beyond this, e.g. images_per_sec:-5%%",
     )
     his.add_argument("--out", default=None, help="also write the change points as CSV")
+    his.add_argument(
+        "--markdown", default=None, metavar="FILE", help='append a short summary, e.g. "$GITHUB_STEP_SUMMARY"'
+    )
     his.set_defaults(fn=cmd_history)
     mk = sub.add_parser("make-data", help="write a generated ImageNet-like JPEG data set")
     mk.add_argument("directory", help="where to write it (jpeg/<class>/, tfrecord/, dataset.json)")

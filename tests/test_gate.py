@@ -152,3 +152,29 @@ def test_pytest_benchmark_groups_cases_measured_alike():
     assert benchmark_group(
         {"kind": "pipeline", "stage": "decode", "case_id": "pipeline-pil-decode-w1-bs32"}
     ) == ("pipeline-decode")
+
+
+def test_compare_appends_a_summary_for_the_job(filed, tmp_path, capsys):
+    base = json.loads((MACHINE / "2026-11-29-quick" / "quick-b.json").read_text())
+    (filed / "base.json").write_text(json.dumps(base))
+    (filed / "slow.json").write_text(json.dumps(slowed(base, 1.05)))
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("## an earlier step's summary\n")
+    argv = ["compare", str(filed / "base.json"), str(filed / "slow.json"), "--fail-on", "images_per_sec:-3%"]
+    assert main([*argv, "--markdown", str(summary)]) == 1
+    text = summary.read_text()
+    assert text.startswith("## an earlier step's summary\n")  # appended, never replaced
+    first = text.splitlines()[1]
+    assert first == "### resnet-bench compare: REGRESSION: the gate fails"
+    assert "**run-wide images\\_per\\_sec**" in text or "**run-wide images_per_sec**" in text
+    assert "Cells that changed" not in text  # no cell alone changed
+    assert "<details><summary>All 24 comparisons</summary>" in text
+
+
+def test_history_appends_a_summary_for_the_job(tmp_path):
+    runs = ROOT / "results" / "intel-xeon-emerald-rapids-x2-no-bf16" / "2026-11-28-history"
+    summary = tmp_path / "summary.md"
+    code = main(["history", str(runs), "--metric", "images_per_sec_best", "--markdown", str(summary)])
+    assert code in (0, 1)
+    text = summary.read_text()
+    assert text.startswith("### resnet-bench history: ") and "14 runs" in text
