@@ -509,3 +509,18 @@ def test_a_paired_group_gives_its_fast_precision_more_rounds(tmp_path):
     assert speedup["pairs"] <= min(f32["pairs"], bf16["pairs"])  # the rounds both ran in
     assert len(speedup["samples_s"][0]) == len(speedup["samples_s"][1]) == speedup["pairs"]
     assert speedup["ratio_ci_low"] <= speedup["ratio"] <= speedup["ratio_ci_high"]
+
+
+def test_warm_up_goes_on_until_the_step_time_is_steady():
+    from resnet.engine.kinds.case import WARMUP_MAX_STEPS, steady, warm_up
+
+    slow_start = iter([1.0, 0.7, 0.52, 0.5, 0.5, 0.5, 0.5])
+    times, settled = warm_up(lambda: next(slow_start), 1)
+    assert settled and times == [1.0, 0.7, 0.52, 0.5, 0.5, 0.5] and steady(times)
+    # Fast but never steady: stops at the step cap and says so.
+    jumpy = iter([0.01 * 1.1**i for i in range(100)])  # every step 10% slower than the last
+    times, settled = warm_up(lambda: next(jumpy), 1)
+    assert not settled and len(times) == WARMUP_MAX_STEPS
+    # Slow steps stop at the time cap.
+    times, settled = warm_up(lambda: 3.0 if not settled else 0.0, 1)
+    assert len(times) == 2 and sum(times) >= 5.0

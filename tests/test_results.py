@@ -433,3 +433,12 @@ def test_one_run_needs_no_run_column_in_its_drift_table():
     assert len(table) >= 1 and "run" not in table.index.names
     two = load([runs / f"quick-{r}.json" for r in "ab"])
     assert "run" in drift_table(two).index.names  # two runs: which one drifted matters
+
+
+def test_an_interval_from_too_few_steps_is_marked_indicative():
+    from resnet.analysis.tables import figure
+
+    row = pd.Series({"status": "ok", "images_per_sec": 45.7, "images_per_sec_ci_low": 45.7,
+                     "images_per_sec_ci_high": 49.3, "rounds": 3})  # fmt: skip
+    assert figure(row, "images_per_sec", flagged=False) == "45.7 [45.7, 49.3] n=3*"
+    assert figure(row.replace(3, 12), "images_per_sec", flagged=False).endswith("n=12")

@@ -146,7 +146,13 @@ def smoke_shape(path: str | os.PathLike) -> dict:
 #: What was added on purpose since the snapshot: the driver skeleton gives every row its wall
 #: time; every row has the peak's source and analytic figure (the fastest matrix product).
 ADDED = {"build": {"wall_s"}, "goal": {"wall_s"}}
-NEW_FIELDS = {"device_peak_source", "device_peak_analytic_tflops"}
+NEW_FIELDS = {
+    "device_peak_source",
+    "device_peak_analytic_tflops",
+    "warmup_steps",
+    "warmup_s",
+    "warmup_steady",
+}
 #: Tables that appear only when the machine did something (a case measured while it
 #: drifted more than 10%), not because of the code.
 DATA_DEPENDENT = {"drift"}

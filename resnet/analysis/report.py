@@ -31,7 +31,8 @@ INTERVALS_NOTE = (
     "disagree beyond their own noise (Kruskal-Wallis, 1% level, and more than 5% apart). "
     "'drift': the machine ran more than 10% off its run's median speed (the drift probe) "
     "while the case was measured. Paired ratios come from models stepped alternately in one "
-    "process; 'no difference' means the ratio's 95% interval contains 1."
+    "process; 'no difference' means the ratio's 95% interval contains 1. An interval with n "
+    "marked * comes from fewer steps than a 95% interval of the median needs (6): indicative only."
 )
 UTILIZATION_NOTE = (
     "Utilization is the counted multiply-accumulates per second over the device's peak: the fastest "

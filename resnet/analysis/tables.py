@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from resnet.schema import AXES, OURS_FOR, SCENARIO_METRIC, SCENARIOS
+from resnet.stats import percentile_min_samples
 
 #: What a configuration is, besides its version and batch size: the machine, the run
 #: (only where needed to keep runs apart) and every other case axis.
@@ -83,7 +84,9 @@ def figure(row: pd.Series, column: str, digits: int = 1, flagged: bool = True) -
     if _num(lo) and _num(hi):
         text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
         if _num(row.get("rounds")):
-            text += f" n={int(row['rounds'])}"
+            steps = int(row["rounds"])
+            # Fewer steps than a distribution-free 95% interval of the median needs: indicative.
+            text += f" n={steps}" + ("*" if steps < percentile_min_samples(50) else "")
     return " ".join([text, *marks])
 
 

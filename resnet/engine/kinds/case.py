@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from resnet.engine.errors import CaseFailure
@@ -116,6 +117,33 @@ def _probe(worker: WorkerClient, series: list[list[float]]) -> None:
         pass  # a probe that cannot run leaves no reading; the case itself may still run
 
 
+#: Warm-up goes on until the step time is steady: the median of the last STEADY_STEPS steps
+#: within STEADY_TOLERANCE of the median of the STEADY_STEPS before them, at most
+#: WARMUP_MAX_STEPS steps or WARMUP_MAX_S seconds of steps (then the case says it was not).
+STEADY_STEPS = 2
+STEADY_TOLERANCE = 0.05
+WARMUP_MAX_STEPS = 20
+WARMUP_MAX_S = 5.0
+
+
+def steady(times: list[float]) -> bool:
+    """Whether the last steps ran as fast as the ones before them (within the tolerance)."""
+    k = STEADY_STEPS
+    if len(times) < 2 * k:
+        return False
+    last, before = statistics.median(times[-k:]), statistics.median(times[-2 * k : -k])
+    return before > 0 and abs(last / before - 1) <= STEADY_TOLERANCE
+
+
+def warm_up(step: Callable[[], float], minimum: int) -> tuple[list[float], bool]:
+    """Untimed steps: ``minimum`` of them, then more until the step time is steady (or the
+    cap); returns their times and whether it became steady."""
+    times = [step() for _ in range(minimum)]
+    while not steady(times) and len(times) < WARMUP_MAX_STEPS and sum(times) < WARMUP_MAX_S:
+        times.append(step())
+    return times, steady(times)
+
+
 def windows_of(plan: RunPlan, case: Case) -> int:
     """How many windows ``case`` runs in: ``paired_windows`` for a model that one of
     the run's paired groups also steps, else ``windows``."""
@@ -142,8 +170,11 @@ def _timed(
     worker.call("warm")
     inside: list[float] = []
     warmups = max(settings.warmup_rounds, 1 if settings.min_time else 0)
-    warm = [worker.call("step")["seconds"] for _ in range(warmups)]
-    timed = rounds_for(settings.rounds, settings.min_time, statistics.median(warm) if warm else 0.0)
+    warm, settled = warm_up(lambda: worker.call("step")["seconds"], warmups)
+    row.update(warmup_steps=len(warm), warmup_s=sum(warm), warmup_steady=settled)
+    # The rounds are planned from the steady steps, not the slow first ones.
+    recent = warm[-STEADY_STEPS:] if warm else []
+    timed = rounds_for(settings.rounds, settings.min_time, statistics.median(recent) if recent else 0.0)
     series: list[list[float]] = []
     _probe(worker, series)
     row["window_started"] = [time.time()]
@@ -309,6 +340,9 @@ def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]
                  "energy_source", "threads", "replicas_in_sync", "device_peak_source",
                  "device_peak_analytic_tflops"):  # fmt: skip
         row[name] = first.get(name)
+    row["warmup_steps"] = max((w.get("warmup_steps") or 0 for w in windows), default=None)
+    row["warmup_s"] = max((w.get("warmup_s") or 0.0 for w in windows), default=None)
+    row["warmup_steady"] = all(w.get("warmup_steady") is not False for w in windows)
     row.update(metrics_from_times(case, pooled, row["gmacs_per_image"]))
     row.update(
         compile_s=median_of("compile_s"),
