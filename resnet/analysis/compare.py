@@ -65,6 +65,14 @@ class Threshold:
         """Whether a change (percent) goes past the limit in its direction."""
         return change_pct < self.limit if self.limit < 0 else change_pct > self.limit
 
+    def verdict(self, change_pct: float, real: bool) -> str:
+        """regression (a real change past the limit), within noise (past it, not real),
+        improvement (real and as large the good way), or ok."""
+        if self.crossed(change_pct):
+            return "regression" if real else "within noise"
+        better = (change_pct > 0) == (METRICS[self.metric] == "higher")
+        return "improvement" if better and real and abs(change_pct) > abs(self.limit) else "ok"
+
 
 def parse_threshold(text: str) -> Threshold:
     """``images_per_sec:-5%`` -> Threshold; raises CompareError when malformed."""
@@ -237,7 +245,6 @@ def compare(
             change = 100 * (vn - vb) / abs(vb)
             cell = _sample_change(rb, rn, t.metric, spread) if t.metric in TIMED else None
             family = _sample_change(rb, rn, t.metric, spread, familywise) if cell is not None else None
-            higher = METRICS[t.metric] == "higher"
             if cell is not None and family is not None:
                 differs = cell[1] > 0 or cell[2] < 0  # the per-cell 95% interval excludes zero
                 _, lo, hi, rule = family
@@ -250,12 +257,7 @@ def compare(
                 why = "not a median" if sampled else "no samples"
                 rule = f"{BAND_RULE} ({why})" if t.metric in TIMED else "exact"
                 interval = f"+-{noise:.2f}"
-            if t.crossed(change):
-                verdict = "regression" if real else "within noise"
-            elif (change > 0) == higher and real and abs(change) > abs(t.limit):
-                verdict = "improvement"
-            else:
-                verdict = "ok"
+            verdict = t.verdict(change, real)
             entry = _entry(case_id, t.metric, round(vb, 3), round(vn, 3), verdict, rule, differs=differs)
             entry.update(change_pct=round(change, 2), interval_pct=interval, threshold_pct=t.limit)
             rows.append(entry)
@@ -323,14 +325,7 @@ def run_wide(
         noise = [_cell_sd(b.loc[i], n.loc[i], t.metric, spread) for i in kept]
         ratio, low, high = run_wide_change(logs.tolist(), machine, noise)
         change, lo, hi = (100 * (x - 1) for x in (ratio, low, high))
-        real = lo > 0 or hi < 0
-        higher = METRICS[t.metric] == "higher"
-        if t.crossed(change):
-            verdict = "regression" if real else "within noise"
-        elif (change > 0) == higher and real and abs(change) > abs(t.limit):
-            verdict = "improvement"
-        else:
-            verdict = "ok"
+        verdict = t.verdict(change, lo > 0 or hi < 0)
         rows.append(
             {
                 "metric": t.metric,
