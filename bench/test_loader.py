@@ -11,6 +11,7 @@ def many_runs(tmp_path_factory):
 
 
 def test_load_1000_files(benchmark, many_runs):
+    benchmark.group = "loader"
     df = benchmark.pedantic(load, args=(many_runs,), rounds=3, iterations=1)
     benchmark.extra_info.update(case_id="load-1000x100", kind="loader", status="ok", rows=len(df))
     assert len(df) == 100_000

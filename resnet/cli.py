@@ -261,14 +261,28 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def _new_changes(df, table, threshold) -> list[str]:
-    """Changes that begin at their machine's latest run and cross the threshold."""
-    if threshold is None or table.empty:
+    """Changes that begin at their machine's latest run and cross the threshold: a case's
+    change point, or the run-wide verdict of the latest run against the one before it (the
+    gate's rule: a small change of every case that no case alone shows)."""
+    from resnet.analysis.compare import run_wide
+
+    if threshold is None:
         return []
     latest = df.sort_values("run").groupby("machine")["run"].last().to_dict()
     out = []
     for _, row in table.iterrows():
         if row["run"] == latest.get(row["machine"]) and threshold.crossed(row["change_pct"]):
             out.append(f"{row['case_id']} on {row['machine']}: {row['change_pct']:+.1f}% ({row['status']})")
+    for machine, group in df.groupby("machine"):
+        runs = list(dict.fromkeys(group.sort_values("run", kind="stable")["run"]))
+        if len(runs) < 2:
+            continue
+        wide = run_wide(group[group["run"] == runs[-2]], group[group["run"] == runs[-1]], [threshold])
+        for _, line in wide[wide["verdict"] == "regression"].iterrows() if not wide.empty else []:
+            out.append(
+                f"run-wide {line['metric']} on {machine}: {line['change_pct']:+.2f}% {line['interval_pct']} "
+                f"over {line['cells']} cases against the run before"
+            )
     return out
 
 

@@ -178,3 +178,40 @@ def test_history_appends_a_summary_for_the_job(tmp_path):
     assert code in (0, 1)
     text = summary.read_text()
     assert text.startswith("### resnet-bench history: ") and "14 runs" in text
+
+
+def test_historys_newest_run_is_checked_run_wide(tmp_path, capsys):
+    from tests.test_results import _row, make_run
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    versions = ("v1", "v1.5", "v2")
+    for i, factor in enumerate((1.0, 1.01, 0.99, 1.0, 0.95)):  # the newest run: 5% slower in every case
+        rows = [_row(v, "inference", bs, ips=10.0 * bs * factor * (1 + 0.001 * j))
+                for j, (v, bs) in enumerate((v, bs) for v in versions for bs in (1, 2, 4, 8))]  # fmt: skip
+        path = make_run(folder / f"run{i}.json", rows)
+        data = json.loads(path.read_text())
+        data["datetime"] = f"2026-12-0{i + 1}T10:00:00"
+        path.write_text(json.dumps(data))
+    assert main(["history", str(folder), "--fail-on-new", "images_per_sec:-3%"]) == 1
+    out = capsys.readouterr().out
+    assert "NEW CHANGE at the latest run: run-wide images_per_sec" in out and "over 12 cases" in out
+
+
+def test_the_throughput_table_shows_the_paired_groups_figure_beside_the_cells_own():
+    import pandas as pd
+
+    from resnet.analysis.loading import to_frame
+    from resnet.analysis.tables import throughput_table
+    from resnet.schema import Case, new_row
+
+    case = Case("v1.5", "inference", 32, "float32", "cpu", False)
+    alone = {**new_row(case), "status": "ok", "images_per_sec": 45.7, "images_per_sec_ci_low": 45.7,
+             "images_per_sec_ci_high": 49.3, "rounds": 3, "source": "r.json", "machine": "m"}  # fmt: skip
+    ratio = {**new_row(case, kind="paired"), "status": "ok", "comparison": "version", "numerator": "v1.5",
+             "denominator": "v1", "case_id": "paired-inference-bs32-cpu-float32-v1.5/v1", "source": "r.json",
+             "machine": "m", "samples_s": [[0.64 + 0.001 * i for i in range(48)], [0.6] * 48]}  # fmt: skip
+    table = throughput_table(to_frame([alone, ratio]))
+    cell = table.iloc[0]["bs 32"]
+    assert cell.startswith("48.2 [") and "n=48 paired (alone: 45.7 [45.7, 49.3] n=3*)" in cell
+    assert isinstance(table, pd.DataFrame)

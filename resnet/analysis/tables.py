@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from resnet.schema import AXES, OURS_FOR, SCENARIO_METRIC, SCENARIOS
@@ -101,9 +102,59 @@ def _by_batch(frame: pd.DataFrame, column: str, digits: int = 1, flagged: bool =
     return table
 
 
+#: The axes a paired row shares with the plain case of each model it stepped.
+PAIRED_KEYS = ("machine", "run", "mode", "batch_size", "device", "image_size", "backend")
+
+
+def paired_steps(df: pd.DataFrame) -> dict[tuple, list[float]]:
+    """Each model a paired group stepped, by (its axes, version, precision): the step times
+    of every round it ran (the longest sample list its ratio rows hold)."""
+    out: dict[tuple, list[float]] = {}
+    rows = df[(df["kind"] == "paired") & (df["status"] == "ok")] if "kind" in df else df.iloc[0:0]
+    for _, row in rows.iterrows():
+        samples = row.get("samples_s")
+        if not isinstance(samples, list) or len(samples) != 2:
+            continue
+        common = tuple(row.get(k) for k in PAIRED_KEYS)
+        if row["comparison"] == "version":  # numerator and denominator versions, one precision
+            models = [(row["numerator"], row["precision"]), (row["denominator"], row["precision"])]
+        else:  # one version, two precisions
+            models = [(row["version"], row["numerator"]), (row["version"], row["denominator"])]
+        for (version, precision), steps in zip(models, samples, strict=True):
+            key = (*common, version, precision)
+            if isinstance(steps, list) and len(steps) > len(out.get(key, [])):
+                out[key] = [float(t) for t in steps]
+    return out
+
+
 def throughput_table(df: pd.DataFrame) -> pd.DataFrame:
-    """images/s, version x batch size, for each mode, precision and device."""
-    return _by_batch(cases(df), "images_per_sec")
+    """images/s, version x batch size, for each mode, precision and device. A cell that a
+    paired group also timed shows the group's figure (its median over every round, with its
+    distribution-free 95% interval and rounds), the isolated window's figure beside it."""
+    from resnet.stats import order_statistic_interval
+
+    frame = cases(df)
+    paired = paired_steps(df)
+    if not paired or frame.empty:
+        return _by_batch(frame, "images_per_sec")
+    cells = []
+    for _, row in frame.iterrows():
+        key = (*(row.get(k) for k in PAIRED_KEYS), row["version"], row["precision"])
+        steps = paired.get(key) if row["status"] == "ok" and row.get("runtime", "keras") == "keras" else None
+        if not steps:
+            cells.append(figure(row, "images_per_sec"))
+            continue
+        images = row.get("global_batch") or row["batch_size"]
+        low, high = order_statistic_interval(steps)
+        median = float(np.median(steps))
+        text = f"{images / median:.1f}"
+        if math.isfinite(low) and math.isfinite(high):
+            text += f" [{images / high:.1f}, {images / low:.1f}]"
+        cells.append(f"{text} n={len(steps)} paired (alone: {figure(row, 'images_per_sec')})")
+    keys = index_keys(frame, [*CONFIG, "version"], ["batch_size"])
+    table = frame.assign(cell=cells).pivot(index=keys, columns="batch_size", values="cell")
+    table.columns = [f"bs {c}" for c in table.columns]
+    return table
 
 
 def utilization_table(df: pd.DataFrame) -> pd.DataFrame:

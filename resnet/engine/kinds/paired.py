@@ -293,6 +293,9 @@ def run_paired(run: Run, group: PairedGroup, benchmark: Any) -> Outcome:
         return resumed
     t0 = run.start(f"{group.id} ({len(group.members)} models alternating)")
     rows = measure_paired(run, group, benchmark)
+    benchmark.group = group.id  # its rounds in pytest-benchmark's table, a group of their own
+    if getattr(benchmark, "stats", None) is not None:
+        benchmark.stats.group = group.id
     for row in rows:
         run.record(row)
     first = rows[0]
