@@ -148,6 +148,7 @@ def smoke_shape(path: str | os.PathLike) -> dict:
 ADDED = {"build": {"wall_s"}, "goal": {"wall_s"}}
 NEW_FIELDS = {
     "device_peak_source",
+    "above_peak",
     "device_peak_analytic_tflops",
     "warmup_steps",
     "warmup_s",
