@@ -159,11 +159,26 @@ def ensure_dataset(images: int, seed: int = 0, log: Any = None) -> tuple[Path, d
             return folder, stats
         if log is not None:
             log(f"making {images} JPEG images in {folder}")
-        if folder.is_symlink() or folder.is_file():
-            folder.unlink()
-        elif folder.exists():
-            shutil.rmtree(folder)  # an incomplete set of ours, in our own cache
+        if folder.is_symlink() or folder.is_file() or (folder.exists() and not _replaceable(folder)):
+            raise DataError(
+                f"{folder}: holds files make-data did not write; it is left untouched: remove it or set "
+                "RESNET_BENCH_CACHE to another folder"
+            )
+        if folder.exists():
+            shutil.rmtree(folder)  # an incomplete set of ours (its manifest, or an older set's layout)
         return folder, make_dataset(folder, images, seed)
+
+
+#: What a data set holds: a set written before manifests existed has only these.
+SET_ENTRIES = {"jpeg", "tfrecord", "dataset.json"}
+
+
+def _replaceable(folder: Path) -> bool:
+    """Whether a cache entry that is not a complete set may be replaced: it is one of
+    make-data's (its manifest and nothing else), or an older set with only a set's entries."""
+    if read_manifest(folder) is not None:
+        return not foreign_files(folder, "make-data")
+    return {p.name for p in folder.iterdir()} <= SET_ENTRIES
 
 
 def _write(out: Path, images: int, seed: int, classes: int, shards: int) -> dict[str, Any]:

@@ -511,3 +511,15 @@ def test_counted_work_past_the_peak_is_no_utilization(tmp_path):
     assert pd.isna(df.loc[8, "utilization"]) and df.loc[8, "above_peak"] == True  # noqa: E712
     assert df.loc[1, "utilization"] == 0.9 and df.loc[8, "status"] == "ok"
     assert "101" not in utilization_table(df.reset_index()).to_string()
+
+
+def test_a_cache_entry_holding_other_files_is_never_replaced(tmp_path, monkeypatch):
+    from resnet.data import DataError, dataset_dir, ensure_dataset
+
+    monkeypatch.setenv("RESNET_BENCH_CACHE", str(tmp_path / "cache"))
+    folder = dataset_dir(4)
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="left untouched"):
+        ensure_dataset(4)
+    assert (folder / "notes.txt").read_text() == "mine"
