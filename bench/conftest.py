@@ -49,6 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help=SWEEP_FLAGS["--allow-oversubscribe"],
     )
+    group.addoption(
+        "--store",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="URL",
+        help=SWEEP_FLAGS["--store"],
+    )
     group.addoption("--journal", default=None, help=SWEEP_FLAGS["--journal"])
     group.addoption("--resume", action="store_true", help=SWEEP_FLAGS["--resume"])
     group.addoption(
@@ -82,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
             else:
                 print(line, flush=True)
 
+    config.resnet_store = _open_store(config.getoption("store"))
     journal = config.getoption("journal") or default_journal(json_name)
     try:
         config.resnet_sweep = Sweep(
@@ -122,10 +131,52 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _open_store(url: str | None) -> Any:
+    """The store ``--store`` names, opened (made if new) before any case runs, so a wrong
+    URL costs no measurement."""
+    if url is None:
+        return None
+    from resnet.store import Store, StoreError, default_url
+
+    try:
+        return Store(default_url() if url == "default" else url, create=True)
+    except StoreError as err:
+        raise pytest.UsageError(f"--store: {err}") from None
+
+
+def _store_run(config: pytest.Config, sweep: Sweep) -> None:
+    """Add the finished sweep to ``--store``: its JSON when pytest-benchmark wrote one in this
+    session, else its journal (an interrupted sweep's finished cases)."""
+    from resnet.analysis.loading import LoadError, read_run
+
+    store = config.resnet_store
+    json_path = getattr(config.option, "benchmark_json", None)
+    json_file = Path(str(json_path)) if json_path else None
+    journal = Path(sweep.journal.path) if sweep.journal is not None else None
+    if json_file is not None and json_file.is_file() and json_file.stat().st_mtime >= sweep.started:
+        source = json_file
+    elif journal is not None and journal.is_file():
+        source = journal
+    else:
+        print("resnet-bench: --store: no finished case to store", flush=True)
+        return
+    try:
+        run_id, new = store.add(read_run(source))
+    except LoadError as err:
+        print(f"resnet-bench: --store: not stored: {err}", flush=True)
+        return
+    finally:
+        store.close()
+    what = "stored as run" if new else "already in the store as run"
+    print(f"resnet-bench: {source} {what} {run_id} ({store.url})", flush=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     sweep = getattr(config, "resnet_sweep", None)
     if sweep is not None:
         sweep.close()
+        if getattr(config, "resnet_store", None) is not None and not config.option.collectonly:
+            _store_run(config, sweep)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -32,15 +32,28 @@ def _out_folder(path: str, command: str, inputs: list[str]) -> Path:
     return check_folder(path, command, inputs)
 
 
-def _load_all(files: list[str], label: str | None = None):
-    """Load what is readable; print one line per unreadable file; return (frame, errors)."""
+def _load_all(files: list[str], label: str | None = None, args: argparse.Namespace | None = None):
+    """Load what is readable (the files, and the store's selected runs with ``--db``); print
+    one line per unreadable file; return (frame, errors)."""
+    import pandas as pd
+
     from resnet.analysis.loading import LoadError, load
+    from resnet.store.commands import db_url, frame_from_db
 
     errors: list[LoadError] = []
+    if args is not None and not files and not db_url(args):
+        raise _Usage("give runs (files) or a store (--db URL)")
     df = load(files, label=label, errors=errors)
     for err in errors:
         print(f"resnet-bench: error: {err}", file=sys.stderr)
+    if args is not None and db_url(args):
+        stored = frame_from_db(args)
+        df = stored if df.empty else pd.concat([df, stored], ignore_index=True)
     return df, errors
+
+
+class _Usage(Exception):
+    """A command line that names no input: one line, exit 2."""
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -48,7 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from resnet.analysis.report import write_report
 
     out = _out_folder(args.out, "report", args.files)
-    df, errors = _load_all(args.files, args.label)
+    df, errors = _load_all(args.files, args.label, args)
     if df.empty:
         return _fail("no readable results; nothing written") if not errors else 2
     path = write_report(df, out, title=args.title, inputs=args.files)
@@ -71,14 +84,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         run_wide,
         run_window_variance,
     )
-    from resnet.analysis.loading import load
     from resnet.outputs import check_file, write_file
     from resnet.stats import relative_sd
 
     thresholds = [parse_threshold(t) for t in (args.fail_on or DEFAULT_THRESHOLDS)]
     if args.out:
         check_file(args.out, COMPARE_CSV_HEADER, [args.base, args.new])
-    base, new = load(args.base), load(args.new)
+    base, new = _compare_side(args, args.base), _compare_side(args, args.new)
     try:
         table = compare(base, new, thresholds, args.allow_machine_mismatch, args.allow_missing)
     except CompareError as err:
@@ -135,6 +147,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _compare_side(args: argparse.Namespace, ref: str):
+    """One side of compare: a file, or with ``--db`` a run of the store (an id, a unique
+    prefix of one, ``latest`` or ``latest~N`` of the selection)."""
+    from resnet.analysis.loading import load
+    from resnet.store import Store
+    from resnet.store.commands import db_url, selection
+    from resnet.store.core import Selection
+
+    if not db_url(args) or Path(ref).exists():
+        return load(ref)
+    store = Store(db_url(args))
+    try:
+        run_id = store.resolve(ref, selection(args))
+        return store.load(Selection(ids=(run_id,)))
+    finally:
+        store.close()
+
+
+def _history_from_db(args: argparse.Namespace):
+    """With ``--db``: the store's selected runs as a history frame; else None (a folder)."""
+    from resnet.store.commands import db_url, frame_from_db, history_frame
+
+    if not db_url(args):
+        if not args.directory:
+            raise _Usage("give a directory of runs or a store (--db URL)")
+        return None
+    return history_frame(frame_from_db(args, samples=args.command == "dashboard"))
+
+
 def _run_wide_line(line) -> str:
     """``run-wide images_per_sec over 24 cells: -5.00% [-5.00, -5.00]: REGRESSION``."""
     verdict = "REGRESSION" if line["verdict"] == "regression" else line["verdict"]
@@ -165,7 +206,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
     out = _out_folder(args.out, "machines", [*args.files, *([args.prices] if args.prices else [])])
     prices = read_prices(args.prices) if args.prices else None
-    df, errors = _load_all(args.files)
+    df, errors = _load_all(args.files, None, args)
     if df.empty:
         return 2
     try:
@@ -196,10 +237,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from resnet.analysis.dashboard import write_dashboard
 
     threshold = parse_threshold(args.fail_on)
-    if not Path(args.directory).is_dir():
+    frame = _history_from_db(args)
+    if frame is None and not Path(args.directory).is_dir():
         return _fail(f"{args.directory}: not a directory of runs")
-    out = _out_folder(args.out, "dashboard", [args.directory])
-    path, count, errors = write_dashboard(args.directory, out, threshold)
+    out = _out_folder(args.out, "dashboard", [args.directory] if args.directory else [])
+    path, count, errors = write_dashboard(args.directory, out, threshold, frame)
     for err in errors:
         print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
     print(f"dashboard: {path} ({count} regression(s) marked)")
@@ -219,14 +261,15 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     threshold = parse_threshold(args.fail_on_new) if args.fail_on_new else None
     metric = threshold.metric if threshold else args.metric
-    if not Path(args.directory).is_dir():
+    frame = _history_from_db(args)
+    if frame is None and not Path(args.directory).is_dir():
         return _fail(f"{args.directory}: not a directory of runs")
     if metric not in METRICS:
         return _fail(f"--metric {metric!r} is not a figure with a direction; valid: {', '.join(METRICS)}")
     if args.out:
-        check_file(args.out, HISTORY_CSV_HEADER, [args.directory])
+        check_file(args.out, HISTORY_CSV_HEADER, [args.directory] if args.directory else [])
     errors: list[LoadError] = []
-    df = load_history(args.directory, errors)
+    df = load_history(args.directory, errors) if frame is None else frame
     for err in errors:
         print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
     if df.empty:
@@ -397,7 +440,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise OutputError(
                 f"--out {out}: exists and is not an export of this format; it is left untouched"
             )
-    df, errors = _load_all(args.files)
+    df, errors = _load_all(args.files, None, args)
     if df.empty:
         return 2
     text = export(df, args.format)
@@ -444,17 +487,21 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from resnet.store.commands import add_db_options, add_store_parser
+
     parser = _Parser(prog="resnet-bench", description="ResNet-50 v1/v1.5/v2 benchmark tools")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     rep = sub.add_parser("report", help="tables, plots and an HTML report from runs")
-    rep.add_argument("files", nargs="+", help="pytest-benchmark JSON files or .jsonl journals")
+    rep.add_argument("files", nargs="*", help="pytest-benchmark JSON files or .jsonl journals")
+    add_db_options(rep)
     rep.add_argument("--out", required=True, help="directory to write the report into")
     rep.add_argument("--label", default=None, help="machine label for every row (default: derived)")
     rep.add_argument("--title", default="ResNet benchmark report")
     rep.set_defaults(fn=cmd_report)
     cmp = sub.add_parser("compare", help="regression gate: compare two runs of one machine")
-    cmp.add_argument("base", help="the baseline run (JSON or journal)")
-    cmp.add_argument("new", help="the run to check")
+    cmp.add_argument("base", help="the baseline run (JSON or journal; with --db: a run id, latest~1)")
+    cmp.add_argument("new", help="the run to check (with --db: a run id, latest)")
+    add_db_options(cmp)
     cmp.add_argument(
         "--fail-on",
         action="append",
@@ -474,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.set_defaults(fn=cmd_compare)
     mac = sub.add_parser("machines", help="procurement: compare machines, with prices")
-    mac.add_argument("files", nargs="+", help="runs (JSON or journals) of one or more machines")
+    mac.add_argument("files", nargs="*", help="runs (JSON or journals) of one or more machines")
+    add_db_options(mac)
     mac.add_argument("--reference", default=None, help="machine label to compare against")
     mac.add_argument(
         "--prices", default=None, help="CSV: machine, price_per_hour and/or purchase_price, years"
@@ -482,7 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     mac.add_argument("--out", required=True, help="directory for machines.md/.csv/.html and charts")
     mac.set_defaults(fn=cmd_machines)
     dash = sub.add_parser("dashboard", help="static HTML dashboard over a directory of runs")
-    dash.add_argument("directory", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)")
+    dash.add_argument(
+        "directory", nargs="?", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)"
+    )
+    add_db_options(dash)
     dash.add_argument("--out", required=True, help="directory for index.html")
     dash.add_argument(
         "--fail-on",
@@ -492,7 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.set_defaults(fn=cmd_dashboard)
     his = sub.add_parser("history", help="change points over a directory of runs (CI gate on the latest)")
-    his.add_argument("directory", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)")
+    his.add_argument(
+        "directory", nargs="?", help="directory of runs (e.g. .benchmarks/ from --benchmark-autosave)"
+    )
+    add_db_options(his)
     his.add_argument(
         "--metric", default="images_per_sec", help="the figure to follow (default images_per_sec)"
     )
@@ -525,7 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     idx.add_argument("--out", default=None, help="where to write it (default: DIRECTORY/README.md)")
     idx.set_defaults(fn=cmd_index)
     exp = sub.add_parser("export", help="a run for Bencher, github-action-benchmark, CSV or OpenMetrics")
-    exp.add_argument("files", nargs="+", help="runs (JSON or journals)")
+    exp.add_argument("files", nargs="*", help="runs (JSON or journals)")
+    add_db_options(exp)
     exp.add_argument(
         "--format",
         required=True,
@@ -538,6 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt = sub.add_parser("options", help="the options reference of pytest bench (docs/options.md)")
     opt.add_argument("--out", default=None, help="write it there (default: print it)")
     opt.set_defaults(fn=cmd_options)
+    add_store_parser(sub)
     ver = sub.add_parser("versions", help="list the versions")
     ver.set_defaults(fn=cmd_versions)
     return parser
@@ -549,11 +605,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from resnet.analysis.loading import LoadError
     from resnet.analysis.procurement import PriceError
     from resnet.outputs import OutputError
+    from resnet.store import StoreError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (LoadError, CompareError, PriceError, OutputError) as err:
+    except (LoadError, CompareError, PriceError, OutputError, StoreError) as err:
+        return _fail(str(err))
+    except _Usage as err:
         return _fail(str(err))
     except OSError as err:  # writing an output failed (disk full, permissions, ...)
         return _fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))

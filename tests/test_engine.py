@@ -236,9 +236,18 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
         "--benchmark-json",
         str(out_json),
     ]
-    out = run_bench(*args)
+    store = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    out = run_bench(*args, "--store", store)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "start  v1.5-inference-bs2-float32-cpu-32px" in out.stdout
+    # --store: the run went into the store when the sweep ended, whole, from its JSON.
+    from resnet.analysis.loading import load
+    from resnet.store import Store
+
+    (stored,) = Store(store).runs()
+    assert f"{out_json} stored as run {stored['id']}" in out.stdout and stored["cases"] == 2
+    pd_frame = Store(store).load()
+    assert sorted(pd_frame["case_id"]) == sorted(load(out_json)["case_id"])
     assert "finish v1.5-inference-bs2-float32-cpu-32px" in out.stdout
     data = json.loads(out_json.read_text())
     (bench,) = data["benchmarks"]

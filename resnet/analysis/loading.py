@@ -8,10 +8,13 @@ and the axes' defaults they were written without.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +254,8 @@ def _step_stats(row: dict[str, Any]) -> dict[str, Any]:
             step_q1_s=float(q1),
             step_q3_s=float(q3),
         )
+    for key in STAT_KEYS:  # every row has the steps' statistics, empty when unknown
+        row.setdefault(f"step_{key}_s", None)
     return row
 
 
@@ -284,22 +289,64 @@ def _rows_from_journal(path: Path, label: str | None) -> list[dict[str, Any]]:
     return _unique_cases(path, list(rows.values()))
 
 
-def load_file(path: str | os.PathLike, label: str | None = None) -> list[dict[str, Any]]:
-    """The rows of one JSON file or journal; raises LoadError with a one-line problem."""
+@dataclass
+class RunFile:
+    """One run as read from its file: its rows (checked), the SHA-256 of the file's bytes
+    (the run's identity in a store: the same file added twice is one run), and what the run
+    shares: machine facts (with its machine file's, if filed under one), commit, date,
+    profile and backend."""
+
+    path: Path
+    rows: list[dict[str, Any]]
+    digest: str
+    machine_info: dict[str, Any]
+    commit_info: dict[str, Any]
+    datetime: str | None
+    profile: str | None
+    backend: str | None
+
+
+def read_run(path: str | os.PathLike, label: str | None = None) -> RunFile:
+    """One JSON file or journal, read and checked; raises LoadError with a one-line problem."""
     p = Path(path)
     if not p.exists():
         raise LoadError(p, "no such file")
     if p.is_dir():
         raise LoadError(p, "is a directory, not a results file")
+    raw = p.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
     if p.name.endswith(".jsonl"):
-        return _rows_from_journal(p, label)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise LoadError(p, "not JSON (not text)") from None
-    except json.JSONDecodeError as err:
-        raise LoadError(p, f"not JSON ({err.msg} at line {err.lineno})") from None
-    return _rows_from_json(p, data, label)
+        rows = _rows_from_journal(p, label)
+        header = read_journal(p).header or {}
+        section: dict[str, Any] = header
+        info, commit, when = header.get("machine_info"), header.get("commit_info"), header.get("datetime")
+    else:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LoadError(p, "not JSON (not text)") from None
+        except json.JSONDecodeError as err:
+            raise LoadError(p, f"not JSON ({err.msg} at line {err.lineno})") from None
+        rows = _rows_from_json(p, data, label)
+        section = data.get("resnet_bench") if isinstance(data.get("resnet_bench"), dict) else {}
+        info, commit, when = data.get("machine_info"), data.get("commit_info"), data.get("datetime")
+    info = _with_machine_file(p, info if isinstance(info, dict) else {})
+    backend = section.get("backend") or info.get("keras_backend")
+    return RunFile(
+        path=p,
+        rows=rows,
+        digest=digest,
+        machine_info=info,
+        commit_info=commit if isinstance(commit, dict) else {},
+        datetime=when if isinstance(when, str) else None,
+        profile=section.get("profile") if isinstance(section.get("profile"), str) else None,
+        backend=backend if isinstance(backend, str) else None,
+    )
+
+
+def load_file(path: str | os.PathLike, label: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one JSON file or journal; raises LoadError with a one-line problem."""
+    return read_run(path, label).rows
 
 
 def _run_names(sources: pd.Series) -> pd.Series:
@@ -312,16 +359,27 @@ def _run_names(sources: pd.Series) -> pd.Series:
     return sources.map(lambda s: s if stems[s] in clash else stems[s])
 
 
-def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows -> DataFrame with every schema field as a column, identity and axes first."""
+def to_frame(rows: list[dict[str, Any]], speeds: bool = True) -> pd.DataFrame:
+    """Rows -> DataFrame with every schema field as a column, identity and axes first.
+    ``speeds``: derive the drift monitor's columns from the probe series (False: the rows
+    carry them, as a store read without samples does)."""
     df = pd.DataFrame(rows)
     columns = [*SOURCE_COLUMNS, *FIELDS]
-    for col in columns:
-        if col not in df.columns:
-            df[col] = None
+    missing = [col for col in columns if col not in df.columns]
+    if missing:
+        df = pd.concat([df, pd.DataFrame(None, index=df.index, columns=missing, dtype=object)], axis=1)
+    for col in df.columns:  # a key a row lacks reads as None, as an empty one does
+        empty = df[col].isna()
+        if df[col].dtype == object and empty.any():
+            df[col] = df[col].where(~empty, None)
+        elif len(df) and empty.all():
+            df[col] = pd.Series([None] * len(df), index=df.index, dtype=object)
     if len(df):
         df["run"] = _run_names(df["source"].astype(str))
-        _machine_speed(df)
+        if speeds:
+            _machine_speed(df)
+        for col in ("machine_speed_rel", "drifted"):  # one dtype whichever way they came
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df[[*columns, *[c for c in df.columns if c not in columns]]]
 
 
@@ -371,14 +429,23 @@ def load(
     label: str | None = None,
     errors: list[LoadError] | None = None,
 ) -> pd.DataFrame:
-    """One row per case from pytest-benchmark JSON files and journals.
+    """One row per case from pytest-benchmark JSON files and journals, or every run of a
+    results store given by its URL (``sqlite:///PATH``, ``postgresql://...``: resnet.store).
 
     Args:
-        paths: one path or several (the same file given twice is read once).
+        paths: one path or several (the same file given twice is read once), or a store's URL.
         label: machine label for every row (default: derived from machine_info).
         errors: if given, unreadable files are appended here and skipped;
             otherwise the first one raises LoadError.
     """
+    if isinstance(paths, str) and re.match(r"^[a-z][a-z0-9+]*://", paths):
+        from resnet.store import Store
+
+        store = Store(paths)
+        try:
+            return store.load()
+        finally:
+            store.close()
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rows: list[dict[str, Any]] = []

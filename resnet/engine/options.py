@@ -402,6 +402,9 @@ SWEEP_FLAGS: dict[str, str] = {
     "--journal": "journal path (default: next to --benchmark-json)",
     "--resume": "skip cases already in the journal",
     "--case-timeout": "seconds one case may take (default 1800)",
+    "--store": "when the sweep ends, add its run to a results store: `--store` alone is RESNET_BENCH_DB "
+    "or sqlite:///.benchmarks/resnet-bench.sqlite, `--store URL` names one; an interrupted sweep's "
+    "finished cases go in from its journal",
 }
 
 

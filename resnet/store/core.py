@@ -1,0 +1,414 @@
+"""The store: opening it (URL, locking, migrations), adding, listing, removing and reading runs."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from resnet.analysis.loading import SOURCE_COLUMNS, RunFile, to_frame
+from resnet.store.tables import (
+    SAMPLE_FIELDS,
+    SCHEMA_VERSION,
+    StoreVersionError,
+    Tables,
+    case_columns,
+    migrate,
+    stored_version,
+)
+
+DEFAULT_URL = "sqlite:///.benchmarks/resnet-bench.sqlite"
+#: How long a writer waits for another's lock before giving up (SQLite's busy timeout).
+BUSY_TIMEOUT_MS = 60_000
+#: Run-level columns the loader adds to every row, stored once per run.
+RUN_FACTS = frozenset(SOURCE_COLUMNS)
+#: An advisory-lock key for PostgreSQL migrations (any constant; "rnbench").
+_PG_LOCK = 0x726E62656E6368
+
+
+class StoreError(ValueError):
+    """A store that cannot be used as asked: one line saying what and what is valid."""
+
+
+def default_url() -> str:
+    """``RESNET_BENCH_DB``, else the SQLite file beside pytest-benchmark's storage."""
+    return os.environ.get("RESNET_BENCH_DB") or DEFAULT_URL
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` names a database (``sqlite:///...``, ``postgresql://...``)."""
+    return bool(re.match(r"^[a-z][a-z0-9+]*://", text))
+
+
+def _engine_url(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(
+            f"{url!r} is not a database URL; valid: sqlite:///PATH or postgresql://USER@HOST/DB"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"{url!r}: a store is SQLite or PostgreSQL, not {backend!r}")
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the postgres extra
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise StoreError(f"{url!r}: a store is a file (sqlite:///PATH), not an in-memory database")
+    return parsed
+
+
+class Store:
+    """A results store at ``url``; ``create``: make it (and migrate it) if needed, else a
+    missing SQLite file is a StoreError (a reader never makes an empty store)."""
+
+    def __init__(self, url: str | None = None, create: bool = False) -> None:
+        self.url = url or default_url()
+        parsed = _engine_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            path = Path(parsed.database or "")
+            if not path.exists():
+                if not create:
+                    raise StoreError(f"no store at {path} (add runs with: resnet-bench store add PATH...)")
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise StoreError(
+                    "a PostgreSQL store needs psycopg: pip install 'resnet-bench[postgres]'"
+                ) from None
+            self.engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+        self.tables = Tables()
+        try:
+            self._open(create)
+        except sa.exc.OperationalError as err:
+            raise StoreError(f"cannot open the store {self.url}: {_first_line(err)}") from None
+        except StoreVersionError as err:
+            raise StoreError(f"{self.url}: {err}") from None
+
+    def _open(self, create: bool) -> None:
+        with self.engine.connect() as conn:
+            version = stored_version(conn)
+            have = (
+                {c["name"] for c in sa.inspect(conn).get_columns("cases")}
+                if version == SCHEMA_VERSION
+                else set()
+            )
+        if version == SCHEMA_VERSION and set(case_columns()) <= have:
+            return
+        if version == 0 and not create:
+            raise StoreError(
+                f"{self.url} holds no resnet-bench store (add runs with: resnet-bench store add)"
+            )
+        with self.writing() as conn:
+            migrate(conn)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """One write transaction holding the store's write lock (SQLite: BEGIN IMMEDIATE;
+        PostgreSQL: a transaction with an advisory lock for schema changes)."""
+        with self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+                yield conn
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.engine.dispose()
+
+    # -- adding ------------------------------------------------------------------
+    def add(self, run: RunFile) -> tuple[str, bool]:
+        """Add one run, whole or not at all; returns (its id, whether it was new). A run
+        already there (same digest) is left as it is."""
+        run_id = run.digest[:12]
+        cases, samples = _case_rows(run, run_id)
+        first = run.rows[0]
+        with self.writing() as conn:
+            if conn.execute(
+                sa.select(self.tables.runs.c.id).where(self.tables.runs.c.digest == run.digest)
+            ).first():
+                return run_id, False
+            machine_id = self._machine(conn, first, run.machine_info)
+            commit = run.commit_info
+            conn.execute(
+                self.tables.runs.insert().values(
+                    id=run_id,
+                    digest=run.digest,
+                    machine_id=machine_id,
+                    datetime=run.datetime,
+                    commit=commit.get("id"),
+                    branch=commit.get("branch") if isinstance(commit.get("branch"), str) else None,
+                    dirty=commit.get("dirty") if isinstance(commit.get("dirty"), bool) else None,
+                    backend=run.backend,
+                    profile=run.profile,
+                    versions=json.dumps(run.machine_info.get("versions") or {}, sort_keys=True),
+                    source=first["source"],
+                    cpu_cores=first.get("cpu_cores"),
+                    cases=len(cases),
+                    added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                )
+            )
+            for start in range(0, len(cases), 500):
+                conn.execute(self.tables.cases.insert(), cases[start : start + 500])
+                _pause_for_tests()
+            for start in range(0, len(samples), 2000):
+                conn.execute(self.tables.samples.insert(), samples[start : start + 2000])
+        return run_id, True
+
+    def _machine(self, conn: sa.Connection, row: dict[str, Any], info: dict[str, Any]) -> int:
+        """The machine's id, added if new (one per label and identity)."""
+        machines = self.tables.machines
+        label, identity = row["machine"], row.get("machine_identity") or "{}"
+        where = (machines.c.label == label) & (machines.c.identity == identity)
+        found = conn.execute(sa.select(machines.c.id).where(where)).scalar()
+        if found is not None:
+            return int(found)
+        gpus = [g for g in info.get("gpus") or [] if isinstance(g, dict)]
+        values = {
+            "label": label,
+            "slug": re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-"),
+            "identity": identity,
+            "cpu_model": info.get("cpu_model") if isinstance(info.get("cpu_model"), str) else None,
+            "cpu_cores": row.get("cpu_cores"),
+            "gpu_model": gpus[0].get("name") if gpus else None,
+            "gpu_count": len(gpus),
+            "memory_gb": info.get("memory_gb") if isinstance(info.get("memory_gb"), (int, float)) else None,
+            "facts": json.dumps(
+                {k: v for k, v in info.items() if k != "cpu_flags"}, sort_keys=True, default=str
+            ),
+        }
+        insert = _insert(self.dialect, machines).values(**values).on_conflict_do_nothing()
+        conn.execute(insert)
+        return int(conn.execute(sa.select(machines.c.id).where(where)).scalar_one())
+
+    # -- listing and removing ---------------------------------------------------------
+    def runs(self, selection: Selection | None = None) -> list[dict[str, Any]]:
+        """The runs, oldest first (by date, then id), each with its machine, as dicts."""
+        runs, machines = self.tables.runs, self.tables.machines
+        query = sa.select(
+            runs.c.id, runs.c.datetime, machines.c.label.label("machine"), machines.c.slug,
+            runs.c.commit, runs.c.branch, runs.c.backend, runs.c.profile, runs.c.cases,
+            runs.c.source, runs.c.added, runs.c.digest,
+        ).join(machines, runs.c.machine_id == machines.c.id)  # fmt: skip
+        query = (selection or Selection()).where(query, runs, machines)
+        with self.engine.connect() as conn:
+            out = [dict(r._mapping) for r in conn.execute(query.order_by(runs.c.datetime, runs.c.id))]
+        last = (selection or Selection()).last
+        return out[-last:] if last else out
+
+    def resolve(self, ref: str, selection: Selection | None = None) -> str:
+        """A run id from a reference: an id (or a unique prefix of one), ``latest`` or
+        ``latest~N`` (the Nth before the newest of the selection)."""
+        runs = self.runs(Selection(**{**(selection or Selection()).__dict__, "last": None}))
+        match = re.fullmatch(r"latest(?:~(\d+))?", ref)
+        if match:
+            back = int(match.group(1) or 0)
+            if back >= len(runs):
+                raise StoreError(f"{ref!r}: the selection holds {len(runs)} run(s)")
+            return runs[-1 - back]["id"]
+        found = [r["id"] for r in runs if r["id"].startswith(ref.lower())]
+        if len(found) != 1:
+            what = "no run" if not found else f"{len(found)} runs ({', '.join(found[:4])})"
+            raise StoreError(
+                f"{ref!r} names {what} in {self.url}; valid: a run id (store list), latest, latest~N"
+            )
+        return found[0]
+
+    def remove(self, run_id: str) -> dict[str, Any]:
+        """Remove one run (its cases and samples); returns what it was."""
+        runs, cases, samples, machines = (
+            self.tables.runs, self.tables.cases, self.tables.samples, self.tables.machines,
+        )  # fmt: skip
+        with self.writing() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise StoreError(f"{run_id!r} is not a run in {self.url}; see: resnet-bench store list")
+            conn.execute(samples.delete().where(samples.c.run_id == run_id))
+            conn.execute(cases.delete().where(cases.c.run_id == run_id))
+            conn.execute(runs.delete().where(runs.c.id == run_id))
+            still = sa.select(runs.c.id).where(runs.c.machine_id == row.machine_id).exists()
+            conn.execute(machines.delete().where((machines.c.id == row.machine_id) & ~still))
+        return dict(row._mapping)
+
+    # -- reading ------------------------------------------------------------------
+    def load(self, selection: Selection | None = None, samples: bool = True) -> pd.DataFrame:
+        """The selected runs' rows as the file loader gives them (one row per case, every
+        schema field a column). ``samples=False`` leaves the step samples and probe series
+        out (history and dashboards need none), which makes reading several times faster."""
+        chosen = self.runs(selection)
+        by_id = {r["id"]: n for n, r in enumerate(chosen)}
+        if not by_id:
+            return to_frame([])
+        cases, runs, machines = self.tables.cases, self.tables.runs, self.tables.machines
+        facts = {}
+        rows: list[tuple[int, int, str, dict[str, Any]]] = []
+        with self.engine.connect() as conn:
+            ids = list(by_id)
+            for start in range(0, len(ids), 400):
+                part = ids[start : start + 400]
+                query = (
+                    sa.select(
+                        runs.c.id,
+                        runs.c.datetime,
+                        runs.c.commit,
+                        runs.c.source,
+                        runs.c.cpu_cores,
+                        machines.c.label,
+                        machines.c.identity,
+                    )
+                    .join(machines, runs.c.machine_id == machines.c.id)
+                    .where(runs.c.id.in_(part))
+                )
+                for r in conn.execute(query):
+                    facts[r.id] = {
+                        "machine": r.label, "run": None, "datetime": r.datetime, "commit": r.commit,
+                        "source": r.source, "cpu_cores": r.cpu_cores, "machine_identity": r.identity,
+                    }  # fmt: skip
+                names = [c.name for c in cases.columns]
+                for r in conn.execute(sa.select(cases).where(cases.c.run_id.in_(part))):
+                    row = dict(zip(names, r, strict=True))
+                    run_id, seq, extra = row.pop("run_id"), row.pop("seq"), row.pop("extra")
+                    if extra:
+                        row.update(json.loads(extra))
+                    rows.append((by_id[run_id], seq, run_id, {**row, **facts[run_id]}))
+            if samples:
+                self._attach_samples(conn, ids, rows)
+        rows.sort(key=lambda item: (item[0], item[1]))
+        return to_frame([r for *_, r in rows], speeds=samples)
+
+    def _attach_samples(self, conn: sa.Connection, ids: list[str], rows: list) -> None:
+        table = self.tables.samples
+        index = {(run_id, r["case_id"]): r for _, _, run_id, r in rows}
+        for start in range(0, len(ids), 400):
+            part = ids[start : start + 400]
+            for run_id, case_id, name, data in conn.execute(
+                sa.select(table.c.run_id, table.c.case_id, table.c.field, table.c.data).where(
+                    table.c.run_id.in_(part)
+                )
+            ):
+                index[(run_id, case_id)][name] = json.loads(data)
+
+
+@dataclass
+class Selection:
+    """Which runs a reader takes: machine (label or slug), branch, a date range (ISO dates,
+    inclusive), run ids, and the last N of what is left."""
+
+    machine: str | None = None
+    branch: str | None = None
+    since: str | None = None
+    until: str | None = None
+    ids: tuple[str, ...] | None = None
+    last: int | None = None
+
+    def where(self, query: sa.Select, runs: sa.Table, machines: sa.Table) -> sa.Select:
+        """``query`` narrowed to the selection (but for ``last``, applied to the ordered list)."""
+        if self.machine:
+            query = query.where((machines.c.label == self.machine) | (machines.c.slug == self.machine))
+        if self.branch:
+            query = query.where(runs.c.branch == self.branch)
+        if self.since:
+            query = query.where(runs.c.datetime >= self.since)
+        if self.until:
+            query = query.where(runs.c.datetime < _day_after(self.until))
+        if self.ids is not None:
+            query = query.where(runs.c.id.in_(list(self.ids)))
+        return query
+
+
+def _day_after(date: str) -> str:
+    """The end of an inclusive ``--until`` date: a date string sorts below its next day."""
+    try:
+        day = dt.date.fromisoformat(date[:10])
+    except ValueError:
+        raise StoreError(f"--until {date!r} is not a date (YYYY-MM-DD)") from None
+    return (day + dt.timedelta(days=1)).isoformat() if len(date) == 10 else date
+
+
+def _case_rows(run: RunFile, run_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A run's rows as ``cases`` and ``samples`` rows; the drift monitor's columns derived
+    once here (per run, as the file loader derives them)."""
+    columns = case_columns()
+    derived = to_frame(run.rows)[["machine_speed_rel", "drifted"]]
+    cases, samples = [], []
+    for seq, row in enumerate(run.rows):
+        out: dict[str, Any] = {
+            **dict.fromkeys(columns),
+            "run_id": run_id,
+            "case_id": row["case_id"],
+            "seq": seq,
+        }
+        extra = {}
+        for key, value in row.items():
+            if key in columns:
+                out[key] = value
+            elif key in SAMPLE_FIELDS:
+                if value is not None:
+                    samples.append(
+                        {"run_id": run_id, "case_id": row["case_id"], "field": key, "data": json.dumps(value)}
+                    )
+            elif key not in RUN_FACTS and key != "case_id":
+                extra[key] = value
+        for key in ("machine_speed_rel", "drifted"):
+            value = derived.iloc[seq][key]
+            out[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+        out["extra"] = json.dumps(extra, sort_keys=True) if extra else None
+        cases.append(out)
+    return cases, samples
+
+
+def _insert(dialect: str, table: sa.Table):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions begin where _sqlite_begin says
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
+
+
+def _pause_for_tests() -> None:
+    """A test's hook: stop mid-add (the transaction open) until killed."""
+    marker = os.environ.get("RESNET_BENCH_STORE_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+        import time
+
+        time.sleep(3600)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
+
+def selection_of(ids: Iterable[str] | None = None, **given: Any) -> Selection:
+    """A Selection from keyword arguments (None: not narrowed)."""
+    return Selection(ids=tuple(ids) if ids is not None else None, **given)
