@@ -2,7 +2,8 @@
 
 import pytest
 
-from resnet.analysis.loading import load, write_synthetic_runs
+from resnet.analysis.loading import load
+from resnet.analysis.synthetic import write_synthetic_runs
 
 
 @pytest.fixture(scope="module")

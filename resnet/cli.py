@@ -165,15 +165,18 @@ def _compare_side(args: argparse.Namespace, ref: str):
         store.close()
 
 
-def _history_from_db(args: argparse.Namespace):
-    """With ``--db``: the store's selected runs as a history frame; else None (a folder)."""
-    from resnet.store.commands import db_url, frame_from_db, history_frame
+def _history_from_db(args: argparse.Namespace, metric: str | None):
+    """With ``--db``: the store's selected runs as a history frame, and (for a history of
+    ``metric``) a reader of the samples it left out; else (None, None): a folder."""
+    from resnet.store.commands import db_url, frame_from_db, history_frame, history_from_store
 
     if not db_url(args):
         if not args.directory:
             raise _Usage("give a directory of runs or a store (--db URL)")
-        return None
-    return history_frame(frame_from_db(args, samples=args.command == "dashboard"))
+        return None, None
+    if metric is None:  # the dashboard compares every pair of runs: it reads them whole
+        return history_frame(frame_from_db(args)), None
+    return history_from_store(args, metric)
 
 
 def _run_wide_line(line) -> str:
@@ -237,7 +240,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from resnet.analysis.dashboard import write_dashboard
 
     threshold = parse_threshold(args.fail_on)
-    frame = _history_from_db(args)
+    frame, _ = _history_from_db(args, None)
     if frame is None and not Path(args.directory).is_dir():
         return _fail(f"{args.directory}: not a directory of runs")
     out = _out_folder(args.out, "dashboard", [args.directory] if args.directory else [])
@@ -261,11 +264,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     threshold = parse_threshold(args.fail_on_new) if args.fail_on_new else None
     metric = threshold.metric if threshold else args.metric
-    frame = _history_from_db(args)
-    if frame is None and not Path(args.directory).is_dir():
-        return _fail(f"{args.directory}: not a directory of runs")
     if metric not in METRICS:
         return _fail(f"--metric {metric!r} is not a figure with a direction; valid: {', '.join(METRICS)}")
+    frame, samples = _history_from_db(args, metric)
+    if frame is None and not Path(args.directory).is_dir():
+        return _fail(f"{args.directory}: not a directory of runs")
     if args.out:
         check_file(args.out, HISTORY_CSV_HEADER, [args.directory] if args.directory else [])
     errors: list[LoadError] = []
@@ -275,7 +278,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if df.empty:
         raise LoadError(args.directory, "no readable runs in this directory")
     try:
-        table, notes = change_points(df, metric, threshold.limit if threshold else None)
+        table, notes = change_points(df, metric, threshold.limit if threshold else None, samples)
     except HistoryUnavailable as err:
         return _fail(str(err))
     runs = df.groupby("machine")["run"].nunique()

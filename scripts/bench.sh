@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: set up, run the benchmark (quick profile unless arguments say otherwise)
-# into results/<machine>/<date-time>-bench/run.json, with its NOTES.md, then its report.
+# into results/<machine>/<date-time>-bench/run.json, with its NOTES.md, and into the results
+# store; then its report and a dashboard over the store.
 #   bash scripts/bench.sh                      # quick profile, 23-24 min on 2 cores
 #   bash scripts/bench.sh --profile smoke      # any `pytest bench` options
 set -euo pipefail
@@ -14,7 +15,8 @@ dir="results/$slug/$(date +%Y-%m-%d-%H%M)-bench"
 mkdir -p "$dir"
 start=$(date +%s)
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider bench --benchmark-json "$dir/run.json" "$@" 2>&1 | tee "$dir/run.log"
+# --store: the run also goes into the results store (RESNET_BENCH_DB, else .benchmarks/resnet-bench.sqlite).
+.venv/bin/python -m pytest -p no:cacheprovider bench --benchmark-json "$dir/run.json" --store "$@" 2>&1 | tee "$dir/run.log"
 status=${PIPESTATUS[0]}
 set -e
 took=$(( $(date +%s) - start ))
@@ -31,4 +33,8 @@ Made by scripts/bench.sh on $(date -u +%Y-%m-%dT%H:%MZ) at commit $(git rev-pars
 NOTES
 echo "benchmark run took $took s; results in $dir/run.json"
 .venv/bin/resnet-bench report "$dir/run.json" --out "$dir/report" --title "ResNet-50 on $slug, $(date +%Y-%m-%d)"
+# Every run the store holds (this machine's earlier ones, a team's): one page.
+if ! .venv/bin/resnet-bench dashboard --db default --out .benchmarks/dashboard; then
+  [ "$status" != 0 ] || status=2
+fi
 exit "$status"

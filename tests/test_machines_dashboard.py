@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,13 @@ def test_dashboard_empty_directory(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["dashboard", str(tmp_path / "empty"), "--out", str(tmp_path / "site")]) == 2
     assert "no readable runs" in capsys.readouterr().err
+
+
+def test_dashboard_marks_a_regression_whose_case_did_not_finish(tmp_path):
+    """A run where a gated case failed (a regression with no figure to mark) still gives a
+    page: the committed Zen 4 quick runs hold one."""
+    from resnet.cli import main
+
+    folder = Path(__file__).resolve().parents[1] / "results" / "amd-epyc-zen-4-x2-avx-512-bf16"
+    assert main(["dashboard", str(folder), "--out", str(tmp_path / "dash")]) == 0
+    assert "regressions" in (tmp_path / "dash" / "index.html").read_text()

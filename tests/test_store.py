@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from resnet.analysis.loading import find_runs, load, read_run, write_synthetic_runs
+from resnet.analysis.loading import find_runs, load, read_run
+from resnet.analysis.synthetic import write_synthetic_runs
 from resnet.cli import main
 from resnet.store import Store, StoreError
 from resnet.store.commands import _run_files

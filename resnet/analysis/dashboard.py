@@ -117,6 +117,8 @@ def write_dashboard(
         bad = regs[(regs["machine"] == machine) & (regs["case_id"] == case_id)]
         for i, r in enumerate(dict.fromkeys(bad["run"])):
             y = done[done["run"] == r][metric]
+            if y.empty:  # the case did not finish in that run: listed below, no point to mark
+                continue
             ax.plot(
                 [runs.index(r)], y, "rx", markersize=12, markeredgewidth=3, label=None if i else "regression"
             )

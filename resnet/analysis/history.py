@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,10 +113,14 @@ def _robust_sigma(values: np.ndarray) -> float:
 
 
 def case_changes(
-    history: pd.DataFrame, metric: str, threshold_pct: float | None = None, seed: int = 0
+    history: pd.DataFrame,
+    metric: str,
+    threshold_pct: float | None = None,
+    seed: int = 0,
+    samples: Callable[[pd.DataFrame], pd.Series] | None = None,
 ) -> tuple[list[Change], list[int]]:
     """The change points of one case's history (rows ordered oldest first) and the
-    indices of runs that are outliers rather than changes."""
+    indices of runs that are outliers rather than changes (``samples``: see change_points)."""
     lib = _e_divisive()
     done = history[history["status"] == "ok"].dropna(subset=[metric]).reset_index(drop=True)
     values = done[metric].astype(float).to_numpy()
@@ -126,19 +131,21 @@ def case_changes(
     bounds = [0, *points, len(values)]
     outliers = [a for a, b in itertools.pairwise(bounds) if b - a == 1 and 0 < a and b < len(values)]
     confirmed = [p for p in points if not any(o in (p, p - 1) for o in outliers) and p < len(values) - 1]
-    changes = [_change(done, values, metric, p, confirmed, lib, seed) for p in confirmed]
     # The newest run alone: a change if it leaves its segment's noise by more than the threshold.
     last = len(values) - 1
     start = max([0, *confirmed])
     segment = values[start:last]
+    newest = False
     if len(segment) >= 3 and last not in confirmed:
         median, sigma = float(np.median(segment)), _robust_sigma(segment)
         change = 100 * (values[last] - median) / median
         big = threshold_pct is None or abs(change) >= abs(threshold_pct)
-        if big and abs(values[last] - median) > 3 * max(sigma, 1e-12):
-            changes.append(
-                _change(done, values, metric, last, [*confirmed, last], lib, seed, confirmed=False)
-            )
+        newest = big and abs(values[last] - median) > 3 * max(sigma, 1e-12)
+    if samples is not None and metric == "images_per_sec" and (confirmed or newest):
+        done = done.assign(samples_s=samples(done))  # read only for a case that changed
+    changes = [_change(done, values, metric, p, confirmed, lib, seed) for p in confirmed]
+    if newest:
+        changes.append(_change(done, values, metric, last, [*confirmed, last], lib, seed, confirmed=False))
     return changes, outliers
 
 
@@ -189,10 +196,18 @@ def _change(
 
 
 def change_points(
-    df: pd.DataFrame, metric: str, threshold_pct: float | None = None
+    df: pd.DataFrame,
+    metric: str,
+    threshold_pct: float | None = None,
+    samples: Callable[[pd.DataFrame], pd.Series] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Every case's change points over a history frame (``loading.load_history``), newest
-    first, and notes: which cases were too short, which runs were outliers."""
+    first, and notes: which cases were too short, which runs were outliers.
+
+    ``samples``: for a frame read without its step samples (a store's), a function giving a
+    case's ``samples_s`` (indexed as its rows); called only for a case with a change point,
+    whose intervals are then computed from them as from the files (the detection reads the
+    figures only)."""
     rows, notes = [], {"too_short": [], "outliers": []}
     for (machine, _backend, case_id), group in df.groupby(["machine", "backend", "case_id"], sort=True):
         group = group.sort_values("run", kind="stable")
@@ -202,7 +217,7 @@ def change_points(
                 f"{case_id} on {machine} ({len(done)} runs; change points need {MIN_RUNS})"
             )
             continue
-        changes, outliers = case_changes(group, metric, threshold_pct)
+        changes, outliers = case_changes(group, metric, threshold_pct, samples=samples)
         rows += [c.as_row() for c in changes]
         runs = done["run"].reset_index(drop=True)
         notes["outliers"] += [f"{case_id} on {machine}: run {runs.iloc[i]}" for i in outliers]

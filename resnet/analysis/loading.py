@@ -28,7 +28,6 @@ from resnet.schema import (
     AXES,
     AXIS_DEFAULTS,
     FIELDS,
-    Case,
     invalid_figures,
     invalid_samples,
     machine_problems,
@@ -359,16 +358,20 @@ def _run_names(sources: pd.Series) -> pd.Series:
     return sources.map(lambda s: s if stems[s] in clash else stems[s])
 
 
-def to_frame(rows: list[dict[str, Any]], speeds: bool = True) -> pd.DataFrame:
-    """Rows -> DataFrame with every schema field as a column, identity and axes first.
-    ``speeds``: derive the drift monitor's columns from the probe series (False: the rows
-    carry them, as a store read without samples does)."""
-    df = pd.DataFrame(rows)
+def to_frame(rows: list[dict[str, Any]] | pd.DataFrame, speeds: bool = True) -> pd.DataFrame:
+    """Rows (or a frame of them, as a store reads them) -> DataFrame with every schema field
+    as a column, identity and axes first. ``speeds``: derive the drift monitor's columns from
+    the probe series (False: the rows carry them, as a store read without samples does)."""
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     columns = [*SOURCE_COLUMNS, *FIELDS]
-    missing = [col for col in columns if col not in df.columns]
+    missing = {col for col in columns if col not in df.columns}
     if missing:
-        df = pd.concat([df, pd.DataFrame(None, index=df.index, columns=missing, dtype=object)], axis=1)
+        added = [col for col in columns if col in missing]
+        nones = np.full((len(df), len(added)), None, dtype=object)
+        df = pd.concat([df, pd.DataFrame(nones, index=df.index, columns=added)], axis=1)
     for col in df.columns:  # a key a row lacks reads as None, as an empty one does
+        if col in missing:
+            continue  # made empty just above
         empty = df[col].isna()
         if df[col].dtype == object and empty.any():
             df[col] = df[col].where(~empty, None)
@@ -399,6 +402,24 @@ def _machine_speed(df: pd.DataFrame) -> None:
             rel = float(np.median(values)) / median
             df.at[i, "machine_speed_rel"] = rel
             df.at[i, "drifted"] = abs(rel - 1) > DRIFT_LIMIT
+
+
+def drift_columns(rows: list[dict[str, Any]]) -> list[tuple[float | None, bool | None]]:
+    """``machine_speed_rel`` and ``drifted`` of one run's rows, as :func:`to_frame` derives
+    them (a store keeps them, for reads that leave the probe series out)."""
+    df = pd.DataFrame(
+        {
+            "run": [0] * len(rows),
+            "device": [r.get("device") for r in rows],
+            "threads": [r.get("threads") for r in rows],
+            "machine_speed_series": [r.get("machine_speed_series") for r in rows],
+        }
+    )
+    _machine_speed(df)
+    return [
+        (None if pd.isna(rel) else float(rel), None if pd.isna(d) else bool(d))
+        for rel, d in zip(df["machine_speed_rel"], df["drifted"], strict=True)
+    ]
 
 
 def identity_conflicts(df: pd.DataFrame) -> list[str]:
@@ -501,48 +522,3 @@ def load_history(directory: str | os.PathLike, errors: list[LoadError]) -> pd.Da
 
     df["run"] = df["datetime"].fillna("") + " " + df["source"].map(name)
     return df.sort_values("run", kind="stable")
-
-
-def write_synthetic_runs(directory: str | os.PathLike, files: int, cases: int) -> list[Path]:
-    """Write ``files`` pytest-benchmark-shaped JSON files of ``cases`` cases each (made-up
-    numbers, for measuring the loader itself; never for results)."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for f in range(files):
-        benchmarks = []
-        for c in range(cases):
-            case = Case(  # every case its own axes: the image size tells them apart
-                ("v1", "v1.5", "v2")[c % 3],
-                ("inference", "training")[c % 2],
-                2 ** (c % 8),
-                "float32",
-                "cpu",
-                False,
-                32 + c,
-            )
-            extra = {
-                **case.to_dict(),
-                "case_id": f"case{c}",
-                "kind": "case",
-                "status": "ok",
-                "images_per_sec": 10.0 + c,
-                "latency_ms_p50": 100.0,
-            }
-            stats = {"median": 0.1, "mean": 0.1, "min": 0.09, "max": 0.12, "iqr": 0.01, "rounds": 5}
-            benchmarks.append(
-                {
-                    "name": f"test_case[case{c}]",
-                    "params": {"case": f"case{c}"},
-                    "extra_info": extra,
-                    "stats": stats,
-                }
-            )
-        path = out / f"{f:04d}_run.json"
-        path.write_text(
-            json.dumps(
-                {"machine_info": {"cpu_model": "synthetic"}, "datetime": f"run{f}", "benchmarks": benchmarks}
-            )
-        )
-        paths.append(path)
-    return paths

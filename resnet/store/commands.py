@@ -83,6 +83,37 @@ def history_frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("run", kind="stable")
 
 
+def history_from_store(args: argparse.Namespace, metric: str) -> tuple[pd.DataFrame, Any]:
+    """A history frame over ``--db`` read as a store allows: the figures a history needs of
+    every run (no samples), the newest two runs of each machine whole (the newest-run check
+    compares them as ``compare`` does), and a function reading a case's step samples for the
+    few cases with a change point."""
+    store = Store(db_url(args))
+    chosen = store.runs(selection(args))
+    if not chosen:
+        raise StoreError(f"{store.url}: no runs match the selection")
+    newest: list[str] = []
+    for machine in dict.fromkeys(r["machine"] for r in chosen):
+        newest += [r["id"] for r in chosen if r["machine"] == machine][-2:]
+    older = Selection(ids=tuple(r["id"] for r in chosen if r["id"] not in newest))
+    light = store.load(older, samples=False, columns=history_columns(metric), keep_ids=True, kinds=["case"])
+    whole = store.load(Selection(ids=tuple(newest)), keep_ids=True, kinds=["case"])
+    frame = whole if light.empty else pd.concat([light, whole], ignore_index=True)
+
+    def samples(group: pd.DataFrame) -> pd.Series:
+        return store.sample_series(group["store_run"], group["case_id"], "samples_s")
+
+    return history_frame(frame), samples
+
+
+def history_columns(metric: str) -> list[str]:
+    """The row fields a history of ``metric`` reads: what names a case and its run, and the
+    metric (with the images it counts and the drift probe)."""
+    from resnet.schema import AXES
+
+    return ["case_id", "kind", "status", *AXES, "global_batch", metric, "machine_speed_gflops"]
+
+
 def _run_files(paths: list[str]) -> tuple[list[RunFile], list[str]]:
     """Every run under ``paths``, read and checked before anything is written: a file named
     that is not a run, or any run that does not load, is a LoadError; a folder's files that

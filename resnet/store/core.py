@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -13,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from resnet.analysis.loading import SOURCE_COLUMNS, RunFile, to_frame
+from resnet.analysis.loading import SOURCE_COLUMNS, RunFile, drift_columns, to_frame
 from resnet.store.tables import (
     SAMPLE_FIELDS,
     SCHEMA_VERSION,
@@ -171,6 +171,12 @@ class Store:
                 conn.execute(self.tables.samples.insert(), samples[start : start + 2000])
         return run_id, True
 
+    def sample_series(self, runs: pd.Series, case_ids: pd.Series, field: str = "samples_s") -> pd.Series:
+        """One sample field of the rows named by their run ids (``store_run``) and case ids,
+        indexed as they are (None where a row kept none): what a reader that left the
+        samples out reads for the few cases it needs them for."""
+        return _sample_series_impl(self, runs, case_ids, field)
+
     def _machine(self, conn: sa.Connection, row: dict[str, Any], info: dict[str, Any]) -> int:
         """The machine's id, added if new (one per label and identity)."""
         machines = self.tables.machines
@@ -247,62 +253,131 @@ class Store:
         return dict(row._mapping)
 
     # -- reading ------------------------------------------------------------------
-    def load(self, selection: Selection | None = None, samples: bool = True) -> pd.DataFrame:
+    def load(
+        self,
+        selection: Selection | None = None,
+        samples: bool | Iterable[str] = True,
+        columns: Iterable[str] | None = None,
+        keep_ids: bool = False,
+        kinds: Iterable[str] | None = None,
+    ) -> pd.DataFrame:
         """The selected runs' rows as the file loader gives them (one row per case, every
-        schema field a column). ``samples=False`` leaves the step samples and probe series
-        out (history and dashboards need none), which makes reading several times faster."""
+        schema field a column, the same frame as ``loading.load`` of their files).
+
+        Args:
+            samples: which sample fields to read (True: all; False: none, the drift columns
+                as the add derived them); a history needs ``samples_s`` only.
+            columns: read only these row fields (the others are empty columns); None: all.
+            keep_ids: keep each row's run id as a ``store_run`` column (for :meth:`sample_series`).
+            kinds: only rows of these kinds (``case``: what a history reads); None: every row.
+        """
         chosen = self.runs(selection)
-        by_id = {r["id"]: n for n, r in enumerate(chosen)}
-        if not by_id:
+        if not chosen:
             return to_frame([])
+        order = {r["id"]: n for n, r in enumerate(chosen)}
+        fields = SAMPLE_FIELDS if samples is True else () if samples is False else tuple(samples)
         cases, runs, machines = self.tables.cases, self.tables.runs, self.tables.machines
-        facts = {}
-        rows: list[tuple[int, int, str, dict[str, Any]]] = []
+        wanted = None if columns is None else {*columns, "kind", "status"}
+        picked = [c for c in cases.columns if c.name in _CASE_KEYS or wanted is None or c.name in wanted]
+        parts, facts, found = [], [], []
+        ids = list(order)
         with self.engine.connect() as conn:
-            ids = list(by_id)
             for start in range(0, len(ids), 400):
                 part = ids[start : start + 400]
                 query = (
                     sa.select(
-                        runs.c.id,
+                        runs.c.id.label("run_id"),
                         runs.c.datetime,
                         runs.c.commit,
                         runs.c.source,
                         runs.c.cpu_cores,
-                        machines.c.label,
-                        machines.c.identity,
+                        machines.c.label.label("machine"),
+                        machines.c.identity.label("machine_identity"),
                     )
                     .join(machines, runs.c.machine_id == machines.c.id)
                     .where(runs.c.id.in_(part))
                 )
-                for r in conn.execute(query):
-                    facts[r.id] = {
-                        "machine": r.label, "run": None, "datetime": r.datetime, "commit": r.commit,
-                        "source": r.source, "cpu_cores": r.cpu_cores, "machine_identity": r.identity,
-                    }  # fmt: skip
-                names = [c.name for c in cases.columns]
-                for r in conn.execute(sa.select(cases).where(cases.c.run_id.in_(part))):
-                    row = dict(zip(names, r, strict=True))
-                    run_id, seq, extra = row.pop("run_id"), row.pop("seq"), row.pop("extra")
-                    if extra:
-                        row.update(json.loads(extra))
-                    rows.append((by_id[run_id], seq, run_id, {**row, **facts[run_id]}))
-            if samples:
-                self._attach_samples(conn, ids, rows)
-        rows.sort(key=lambda item: (item[0], item[1]))
-        return to_frame([r for *_, r in rows], speeds=samples)
-
-    def _attach_samples(self, conn: sa.Connection, ids: list[str], rows: list) -> None:
-        table = self.tables.samples
-        index = {(run_id, r["case_id"]): r for _, _, run_id, r in rows}
-        for start in range(0, len(ids), 400):
-            part = ids[start : start + 400]
-            for run_id, case_id, name, data in conn.execute(
-                sa.select(table.c.run_id, table.c.case_id, table.c.field, table.c.data).where(
-                    table.c.run_id.in_(part)
+                facts.extend(dict(r._mapping) for r in conn.execute(query))
+                query = sa.select(*picked).where(cases.c.run_id.in_(part))
+                if kinds is not None:
+                    query = query.where(cases.c.kind.in_(list(kinds)))
+                # The driver's rows as they come (SQLAlchemy's per-row processing is a third of
+                # a large read); SQLite's booleans arrive as 0/1 and are made booleans below.
+                cursor = conn.execute(query).cursor
+                parts.append(
+                    pd.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description])
                 )
-            ):
-                index[(run_id, case_id)][name] = json.loads(data)
+                if fields:
+                    table = self.tables.samples
+                    query = sa.select(table.c.run_id, table.c.case_id, table.c.field, table.c.data).where(
+                        table.c.run_id.in_(part), table.c.field.in_(fields)
+                    )
+                    found.extend(conn.execute(query).fetchall())
+        df = pd.concat(parts, ignore_index=True)
+        if df.empty:
+            return to_frame([])
+        for column in picked:
+            if isinstance(column.type, sa.Boolean) and column.name in df:
+                values = df[column.name]
+                known = values.notna().to_numpy()
+                flags = np.full(len(df), None, dtype=object)
+                flags[known] = values.to_numpy()[known].astype(bool)
+                df[column.name] = flags
+        _unpack_extra(df)
+        run_facts = pd.DataFrame(facts).set_index("run_id").reindex(df["run_id"])
+        for name in ("machine", "datetime", "commit", "source", "cpu_cores", "machine_identity"):
+            df[name] = run_facts[name].to_numpy()
+        _attach_samples(df, fields, found)
+        df["_order"] = df["run_id"].map(order)
+        if keep_ids:
+            df["store_run"] = df["run_id"]
+        df = df.sort_values(["_order", "seq"], kind="stable").drop(columns=["_order", "run_id", "seq"])
+        return to_frame(df.reset_index(drop=True), speeds="machine_speed_series" in fields)
+
+
+def _sample_series_impl(store: Store, runs: pd.Series, case_ids: pd.Series, field: str) -> pd.Series:
+    table = store.tables.samples
+    wanted = set(zip(runs, case_ids, strict=True))
+    found: dict[tuple[str, str], Any] = {}
+    ids = sorted(set(runs))
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), 400):
+            query = sa.select(table.c.run_id, table.c.case_id, table.c.data).where(
+                table.c.field == field,
+                table.c.run_id.in_(ids[start : start + 400]),
+                table.c.case_id.in_(sorted(set(case_ids))),
+            )
+            for run_id, case_id, data in conn.execute(query):
+                if (run_id, case_id) in wanted:
+                    found[(run_id, case_id)] = json.loads(data)
+    keys = zip(runs, case_ids, strict=True)
+    return pd.Series([found.get(k) for k in keys], index=runs.index, dtype=object)
+
+
+#: Columns of ``cases`` every read takes: the row's key and place, and its unnamed keys.
+_CASE_KEYS = frozenset({"run_id", "case_id", "seq", "extra"})
+
+
+def _unpack_extra(df: pd.DataFrame) -> None:
+    """The row keys the schema does not name, back from their JSON, where a row had any."""
+    extra = df.pop("extra")
+    for i, text in extra[extra.notna()].items():
+        for key, value in json.loads(text).items():
+            if key not in df:
+                df[key] = pd.Series([None] * len(df), index=df.index, dtype=object)
+            df.at[i, key] = value
+
+
+def _attach_samples(df: pd.DataFrame, fields: Iterable[str], found: list) -> None:
+    """Each sample field as a column of lists (None where a row kept none)."""
+    if not fields:
+        return
+    by_field: dict[str, dict[tuple[str, str], Any]] = {name: {} for name in fields}
+    for run_id, case_id, name, data in found:
+        by_field[name][(run_id, case_id)] = json.loads(data)
+    keys = list(zip(df["run_id"], df["case_id"], strict=True))
+    for name, values in by_field.items():
+        df[name] = pd.Series([values.get(k) for k in keys], index=df.index, dtype=object)
 
 
 @dataclass
@@ -345,7 +420,7 @@ def _case_rows(run: RunFile, run_id: str) -> tuple[list[dict[str, Any]], list[di
     """A run's rows as ``cases`` and ``samples`` rows; the drift monitor's columns derived
     once here (per run, as the file loader derives them)."""
     columns = case_columns()
-    derived = to_frame(run.rows)[["machine_speed_rel", "drifted"]]
+    derived = drift_columns(run.rows)
     cases, samples = [], []
     for seq, row in enumerate(run.rows):
         out: dict[str, Any] = {
@@ -365,9 +440,7 @@ def _case_rows(run: RunFile, run_id: str) -> tuple[list[dict[str, Any]], list[di
                     )
             elif key not in RUN_FACTS and key != "case_id":
                 extra[key] = value
-        for key in ("machine_speed_rel", "drifted"):
-            value = derived.iloc[seq][key]
-            out[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+        out["machine_speed_rel"], out["drifted"] = derived[seq]
         out["extra"] = json.dumps(extra, sort_keys=True) if extra else None
         cases.append(out)
     return cases, samples
