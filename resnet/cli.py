@@ -179,6 +179,18 @@ def _history_from_db(args: argparse.Namespace, metric: str | None):
     return history_from_store(args, metric)
 
 
+def _commit_url(template: str | None) -> str | None:
+    """``--commit-url``, checked: an http(s) URL with ``{commit}`` in it."""
+    if template is None:
+        return None
+    if "{commit}" not in template or not template.startswith(("https://", "http://")):
+        raise _Usage(
+            f"--commit-url {template!r}: give an http(s) URL with {{commit}} in it, "
+            "e.g. https://github.com/OWNER/REPO/commit/{commit}"
+        )
+    return template
+
+
 def _run_wide_line(line) -> str:
     """``run-wide images_per_sec over 24 cells: -5.00% [-5.00, -5.00]: REGRESSION``."""
     verdict = "REGRESSION" if line["verdict"] == "regression" else line["verdict"]
@@ -244,7 +256,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if frame is None and not Path(args.directory).is_dir():
         return _fail(f"{args.directory}: not a directory of runs")
     out = _out_folder(args.out, "dashboard", [args.directory] if args.directory else [])
-    path, count, errors = write_dashboard(args.directory, out, threshold, frame)
+    path, count, errors = write_dashboard(args.directory, out, threshold, frame, _commit_url(args.commit_url))
     for err in errors:
         print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
     print(f"dashboard: {path} ({count} regression(s) marked)")
@@ -543,6 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="images_per_sec_best:-5%",
         help="regression threshold, METRIC:+-N%% (default images_per_sec_best:-5%%: the fastest step, "
         "steady on shared machines)",
+    )
+    dash.add_argument(
+        "--commit-url",
+        default=None,
+        metavar="TEMPLATE",
+        help="make each commit a link: {commit} is replaced, e.g. https://github.com/OWNER/REPO/commit/{commit}",
     )
     dash.set_defaults(fn=cmd_dashboard)
     his = sub.add_parser("history", help="change points over a directory of runs (CI gate on the latest)")

@@ -11,7 +11,6 @@ import pandas as pd
 from resnet.analysis.compare import CompareError, Threshold, compare
 from resnet.analysis.loading import LoadError, load_history
 from resnet.analysis.pages import table_data, write_page
-from resnet.analysis.plots import embed_figure
 from resnet.outputs import staged_folder
 
 
@@ -51,11 +50,16 @@ def _change_summary(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_dashboard(
-    directory: str | Path | None, out: str | Path, threshold: Threshold, frame: pd.DataFrame | None = None
+    directory: str | Path | None,
+    out: str | Path,
+    threshold: Threshold,
+    frame: pd.DataFrame | None = None,
+    commit_url: str | None = None,
 ) -> tuple[Path, int, list]:
-    """Write ``index.html`` (self-contained) to ``out`` over a directory of runs or a history
-    ``frame`` (a store's); returns the page, the regression count and errors."""
-    from resnet.analysis.plots import plt
+    """Write ``index.html`` (self-contained, interactive, offline) to ``out`` over a directory
+    of runs or a history ``frame`` (a store's); returns the page, the regression count and
+    errors. ``commit_url``: a template with ``{commit}``, making each commit a link."""
+    from resnet.analysis.explorer import explorer_data, explorer_js, page_json, plotly_js
 
     errors: list[LoadError] = []
     df = load_history(directory, errors) if frame is None else frame
@@ -100,36 +104,6 @@ def write_dashboard(
                     "regression": "REGRESSION" if flagged else "",
                 }
             )
-    figures = []
-    for (machine, case_id), group in df.groupby(["machine", "case_id"]):
-        done = group[group["status"] == "ok"]
-        fig, ax = plt.subplots(figsize=(6.5, 2.6))
-        x = [runs.index(r) for r in done["run"]]
-        ax.plot(x, done["images_per_sec"], marker="o", label="images/s (median step)")
-        if done["images_per_sec_best"].notna().any():
-            ax.plot(x, done["images_per_sec_best"], marker=".", linestyle="--", label="images/s (best step)")
-        if not changes.empty:
-            here = changes[(changes["machine"] == machine) & (changes["case_id"] == case_id)]
-            for i, (_, c) in enumerate(here.iterrows()):
-                style = "-" if c["status"] == "confirmed" else ":"
-                ax.axvline(runs.index(c["run"]) - 0.5, color="darkorange", linestyle=style, linewidth=1.5,
-                           label=None if i else "change point")  # fmt: skip
-        bad = regs[(regs["machine"] == machine) & (regs["case_id"] == case_id)]
-        for i, r in enumerate(dict.fromkeys(bad["run"])):
-            y = done[done["run"] == r][metric]
-            if y.empty:  # the case did not finish in that run: listed below, no point to mark
-                continue
-            ax.plot(
-                [runs.index(r)], y, "rx", markersize=12, markeredgewidth=3, label=None if i else "regression"
-            )
-        ax.legend(fontsize=7)
-        ax.set_xticks(range(len(runs)), [str(i + 1) for i in range(len(runs))])
-        ax.set_xlabel("run (oldest first)")
-        ax.set_ylabel("images per second")
-        ax.set_title(f"{case_id} | {machine}", fontsize=9)
-        ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        figures.append({"stem": f"{machine}-{case_id}", "alt": case_id, "data": embed_figure(fig, dpi=90)})
     run_list = []
     for run in runs:
         commit = df[df["run"] == run]["commit"].dropna()
@@ -151,6 +125,9 @@ def write_dashboard(
             summary=table_data(pd.DataFrame(summary)),
             summary_flags=flags,
             regressions=table_data(regs[reg_cols] if not regs.empty else pd.DataFrame()),
-            figures=figures,
+            commit_url=commit_url,
+            data_json=page_json(explorer_data(df, changes, regs, commit_url)),
+            plotly_js=plotly_js().replace("</script", "<\\/script"),
+            explorer_js=explorer_js().replace("</script", "<\\/script"),
         )
     return target / "index.html", len(regs), errors

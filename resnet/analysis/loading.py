@@ -358,11 +358,16 @@ def _run_names(sources: pd.Series) -> pd.Series:
     return sources.map(lambda s: s if stems[s] in clash else stems[s])
 
 
-def to_frame(rows: list[dict[str, Any]] | pd.DataFrame, speeds: bool = True) -> pd.DataFrame:
+def to_frame(
+    rows: list[dict[str, Any]] | pd.DataFrame, speeds: bool = True, names: bool = True
+) -> pd.DataFrame:
     """Rows (or a frame of them, as a store reads them) -> DataFrame with every schema field
     as a column, identity and axes first. ``speeds``: derive the drift monitor's columns from
-    the probe series (False: the rows carry them, as a store read without samples does)."""
-    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    the probe series (False: the rows carry them, as a store read without samples does).
+    ``names``: name each run by its file (False: the caller names them, as a history does).
+    A frame's empty text cells must be None already (a store's are); rows' may be missing."""
+    frame = isinstance(rows, pd.DataFrame)
+    df = rows.copy() if frame else pd.DataFrame(rows)
     columns = [*SOURCE_COLUMNS, *FIELDS]
     missing = {col for col in columns if col not in df.columns}
     if missing:
@@ -372,13 +377,15 @@ def to_frame(rows: list[dict[str, Any]] | pd.DataFrame, speeds: bool = True) -> 
     for col in df.columns:  # a key a row lacks reads as None, as an empty one does
         if col in missing:
             continue  # made empty just above
+        if frame and df[col].dtype == object:
+            continue  # a store's text cells: None where empty, never NaN
         empty = df[col].isna()
         if df[col].dtype == object and empty.any():
             df[col] = df[col].where(~empty, None)
         elif len(df) and empty.all():
             df[col] = pd.Series([None] * len(df), index=df.index, dtype=object)
     if len(df):
-        df["run"] = _run_names(df["source"].astype(str))
+        df["run"] = _run_names(df["source"].astype(str)) if names else None
         if speeds:
             _machine_speed(df)
         for col in ("machine_speed_rel", "drifted"):  # one dtype whichever way they came

@@ -96,8 +96,10 @@ def history_from_store(args: argparse.Namespace, metric: str) -> tuple[pd.DataFr
     for machine in dict.fromkeys(r["machine"] for r in chosen):
         newest += [r["id"] for r in chosen if r["machine"] == machine][-2:]
     older = Selection(ids=tuple(r["id"] for r in chosen if r["id"] not in newest))
-    light = store.load(older, samples=False, columns=history_columns(metric), keep_ids=True, kinds=["case"])
-    whole = store.load(Selection(ids=tuple(newest)), keep_ids=True, kinds=["case"])
+    light = store.load(
+        older, samples=False, columns=history_columns(metric), keep_ids=True, kinds=["case"], names=False
+    )
+    whole = store.load(Selection(ids=tuple(newest)), keep_ids=True, kinds=["case"], names=False)
     frame = whole if light.empty else pd.concat([light, whole], ignore_index=True)
 
     def samples(group: pd.DataFrame) -> pd.Series:
@@ -107,11 +109,10 @@ def history_from_store(args: argparse.Namespace, metric: str) -> tuple[pd.DataFr
 
 
 def history_columns(metric: str) -> list[str]:
-    """The row fields a history of ``metric`` reads: what names a case and its run, and the
-    metric (with the images it counts and the drift probe)."""
-    from resnet.schema import AXES
-
-    return ["case_id", "kind", "status", *AXES, "global_batch", metric, "machine_speed_gflops"]
+    """The row fields a history of ``metric`` reads of every run but the newest two: what its
+    change points group by (machine and run come with the run), the figure, and the images a
+    step counts (for the interval from step samples)."""
+    return ["case_id", "kind", "status", "backend", "global_batch", metric]
 
 
 def _run_files(paths: list[str]) -> tuple[list[RunFile], list[str]]:

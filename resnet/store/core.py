@@ -260,6 +260,7 @@ class Store:
         columns: Iterable[str] | None = None,
         keep_ids: bool = False,
         kinds: Iterable[str] | None = None,
+        names: bool = True,
     ) -> pd.DataFrame:
         """The selected runs' rows as the file loader gives them (one row per case, every
         schema field a column, the same frame as ``loading.load`` of their files).
@@ -270,6 +271,7 @@ class Store:
             columns: read only these row fields (the others are empty columns); None: all.
             keep_ids: keep each row's run id as a ``store_run`` column (for :meth:`sample_series`).
             kinds: only rows of these kinds (``case``: what a history reads); None: every row.
+            names: name each run by its file, as ``load`` does (False: a history names them).
         """
         chosen = self.runs(selection)
         if not chosen:
@@ -332,7 +334,7 @@ class Store:
         if keep_ids:
             df["store_run"] = df["run_id"]
         df = df.sort_values(["_order", "seq"], kind="stable").drop(columns=["_order", "run_id", "seq"])
-        return to_frame(df.reset_index(drop=True), speeds="machine_speed_series" in fields)
+        return to_frame(df.reset_index(drop=True), speeds="machine_speed_series" in fields, names=names)
 
 
 def _sample_series_impl(store: Store, runs: pd.Series, case_ids: pd.Series, field: str) -> pd.Series:

@@ -1,0 +1,189 @@
+"""The dashboard's interactive history: every case's series as compact JSON for the page's
+script (``templates/explorer.js``) and Plotly, inlined, so the page works offline.
+
+Plotly (plotly.js, bundled by the ``plotly`` package) was chosen over Bokeh for the whole tool:
+one self-contained bundle inlined as it is, charts built in the browser from our own JSON (no
+Python-side figure per case, so a thousand runs cost data, not figures), hover, zoom, legend
+toggles and error bars built in. Every label, id and commit from a file goes into the page as
+JSON data read with ``JSON.parse`` and is put into the page as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from resnet.schema import FIELDS
+
+#: The figures a reader can switch between, with their interval columns where they have one.
+EXPLORER_METRICS: dict[str, tuple[str | None, str | None]] = {
+    "images_per_sec": ("images_per_sec_ci_low", "images_per_sec_ci_high"),
+    "images_per_sec_best": (None, None),
+    "latency_ms_p50": ("latency_ms_p50_ci_low", "latency_ms_p50_ci_high"),
+    "latency_ms_p90": (None, None),
+    "latency_ms_p99": (None, None),
+    "peak_host_rss_mb": (None, None),
+    "peak_device_mem_mb": (None, None),
+    "utilization": (None, None),
+    "joules_per_image": (None, None),
+}
+#: The axes a reader can filter on (those with more than one value in the runs are shown).
+FILTER_AXES = (
+    "machine",
+    "backend",
+    "version",
+    "mode",
+    "batch_size",
+    "precision",
+    "device",
+    "runtime",
+    "scenario",
+)
+#: Flags of a point, as the page shows them.
+FLAGS = ("drifted", "unstable")
+
+
+def _num(value: Any) -> float | None:
+    """A figure rounded to 5 significant digits (None when empty): the page's size is its data."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or pd.isna(value):
+        return None
+    value = float(value)
+    return float(f"{value:.5g}")
+
+
+def _text(value: Any) -> str | None:
+    """A value as the page shows it (a whole number read back as a float shows as one)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def group_of(row: pd.Series) -> str:
+    """The chart a case goes on: what it shares with the cases it is set beside (every
+    version, runtime and machine of one mode, batch, precision and device)."""
+    parts = [row.get("mode"), f"bs{_text(row.get('batch_size'))}", row.get("precision"), row.get("device")]
+    if isinstance(row.get("scenario"), str):
+        parts.append(f"lg-{row['scenario']}")
+    return "-".join(str(p) for p in parts if p is not None)
+
+
+def explorer_data(
+    df: pd.DataFrame, changes: pd.DataFrame, regressions: pd.DataFrame, commit_url: str | None
+) -> dict[str, Any]:
+    """The page's data: runs (date, commit, machine speed), series (one per machine, backend
+    and case: the runs it has, each metric's values and intervals, steps, flags), the filter
+    axes, and the change points and regressions to draw."""
+    cases = df[df["kind"] == "case"]
+    run_names = list(dict.fromkeys(cases["run"]))
+    run_index = {name: i for i, name in enumerate(run_names)}
+    runs = []
+    for name in run_names:
+        rows = cases[cases["run"] == name]
+        speed = pd.to_numeric(rows.get("machine_speed_gflops"), errors="coerce").median()
+        runs.append(
+            {
+                "name": _text(name),
+                "date": _text(rows["datetime"].iloc[0]),
+                "commit": _text(rows["commit"].iloc[0]),
+                "machine": _text(rows["machine"].iloc[0]),
+                "speed": _num(speed),
+            }
+        )
+    metrics = [
+        m for m in EXPLORER_METRICS if m in cases and pd.to_numeric(cases[m], errors="coerce").notna().any()
+    ]
+    series, where = [], {}
+    for (machine, backend, case_id), group in cases.groupby(["machine", "backend", "case_id"], sort=True):
+        group = group.sort_values("run", kind="stable")
+        first = group.iloc[0]
+        entry: dict[str, Any] = {
+            "machine": _text(machine),
+            "backend": _text(backend),
+            "case": _text(case_id),
+            "group": group_of(first),
+            "axes": {a: _text(first.get(a)) for a in FILTER_AXES if a not in ("machine", "backend")},
+            "runs": [run_index[r] for r in group["run"]],
+            "status": [_text(s) for s in group["status"]],
+            "n": [None if pd.isna(v) else int(v) for v in group["rounds"]] if "rounds" in group else [],
+            "flags": [",".join(f for f in FLAGS if group.iloc[i].get(f) is True) for i in range(len(group))],
+            "values": {},
+            "low": {},
+            "high": {},
+        }
+        for metric in metrics:
+            low, high = EXPLORER_METRICS[metric]
+            entry["values"][metric] = [_num(v) for v in group[metric]]
+            if low and low in group and group[low].notna().any():
+                entry["low"][metric] = [_num(v) for v in group[low]]
+                entry["high"][metric] = [_num(v) for v in group[high]]
+        where[(machine, case_id)] = len(series)
+        series.append(entry)
+    return {
+        "runs": runs,
+        "series": series,
+        "metrics": [
+            {"name": m, "unit": FIELDS[m].unit, "better": FIELDS[m].better, "doc": FIELDS[m].doc}
+            for m in metrics
+        ],
+        "axes": _axes(series, cases),
+        "changes": _marks(changes, where, run_index, status=True),
+        "regressions": _marks(regressions, where, run_index, status=False),
+        "commit_url": commit_url,
+    }
+
+
+def _axes(series: list[dict[str, Any]], cases: pd.DataFrame) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for axis in FILTER_AXES:
+        if axis in ("machine", "backend"):
+            values = [s[axis] for s in series]
+        else:
+            values = [s["axes"].get(axis) for s in series]
+        known = sorted({v for v in values if v is not None}, key=_natural)
+        out[axis] = known
+    return out
+
+
+def _natural(text: str) -> tuple:
+    return (0, float(text), "") if text.replace(".", "", 1).isdigit() else (1, 0.0, text)
+
+
+def _marks(table: pd.DataFrame, where: dict, run_index: dict, status: bool) -> list[dict[str, Any]]:
+    """Change points or regressions as (series, run) marks, newest first."""
+    out = []
+    if table is None or table.empty:
+        return out
+    for _, row in table.iterrows():
+        key = (row.get("machine"), row.get("case_id"))
+        if key not in where or row.get("run") not in run_index:
+            continue
+        mark = {"series": where[key], "run": run_index[row["run"]], "change_pct": _num(row.get("change_pct"))}
+        if status:
+            mark["status"] = _text(row.get("status"))
+        out.append(mark)
+    return sorted(out, key=lambda m: -m["run"])
+
+
+def page_json(data: dict[str, Any]) -> str:
+    """``data`` as JSON safe inside a ``<script type="application/json">`` element: no ``<``,
+    ``>`` or ``&`` in it (a label cannot close the element or start markup)."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def plotly_js() -> str:
+    """plotly.js, as the plotly package bundles it, to inline into the page."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def explorer_js() -> str:
+    """The page's own script (templates/explorer.js)."""
+    return (Path(__file__).parent / "templates" / "explorer.js").read_text(encoding="utf-8")

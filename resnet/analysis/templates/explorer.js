@@ -1,0 +1,222 @@
+// The dashboard's history explorer: filters, a metric and x-axis switch, a search over case ids,
+// one Plotly chart per group of comparable cases (drawn when scrolled into view), change points
+// and regressions drawn and listed. Every string from the data goes into the page as text
+// (textContent) or, inside Plotly's labels, escaped: nothing from a results file is markup.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("explorer-data").textContent);
+  var state = { metric: data.metrics.length ? data.metrics[0].name : null, x: "date", search: "", speed: false, filters: {} };
+  var observer = null;
+  var EAGER = 2;
+
+  function esc(s) {
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  }
+  function make(tag, text, attrs) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  }
+  function slug(text) { return "group-" + String(text).replace(/[^A-Za-z0-9_-]+/g, "-"); }
+  function commitUrl(commit) {
+    if (!data.commit_url || !commit) return null;
+    return data.commit_url.split("{commit}").join(encodeURIComponent(commit));
+  }
+  function axisValue(s, axis) {
+    if (axis === "machine" || axis === "backend") return s[axis];
+    return s.axes[axis];
+  }
+  function matches(s) {
+    var axes = Object.keys(state.filters);
+    for (var i = 0; i < axes.length; i++) {
+      var want = state.filters[axes[i]];
+      if (want !== "" && String(axisValue(s, axes[i])) !== want) return false;
+    }
+    return !state.search || s.case.toLowerCase().indexOf(state.search) >= 0;
+  }
+  function dateOf(run) { return run.date ? run.date.replace("T", " ").slice(0, 19) : run.name; }
+  function xOf(index) {
+    var run = data.runs[index];
+    if (state.x === "commit") return run.commit ? run.commit.slice(0, 10) + " #" + index : "#" + index;
+    if (state.x === "run") return index + 1;
+    return dateOf(run);
+  }
+  function metricInfo(name) {
+    for (var i = 0; i < data.metrics.length; i++) if (data.metrics[i].name === name) return data.metrics[i];
+    return { name: name, unit: "" };
+  }
+  function hoverText(s, i, value, low, high) {
+    var run = data.runs[s.runs[i]];
+    var lines = [
+      "<b>" + esc(s.case) + "</b> | " + esc(s.machine),
+      "run: " + esc(run.name),
+      "date: " + esc(run.date || "unknown"),
+      "commit: " + esc(run.commit || "unknown"),
+      esc(state.metric) + ": " + esc(value) + (low !== null && low !== undefined ? " [" + esc(low) + ", " + esc(high) + "]" : ""),
+    ];
+    if (s.n.length && s.n[i] !== null) lines.push("n: " + esc(s.n[i]) + " steps");
+    if (s.flags[i]) lines.push("flags: " + esc(s.flags[i]));
+    if (s.status[i] !== "ok") lines.push("status: " + esc(s.status[i]));
+    return lines.join("<br>");
+  }
+  function traceOf(s, index) {
+    var values = s.values[state.metric] || [];
+    var lows = s.low[state.metric], highs = s.high[state.metric];
+    var t = { type: "scatter", mode: "lines+markers", name: esc(s.machine + " | " + s.case), x: [], y: [], text: [],
+      customdata: [], hovertemplate: "%{text}<extra></extra>", meta: index };
+    var plus = [], minus = [];
+    for (var i = 0; i < values.length; i++) {
+      if (values[i] === null) continue;
+      var low = lows ? lows[i] : null, high = highs ? highs[i] : null;
+      t.x.push(xOf(s.runs[i]));
+      t.y.push(values[i]);
+      t.text.push(hoverText(s, i, values[i], low, high));
+      t.customdata.push(data.runs[s.runs[i]].commit);
+      plus.push(high !== null && high !== undefined ? Math.max(high - values[i], 0) : 0);
+      minus.push(low !== null && low !== undefined ? Math.max(values[i] - low, 0) : 0);
+    }
+    if (lows) t.error_y = { type: "data", symmetric: false, array: plus, arrayminus: minus, thickness: 1, width: 2 };
+    return t;
+  }
+  function marksOf(list, kind, members) {
+    var x = [], y = [], text = [];
+    list.forEach(function (mark) {
+      if (!(mark.series in members)) return;
+      var s = data.series[mark.series];
+      var at = s.runs.indexOf(mark.run);
+      var values = s.values[state.metric] || [];
+      if (at < 0 || values[at] === null || values[at] === undefined) return;
+      x.push(xOf(mark.run));
+      y.push(values[at]);
+      var what = kind === "change" ? "change point (" + esc(mark.status || "") + ")" : "regression against the run before";
+      text.push(esc(s.case) + ": " + what + " " + (mark.change_pct === null ? "" : esc(mark.change_pct) + "%"));
+    });
+    if (!x.length) return null;
+    return { type: "scatter", mode: "markers", x: x, y: y, text: text, hovertemplate: "%{text}<extra></extra>",
+      name: kind === "change" ? "change point" : "regression",
+      marker: kind === "change" ? { symbol: "diamond-open", size: 14, color: "darkorange", line: { width: 2 } }
+                                 : { symbol: "x", size: 12, color: "red" } };
+  }
+  function speedTrace(members) {
+    var seen = {}, x = [], y = [];
+    Object.keys(members).forEach(function (k) {
+      data.series[k].runs.forEach(function (r) { seen[r] = true; });
+    });
+    Object.keys(seen).map(Number).sort(function (a, b) { return a - b; }).forEach(function (r) {
+      if (data.runs[r].speed === null) return;
+      x.push(xOf(r)); y.push(data.runs[r].speed);
+    });
+    if (!x.length) return null;
+    return { type: "scatter", mode: "lines", x: x, y: y, yaxis: "y2", name: "machine speed (GFLOP/s)",
+      line: { dash: "dot", color: "gray" }, hovertemplate: "machine speed %{y} GFLOP/s<extra></extra>" };
+  }
+  function plot(div, name, list) {
+    var members = {};
+    var traces = list.map(function (s) { members[data.series.indexOf(s)] = true; return traceOf(s, data.series.indexOf(s)); });
+    var marks = [marksOf(data.changes, "change", members), marksOf(data.regressions, "regression", members)];
+    if (state.speed) marks.push(speedTrace(members));
+    marks.forEach(function (m) { if (m) traces.push(m); });
+    var info = metricInfo(state.metric);
+    var layout = {
+      title: { text: esc(name), font: { size: 14 } },
+      height: 340, margin: { l: 60, r: 60, t: 40, b: 50 }, showlegend: true, legend: { orientation: "h", y: -0.25 },
+      xaxis: { type: state.x === "date" ? "date" : state.x === "run" ? "linear" : "category", title: { text: state.x } },
+      yaxis: { title: { text: esc(info.name + (info.unit ? " (" + info.unit + ")" : "")) } },
+    };
+    if (state.speed) layout.yaxis2 = { overlaying: "y", side: "right", title: { text: "GFLOP/s" }, showgrid: false };
+    Plotly.newPlot(div, traces, layout, { responsive: true, displaylogo: false });
+    div.on("plotly_click", function (event) {
+      var url = event.points.length ? commitUrl(event.points[0].customdata) : null;
+      if (url) window.open(url, "_blank", "noopener");
+    });
+  }
+  function render() {
+    var charts = document.getElementById("charts");
+    Array.prototype.forEach.call(charts.querySelectorAll(".chart"), function (div) { if (div.data) Plotly.purge(div); });
+    charts.textContent = "";
+    if (observer) observer.disconnect();
+    var groups = {}, order = [];
+    data.series.forEach(function (s) {
+      if (!matches(s)) return;
+      if (!(s.group in groups)) { groups[s.group] = []; order.push(s.group); }
+      groups[s.group].push(s);
+    });
+    var shown = order.reduce(function (n, g) { return n + groups[g].length; }, 0);
+    document.getElementById("shown").textContent = shown + " of " + data.series.length + " series, " + order.length + " charts";
+    observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting && !entry.target.data) {
+          plot(entry.target, entry.target.getAttribute("data-group"), groups[entry.target.getAttribute("data-group")]);
+        }
+      });
+    }, { rootMargin: "400px" }) : null;
+    order.forEach(function (name) {
+      var section = make("section", null, { id: slug(name), "class": "group" });
+      section.appendChild(make("h3", name + " (" + groups[name].length + " series)"));
+      var div = make("div", null, { "class": "chart", "data-group": name });
+      section.appendChild(div);
+      charts.appendChild(section);
+      // The first charts at once (the page is usable as it opens), the rest as they scroll into view.
+      if (observer && charts.children.length > EAGER) observer.observe(div); else plot(div, name, groups[name]);
+    });
+  }
+  function control(label, node) {
+    var wrap = make("label", label + " ");
+    wrap.appendChild(node);
+    document.getElementById("controls").appendChild(wrap);
+    return node;
+  }
+  function select(id, options, value) {
+    var node = make("select", null, { id: id });
+    options.forEach(function (o) {
+      var option = make("option", o[1], { value: o[0] });
+      if (o[0] === value) option.selected = true;
+      node.appendChild(option);
+    });
+    return node;
+  }
+  function listMarks() {
+    var list = document.getElementById("marks");
+    var items = data.changes.map(function (m) { return [m, "change"]; })
+      .concat(data.regressions.map(function (m) { return [m, "regression"]; }))
+      .sort(function (a, b) { return b[0].run - a[0].run; });
+    document.getElementById("marks-summary").textContent = items.length + " change point(s) and regression(s), newest first";
+    if (items.length <= 10) document.getElementById("marks-box").open = true;
+    if (!items.length) { list.appendChild(make("li", "none")); return; }
+    items.forEach(function (item) {
+      var mark = item[0], s = data.series[mark.series], run = data.runs[mark.run];
+      var li = make("li");
+      var link = make("a", s.case + " on " + s.machine, { href: "#" + slug(s.group), "class": "series-link" });
+      li.appendChild(link);
+      var pct = mark.change_pct === null ? "" : (mark.change_pct > 0 ? "+" : "") + mark.change_pct + "% ";
+      li.appendChild(document.createTextNode(": " + (item[1] === "change" ? "change point " : "regression ") + pct +
+        (mark.status ? "(" + mark.status + ") " : "") + "at " + (run.date || run.name) + ", commit "));
+      var url = commitUrl(run.commit);
+      li.appendChild(url ? make("a", (run.commit || "").slice(0, 10), { href: url, "class": "commit-link" })
+                         : make("code", (run.commit || "unknown").slice(0, 10)));
+      list.appendChild(li);
+    });
+  }
+  function setup() {
+    control("Metric", select("metric", data.metrics.map(function (m) { return [m.name, m.name + (m.unit ? " (" + m.unit + ")" : "")]; }), state.metric))
+      .addEventListener("change", function (e) { state.metric = e.target.value; render(); });
+    control("Against", select("xaxis", [["date", "date"], ["commit", "commit"], ["run", "run (even spacing)"]], state.x))
+      .addEventListener("change", function (e) { state.x = e.target.value; render(); });
+    Object.keys(data.axes).forEach(function (axis) {
+      var values = data.axes[axis];
+      if (values.length < 2) return;
+      state.filters[axis] = "";
+      control(axis, select("filter-" + axis, [["", "all"]].concat(values.map(function (v) { return [v, v]; })), ""))
+        .addEventListener("change", function (e) { state.filters[axis] = e.target.value; render(); });
+    });
+    var search = control("Search", make("input", null, { id: "search", type: "search", placeholder: "case id" }));
+    search.addEventListener("input", function (e) { state.search = e.target.value.toLowerCase(); render(); });
+    var speed = control("Machine speed", make("input", null, { id: "speed", type: "checkbox" }));
+    speed.addEventListener("change", function (e) { state.speed = e.target.checked; render(); });
+    listMarks();
+    render();
+    document.body.setAttribute("data-explorer", "ready");
+  }
+  setup();
+})();
