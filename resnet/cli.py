@@ -179,6 +179,21 @@ def _history_from_db(args: argparse.Namespace, metric: str | None):
     return history_from_store(args, metric)
 
 
+def _report_skipped(errors: list) -> list:
+    """One line per file a folder's walk could not read; files that are not runs at all (a
+    benchmark's summary.json) are passed over with a note and are not errors. Returns the errors."""
+    from resnet.store.commands import NOT_A_RUN
+
+    real = []
+    for err in errors:
+        if err.problem.startswith(NOT_A_RUN):
+            print(f"resnet-bench: passed over {err.path}: {err.problem}", file=sys.stderr)
+        else:
+            print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
+            real.append(err)
+    return real
+
+
 def _commit_url(template: str | None) -> str | None:
     """``--commit-url``, checked: an http(s) URL with ``{commit}`` in it."""
     if template is None:
@@ -257,8 +272,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return _fail(f"{args.directory}: not a directory of runs")
     out = _out_folder(args.out, "dashboard", [args.directory] if args.directory else [])
     path, count, errors = write_dashboard(args.directory, out, threshold, frame, _commit_url(args.commit_url))
-    for err in errors:
-        print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
+    errors = _report_skipped(errors)
     print(f"dashboard: {path} ({count} regression(s) marked)")
     return 2 if errors else 0
 
@@ -285,8 +299,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         check_file(args.out, HISTORY_CSV_HEADER, [args.directory] if args.directory else [])
     errors: list[LoadError] = []
     df = load_history(args.directory, errors) if frame is None else frame
-    for err in errors:
-        print(f"resnet-bench: error: skipped {err}", file=sys.stderr)
+    errors = _report_skipped(errors)
     if df.empty:
         raise LoadError(args.directory, "no readable runs in this directory")
     try:

@@ -161,3 +161,68 @@ def test_the_page_has_no_network_reference(page_file):
     html = page_file.read_text()
     assert "<script src" not in html and "<link" not in html
     assert 'src="http' not in html
+
+
+@pytest.fixture(scope="module")
+def machines_file(tmp_path_factory) -> Path:
+    """The machines page over two machines' synthetic runs (one label with markup)."""
+    tmp = tmp_path_factory.mktemp("machines")
+    files = []
+    for label, scale in (("Fast box", 2.0), (MARKUP_MACHINE, 1.0)):
+        (path,) = write_synthetic_runs(tmp / f"m{len(files)}", files=1, cases=6, steps=8, dated=True)
+        data = json.loads(path.read_text())
+        data["machine_info"]["cpu_model"] = label
+        for bench in data["benchmarks"]:
+            for key in (
+                "images_per_sec",
+                "images_per_sec_best",
+                "images_per_sec_ci_low",
+                "images_per_sec_ci_high",
+            ):
+                bench["extra_info"][key] *= scale
+        path.write_text(json.dumps(data))
+        files.append(str(path))
+    out = tmp / "site"
+    assert main(["machines", *files, "--out", str(out)]) == 0
+    return out / "machines.html"
+
+
+def test_the_machines_table_sorts_filters_and_compares_two(browser, machines_file):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(machines_file.as_uri())
+    page.wait_for_selector("body[data-machines=ready]")
+    count = "document.querySelectorAll('#machines-table tbody tr').length"
+    every = page.evaluate(count)
+    assert every >= 4
+    page.select_option("#mfilter-version", "v1")
+    assert 0 < page.evaluate(count) < every
+    page.select_option("#mfilter-version", "")
+    page.click("th[data-key=best_images_per_sec]")  # descending: the fast box first
+    first = page.evaluate("document.querySelector('#machines-table tbody tr td').textContent")
+    assert first == "Fast box"
+    page.click("th[data-key=best_images_per_sec]")  # ascending
+    first = page.evaluate("document.querySelector('#machines-table tbody tr td').textContent")
+    assert first.startswith("CPU <img")  # the markup label, as text
+    cells = page.evaluate(
+        "Array.from(document.querySelectorAll('#machines-table td')).map(td => td.textContent)"
+    )
+    assert any(re_interval(c) for c in cells)  # a figure with its interval beside it
+    page.select_option("#pair-a", index=0)
+    page.select_option("#pair-b", index=1)
+    ratios = page.evaluate(
+        "Array.from(document.querySelectorAll('#pair-table tbody tr')).map(tr => tr.lastChild.textContent)"
+    )
+    assert ratios and all(re_interval(r) for r in ratios)
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("document.querySelectorAll('#machines-table img').length") == 0
+    assert errors == []
+    page.close()
+
+
+def re_interval(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[\d.]+ \[[\d.]+, [\d.]+\]", text) is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -215,3 +216,32 @@ def test_the_throughput_table_shows_the_paired_groups_figure_beside_the_cells_ow
     cell = table.iloc[0]["bs 32"]
     assert cell.startswith("48.2 [") and "n=48 paired (alone: 45.7 [45.7, 49.3] n=3*)" in cell
     assert isinstance(table, pd.DataFrame)
+
+
+GROUPED = ROOT / "results" / "amd-epyc-zen-4-x2-avx-512-bf16" / "2026-12-02-groups"
+
+
+@pytest.mark.skipif(not (GROUPED / "a.json").is_file(), reason="the grouped runs are not committed here")
+def test_pytest_benchmark_compare_groups_the_committed_runs():
+    """pytest-benchmark's own `compare` over two committed runs: one table per group of
+    comparable cases (mode, batch, precision, device), never batch 2 beside batch 4 or
+    inference beside training, and each case in its group once per run."""
+    import subprocess
+    import sys
+
+    bench = Path(sys.executable).with_name("pytest-benchmark")
+    out = subprocess.run(
+        [str(bench), "compare", str(GROUPED / "a.json"), str(GROUPED / "b.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    tables = re.split(r"-+ benchmark '([^']+)': (\d+) tests -+", out.stdout)
+    groups = dict(zip(tables[1::3], zip(tables[2::3], tables[3::3], strict=True), strict=True))
+    assert {"inference-bs2-float32-cpu-32px", "training-bs4-float32-cpu-32px"} <= set(groups)
+    for name, (count, body) in groups.items():
+        mode, batch = name.split("-")[:2]
+        lines = [line for line in body.splitlines() if line.startswith("test_")]
+        assert int(count) == len(lines) == 6, name  # three versions, two runs
+        assert all(f"-{mode}-{batch}-" in line for line in lines), name

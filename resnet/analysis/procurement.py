@@ -103,6 +103,9 @@ def machines_table(
             "joules_per_image": float(top["joules_per_image"])
             if pd.notna(top["joules_per_image"])
             else math.nan,
+            "best_ci_low": _number(top.get("images_per_sec_ci_low")),
+            "best_ci_high": _number(top.get("images_per_sec_ci_high")),
+            **_system(top),
         }
         if prices is not None and machine in prices.index:
             price = prices.loc[machine]
@@ -145,8 +148,49 @@ def machines_table(
         r["best_images_per_sec"] / base.get(tuple(r[c] for c in CONFIG), math.nan)
         for _, r in table.iterrows()
     ]
+    # The speed-up's interval from the two figures' own (conservative: their ends crossed).
+    low = table[table["machine"] == ref].set_index(CONFIG)["best_ci_low"]
+    high = table[table["machine"] == ref].set_index(CONFIG)["best_ci_high"]
+    key = [tuple(r[c] for c in CONFIG) for _, r in table.iterrows()]
+    table["speedup_ci_low"] = [
+        r["best_ci_low"] / high.get(k, math.nan) for k, (_, r) in zip(key, table.iterrows(), strict=True)
+    ]
+    table["speedup_ci_high"] = [
+        r["best_ci_high"] / low.get(k, math.nan) for k, (_, r) in zip(key, table.iterrows(), strict=True)
+    ]
     table.attrs["reference"] = ref
     return table.set_index(["machine", *CONFIG]).round(3)
+
+
+def _number(value: object) -> float:
+    try:
+        value = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def _system(top: pd.Series) -> dict[str, object]:
+    """What a procurement table names besides the figure: the CPU and its cores, the
+    accelerator and how many, and the software that gave the best figure."""
+    import json
+
+    try:
+        identity = json.loads(top.get("machine_identity") or "{}")
+    except (TypeError, ValueError):
+        identity = {}
+    gpus = [g for g in identity.get("gpus") or [] if g]
+    runtime = top.get("runtime")
+    software = str(top.get("backend"))
+    if runtime and runtime != "keras":
+        software += f" -> {runtime} {top.get('runtime_version') or ''}".rstrip()
+    cores = top.get("cpu_cores")
+    return {
+        "cpu": identity.get("cpu_model"),
+        "cores": int(cores) if pd.notna(cores) else None,
+        "accelerator": f"{len(gpus)} x {gpus[0]}" if gpus else "none",
+        "software": software,
+    }
 
 
 def _per_core(df: pd.DataFrame, machine: str) -> tuple[float, str] | None:
@@ -206,6 +250,12 @@ def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
         figures.append(
             {"stem": column, "heading": label, "alt": label, "data": embed_figure(fig, out, column)}
         )
+    from resnet.analysis.explorer import page_json
+
+    rows = [
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+        for r in flat.drop(columns=["config"]).to_dict(orient="records")
+    ]
     write_page(
         out / "machines.html",
         "machines.html",
@@ -213,4 +263,6 @@ def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
         notes=notes,
         figures=figures,
         machines=table_data(table),
+        data_json=page_json({"rows": rows, "reference": table.attrs.get("reference")}),
+        machines_js=(Path(__file__).parent / "templates" / "machines.js").read_text(encoding="utf-8"),
     )
