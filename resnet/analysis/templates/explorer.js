@@ -7,7 +7,7 @@
   var data = JSON.parse(document.getElementById("explorer-data").textContent);
   var state = { metric: data.metrics.length ? data.metrics[0].name : null, x: "date", search: "", speed: false, filters: {} };
   var observer = null;
-  var EAGER = 2;
+  var EAGER = 1;
 
   function esc(s) {
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -150,7 +150,7 @@
           plot(entry.target, entry.target.getAttribute("data-group"), groups[entry.target.getAttribute("data-group")]);
         }
       });
-    }, { rootMargin: "400px" }) : null;
+    }, { rootMargin: "100px" }) : null;
     order.forEach(function (name) {
       var section = make("section", null, { id: slug(name), "class": "group" });
       section.appendChild(make("h3", name + " (" + groups[name].length + " series)"));
