@@ -196,3 +196,16 @@ def test_no_committed_case_reads_above_its_device_peak():
     utilization = df["utilization"].dropna().astype(float)
     assert len(utilization) > 100 and utilization.max() <= 1.0
     assert df["above_peak"].eq(True).any()  # the OpenVINO bf16 cases that outran every matrix product
+
+
+def test_a_build_line_without_its_output_name_is_refused(tmp_path):
+    """`compare: a.json b.json` names no file to write: one line saying so, not a write into
+    the folder itself."""
+    from resnet.analysis.index import NotesError, read_notes
+
+    (tmp_path / "NOTES.md").write_text("---\nwhat: x\ncommand: y\ncompare: a.json b.json\n---\n# x\n")
+    with pytest.raises(NotesError, match="'compare' needs what it writes"):
+        read_notes(tmp_path)
+    (tmp_path / "NOTES.md").write_text("---\nwhat: x\ncommand: y\ncompare c.txt: a.json b.json\n---\n# x\n")
+    (build,) = read_notes(tmp_path).builds
+    assert (build.kind, build.output, build.inputs) == ("compare", "c.txt", ["a.json", "b.json"])

@@ -67,6 +67,8 @@ def read_notes(folder: Path) -> RunNotes:
         key, value = key.strip(), value.strip()
         kind, _, output = key.partition(" ")
         if kind in ("report", "compare", "dashboard", "machines"):
+            if not output.strip():
+                raise NotesError(f"{path}: line {n}: {kind!r} needs what it writes: '{kind} NAME: inputs'")
             files, _, extra = value.partition("|")
             builds.append(Build(kind, output, files.split(), extra.strip()))
         else:

@@ -22,6 +22,7 @@
   }
   function fmt(v) {
     if (v === null || v === undefined) return "";
+    if (typeof v === "number" && Number.isInteger(v)) return String(v);
     if (typeof v === "number") return Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
     return String(v);
   }
