@@ -7,6 +7,7 @@
 # port), trusts local connections, and is removed by `stop`. As root it runs as the
 # `postgres` user the package creates (PostgreSQL refuses to run as root).
 set -euo pipefail
+cd /  # the postgres user may not enter the caller's folder (a root-only temporary clone)
 find_bin() {
   local found
   found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
