@@ -12,6 +12,7 @@ import pytest
 
 from resnet.analysis.synthetic import write_synthetic_runs
 from resnet.cli import main
+from tests.test_results import FLAGS as RESULTS_FLAGS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 try:
@@ -27,15 +28,7 @@ pytestmark = [
         sync_playwright is None, reason="playwright is not installed (pip install playwright)"
     ),
 ]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = [f for f in RESULTS_FLAGS if f != "--headless"]  # Playwright starts it headless
 MARKUP_MACHINE = "CPU <img src=x onerror=window.__pwned=1>"
 MARKUP_CASE = "case0<script>window.__pwned2=1</script>"
 MARKUP_COMMIT = "c0ffee<b onmouseover=window.__pwned3=1>"

@@ -131,14 +131,14 @@ def explorer_data(
             {"name": m, "unit": FIELDS[m].unit, "better": FIELDS[m].better, "doc": FIELDS[m].doc}
             for m in metrics
         ],
-        "axes": _axes(series, cases),
+        "axes": _axes(series),
         "changes": _marks(changes, where, run_index, status=True),
         "regressions": _marks(regressions, where, run_index, status=False),
         "commit_url": commit_url,
     }
 
 
-def _axes(series: list[dict[str, Any]], cases: pd.DataFrame) -> dict[str, list[str]]:
+def _axes(series: list[dict[str, Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for axis in FILTER_AXES:
         if axis in ("machine", "backend"):

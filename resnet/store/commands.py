@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from resnet.analysis.loading import LoadError, RunFile, find_runs, read_run
-from resnet.store.core import Selection, Store, StoreError, default_url
+from resnet.store.core import DEFAULT_URL, Selection, Store, StoreError, default_url
 
 #: LoadError problems that mean "not a run at all" (a summary, a config): a folder's walk
 #: passes over such files with a note; named on the command line they are an error.
@@ -213,7 +212,7 @@ def add_store_parser(sub: Any) -> None:
     add = verbs.add_parser("add", help="add runs: JSON files, journals, folders such as .benchmarks/")
     add.add_argument("paths", nargs="+", help="files or folders of runs")
     add.add_argument(
-        "--db", default=None, metavar="URL", help=f"the store (default: RESNET_BENCH_DB or {_DEFAULT})"
+        "--db", default=None, metavar="URL", help=f"the store (default: RESNET_BENCH_DB or {DEFAULT_URL})"
     )
     add.set_defaults(fn=cmd_store_add)
     lst = verbs.add_parser("list", help="the store's runs, oldest first")
@@ -223,14 +222,6 @@ def add_store_parser(sub: Any) -> None:
     rem = verbs.add_parser("remove", help="remove a run added by mistake")
     rem.add_argument("run_id", help="its id (store list), a unique prefix of it, or latest")
     rem.add_argument(
-        "--db", default=None, metavar="URL", help=f"the store (default: RESNET_BENCH_DB or {_DEFAULT})"
+        "--db", default=None, metavar="URL", help=f"the store (default: RESNET_BENCH_DB or {DEFAULT_URL})"
     )
     rem.set_defaults(fn=cmd_store_remove)
-
-
-_DEFAULT = "sqlite:///.benchmarks/resnet-bench.sqlite"
-
-
-def warn(message: str) -> None:
-    """One line on stderr."""
-    print(f"resnet-bench: {message}", file=sys.stderr)

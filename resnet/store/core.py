@@ -175,7 +175,22 @@ class Store:
         """One sample field of the rows named by their run ids (``store_run``) and case ids,
         indexed as they are (None where a row kept none): what a reader that left the
         samples out reads for the few cases it needs them for."""
-        return _sample_series_impl(self, runs, case_ids, field)
+        table = self.tables.samples
+        wanted = set(zip(runs, case_ids, strict=True))
+        found: dict[tuple[str, str], Any] = {}
+        ids = sorted(set(runs))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 400):
+                query = sa.select(table.c.run_id, table.c.case_id, table.c.data).where(
+                    table.c.field == field,
+                    table.c.run_id.in_(ids[start : start + 400]),
+                    table.c.case_id.in_(sorted(set(case_ids))),
+                )
+                for run_id, case_id, data in conn.execute(query):
+                    if (run_id, case_id) in wanted:
+                        found[(run_id, case_id)] = json.loads(data)
+        keys = zip(runs, case_ids, strict=True)
+        return pd.Series([found.get(k) for k in keys], index=runs.index, dtype=object)
 
     def _machine(self, conn: sa.Connection, row: dict[str, Any], info: dict[str, Any]) -> int:
         """The machine's id, added if new (one per label and identity)."""
@@ -337,25 +352,6 @@ class Store:
         return to_frame(df.reset_index(drop=True), speeds="machine_speed_series" in fields, names=names)
 
 
-def _sample_series_impl(store: Store, runs: pd.Series, case_ids: pd.Series, field: str) -> pd.Series:
-    table = store.tables.samples
-    wanted = set(zip(runs, case_ids, strict=True))
-    found: dict[tuple[str, str], Any] = {}
-    ids = sorted(set(runs))
-    with store.engine.connect() as conn:
-        for start in range(0, len(ids), 400):
-            query = sa.select(table.c.run_id, table.c.case_id, table.c.data).where(
-                table.c.field == field,
-                table.c.run_id.in_(ids[start : start + 400]),
-                table.c.case_id.in_(sorted(set(case_ids))),
-            )
-            for run_id, case_id, data in conn.execute(query):
-                if (run_id, case_id) in wanted:
-                    found[(run_id, case_id)] = json.loads(data)
-    keys = zip(runs, case_ids, strict=True)
-    return pd.Series([found.get(k) for k in keys], index=runs.index, dtype=object)
-
-
 #: Columns of ``cases`` every read takes: the row's key and place, and its unnamed keys.
 _CASE_KEYS = frozenset({"run_id", "case_id", "seq", "extra"})
 
@@ -482,8 +478,3 @@ def _pause_for_tests() -> None:
 def _first_line(err: BaseException) -> str:
     text = str(getattr(err, "orig", None) or err)
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
-
-
-def selection_of(ids: Iterable[str] | None = None, **given: Any) -> Selection:
-    """A Selection from keyword arguments (None: not narrowed)."""
-    return Selection(ids=tuple(ids) if ids is not None else None, **given)
