@@ -637,14 +637,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-bench`` console script."""
     from resnet.analysis.compare import CompareError
     from resnet.analysis.loading import LoadError
+    from resnet.analysis.parallel import JobsError, jobs
     from resnet.analysis.procurement import PriceError
     from resnet.outputs import OutputError
     from resnet.store import StoreError
 
     args = build_parser().parse_args(argv)
     try:
+        jobs()  # RESNET_BENCH_JOBS checked before any work
         return int(args.fn(args))
-    except (LoadError, CompareError, PriceError, OutputError, StoreError) as err:
+    except (LoadError, CompareError, PriceError, OutputError, StoreError, JobsError) as err:
         return _fail(str(err))
     except _Usage as err:
         return _fail(str(err))

@@ -180,7 +180,10 @@ def window_variance(cases: Sequence[Sequence[Sequence[float]]]) -> tuple[float, 
     nothing; (nan, 0) when no case has two."""
     squares, df = 0.0, 0
     for windows in cases:
-        logs = np.log([np.median(w) for w in _clean(windows)])
+        clean = _clean(windows)
+        if len(clean) < 2:
+            continue  # one window: nothing to pool
+        logs = np.log([np.median(w) for w in clean])
         if len(logs) >= 2:
             squares += float(np.sum((logs - logs.mean()) ** 2))
             df += len(logs) - 1

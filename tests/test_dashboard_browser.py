@@ -219,3 +219,24 @@ def re_interval(text: str) -> bool:
     import re
 
     return re.fullmatch(r"[\d.]+ \[[\d.]+, [\d.]+\]", text) is not None
+
+
+def test_a_long_history_draws_its_interval_as_a_band_and_every_chart_in_view(browser, tmp_path):
+    runs = tmp_path / "runs"
+    write_synthetic_runs(runs, files=200, cases=12, steps=3, dated=True)
+    assert main(["dashboard", str(runs), "--out", str(tmp_path / "site")]) == 0
+    page, errors = _open(browser, tmp_path / "site" / "index.html")
+    first = page.evaluate(
+        "Array.from(document.querySelector('.chart').data).map(t => [t.mode, t.fill || '', !!t.error_y])"
+    )
+    # Each of the chart's series: its line (no markers, no whiskers) and its band's two edges.
+    assert first[:3] == [["lines", "", False], ["lines", "", False], ["lines", "tonexty", False]], first
+    page.evaluate("Plotly.Fx.hover(document.querySelector('.chart'), [{curveNumber: 0, pointNumber: 5}])")
+    assert "commit: " + f"{5:040x}" in page.wait_for_selector(".hovertext").text_content()
+    # The charts in view are drawn one per task after the first: all of them, in the end.
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.chart'))"
+        ".filter(d => d.getBoundingClientRect().top < innerHeight).every(d => d.data)"
+    )
+    assert errors == []
+    page.close()

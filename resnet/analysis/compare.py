@@ -18,6 +18,7 @@ over median as the noise band), and the table says which rule each line used.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -136,8 +137,12 @@ def machine_speeds(base: pd.DataFrame, new: pd.DataFrame) -> tuple[float | None,
     return speed(base), speed(new)
 
 
-def _samples(row: pd.Series) -> list | None:
-    value = row.get("samples_s")
+def _samples(row: pd.Series | dict) -> list | None:
+    return _samples_of(row.get("samples_s"))
+
+
+def _samples_of(value: object) -> list | None:
+    """A case's step samples (one list per window), or None where it kept none."""
     if isinstance(value, list) and value and all(isinstance(w, list) and w for w in value):
         return value
     return None
@@ -147,7 +152,9 @@ def run_window_variance(df: pd.DataFrame) -> tuple[float, int]:
     """A run's window-to-window variance of log median step, pooled over its cases that
     kept their windows' samples, with its degrees of freedom (stats.window_variance)."""
     rows = df[df["kind"] == "case"] if "kind" in df else df
-    cases = [s for s in (_samples(r) for _, r in rows.iterrows()) if s is not None]
+    if "samples_s" not in rows:
+        return window_variance([])
+    cases = [s for s in map(_samples_of, rows["samples_s"]) if s is not None]
     return window_variance(cases)
 
 
@@ -191,44 +198,119 @@ def compare(
     metric that ``new`` did not measure (or measured as NaN) are regressions: a gate
     must not pass because a run measured less. ``allow_missing`` lets a deliberate
     subset pass (missing cases are listed as "missing (allowed)")."""
-    base = base[base["kind"] == "case"]
-    new = new[new["kind"] == "case"]
-    bm, nm = set(base["machine"].dropna()), set(new["machine"].dropna())
-    if bm != nm and not allow_machine_mismatch:
+    key = KEY if allow_machine_mismatch else ["machine", *KEY]
+    b, n = _side(base, key, thresholds), _side(new, key, thresholds)
+    if b.machines != n.machines and not allow_machine_mismatch:
         raise CompareError(
-            f"the runs are from different machines ({', '.join(sorted(bm))} vs {', '.join(sorted(nm))}); "
-            "pass --allow-machine-mismatch to compare them anyway"
+            f"the runs are from different machines ({', '.join(sorted(b.machines))} vs "
+            f"{', '.join(sorted(n.machines))}); pass --allow-machine-mismatch to compare them anyway"
         )
     if not allow_machine_mismatch:
         from resnet.analysis.loading import identity_conflicts
 
-        conflicts = identity_conflicts(pd.concat([base, new]))
+        conflicts = identity_conflicts(pd.concat([base[base["kind"] == "case"], new[new["kind"] == "case"]]))
         if conflicts:
             raise CompareError(f"{conflicts[0]}; or pass --allow-machine-mismatch to compare them anyway")
-    key = KEY if allow_machine_mismatch else ["machine", *KEY]
+    return _compare_sides(b, n, thresholds, allow_missing)
 
-    def keyed(df: pd.DataFrame) -> pd.DataFrame:
-        return df.drop_duplicates(key, keep="last").set_index(key, drop=False)
 
-    b, n = keyed(base), keyed(new)
-    spreads = (run_window_variance(base), run_window_variance(new))
-    spread = spreads if min(spreads[0][1], spreads[1][1]) >= MIN_DF else None
-    common = b.index.intersection(n.index)
+def compare_consecutive(runs: list[pd.DataFrame], thresholds: list[Threshold]) -> list[pd.DataFrame | None]:
+    """Each run of one machine's history (oldest first) compared with the one before it, as
+    :func:`compare` compares them (None for the first run and for a pair it refuses: other
+    machines, no case in common).  Each run is read once, not twice, and the machine facts
+    of the whole history are checked once: a thousand runs take seconds, not a minute."""
+    from resnet.analysis.loading import identity_conflicts
+
+    if not runs:
+        return []
+    whole = pd.concat([r[r["kind"] == "case"] for r in runs])
+    if identity_conflicts(whole):  # some pair is refused: find which, pair by pair
+        out: list[pd.DataFrame | None] = [None]
+        for prev, cur in itertools.pairwise(runs):
+            try:
+                out.append(compare(prev, cur, thresholds))
+            except CompareError:
+                out.append(None)
+        return out
+    from resnet.analysis.parallel import jobs, parallel_map, split
+
+    # Pairs in contiguous slices, one per process: a slice reads the run before its first.
+    pairs = list(range(1, len(runs)))
+    slices = split(pairs, jobs()) if pairs else []
+    work = [(runs[s[0] - 1 : s[-1] + 1], thresholds) for s in slices]
+    tables = parallel_map(_consecutive, work, worth=len(runs) >= PARALLEL_RUNS)
+    return [None, *(t for part in tables for t in part)]
+
+
+#: The fewest runs whose consecutive comparisons are worth spreading over processes.
+PARALLEL_RUNS = 200
+
+
+def _consecutive(work: tuple[list[pd.DataFrame], list[Threshold]]) -> list[pd.DataFrame | None]:
+    """Each run of ``runs`` after the first compared with the one before it (see
+    :func:`compare_consecutive`); a job of its own, so module-level."""
+    runs, thresholds = work
+    sides = [_side(r, ["machine", *KEY], thresholds) for r in runs]
+    out: list[pd.DataFrame | None] = []
+    for b, n in itertools.pairwise(sides):
+        try:
+            if b.machines != n.machines:
+                raise CompareError("the runs are from different machines")
+            out.append(_compare_sides(b, n, thresholds, False))
+        except CompareError:
+            out.append(None)
+    return out
+
+
+@dataclass
+class _Side:
+    """One run as a comparison reads it: its case rows (fields as plain dicts, by key, the
+    last of a repeated key kept), its machines and its pooled window spread."""
+
+    rows: dict
+    machines: set
+    spread: tuple[float, int]
+
+
+def _side(df: pd.DataFrame, key: list[str], thresholds: list[Threshold]) -> _Side:
+    df = df[df["kind"] == "case"]
+    read = ["case_id", "status", "samples_s", "step_median_s", "step_iqr_s", *(t.metric for t in thresholds)]
+    present = list(dict.fromkeys(c for c in [*key, *read] if c in df))
+    columns = [df[c].tolist() for c in present]
+    records = [dict(zip(present, row, strict=True)) for row in zip(*columns, strict=True)]
+    rows: dict = {}
+    for record in reversed(records):  # the last of a repeated case, in its place
+        rows.setdefault(tuple(record.get(k) for k in key), record)
+    rows = dict(reversed(rows.items()))
+    return _Side(rows, set(df["machine"].dropna()), run_window_variance(df))
+
+
+def _sorted(keys: list) -> list:
+    try:
+        return sorted(keys)
+    except TypeError:  # a key holding None beside text: as they came
+        return keys
+
+
+def _compare_sides(b: _Side, n: _Side, thresholds: list[Threshold], allow_missing: bool) -> pd.DataFrame:
+    brow, nrow = b.rows, n.rows
+    spread = (b.spread, n.spread) if min(b.spread[1], n.spread[1]) >= MIN_DF else None
+    common = [k for k in brow if k in nrow]
     if len(common) == 0:
         raise CompareError("the runs have no cases in common (same version, mode, batch, precision, device)")
     # A gate over N cells at 95% each would flag about one in twenty unchanged cells: each
     # cell's verdict uses the familywise (Bonferroni) level, so that an unchanged run passes
     # 95% of the time however many cells it has; ``differs`` keeps the per-cell 95% answer.
-    tested = max(1, sum(1 for idx in common if b.loc[idx, "status"] == "ok" and n.loc[idx, "status"] == "ok"))
+    tested = max(1, sum(1 for idx in common if brow[idx]["status"] == "ok" and nrow[idx]["status"] == "ok"))
     familywise = 1 - (1 - LEVEL) / tested
     rows = []
-    for idx in b.index.difference(n.index):
-        rb = b.loc[idx]
+    for idx in _sorted([k for k in brow if k not in nrow]):
+        rb = brow[idx]
         if rb["status"] == "ok":
             verdict = "missing (allowed)" if allow_missing else "regression"
             rows.append(_entry(rb["case_id"], "missing", "ok", "not in new run", verdict))
     for idx in common:
-        rb, rn = b.loc[idx], n.loc[idx]
+        rb, rn = brow[idx], nrow[idx]
         case_id = rn["case_id"]
         if rb["status"] != "ok" or rn["status"] != "ok":
             verdict = "regression" if rb["status"] == "ok" else "ok"

@@ -3,12 +3,11 @@ regressions between consecutive runs marked, latest against previous summarised.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pandas as pd
 
-from resnet.analysis.compare import CompareError, Threshold, compare
+from resnet.analysis.compare import Threshold, compare_consecutive
 from resnet.analysis.loading import LoadError, load_history
 from resnet.analysis.pages import table_data, write_page
 from resnet.outputs import staged_folder
@@ -18,16 +17,13 @@ def regressions(df: pd.DataFrame, threshold: Threshold) -> pd.DataFrame:
     """Each run against the one before it on the same machine: the regressed cases."""
     found = []
     for machine, group in df.groupby("machine"):
-        runs = list(dict.fromkeys(group["run"]))
-        for prev, cur in itertools.pairwise(runs):
-            try:
-                table = compare(group[group["run"] == prev], group[group["run"] == cur], [threshold])
-            except CompareError:  # two runs of other cases (a peak probe after a quick run)
+        parts = dict(list(group.groupby("run", sort=False)))
+        names = list(parts)
+        for i, table in enumerate(compare_consecutive(list(parts.values()), [threshold])):
+            if table is None or table.empty:  # the first run; a peak probe after a quick run
                 continue
-            if table.empty:
-                continue
-            table = table[table["verdict"] == "regression"].assign(machine=machine, run=cur, previous=prev)
-            found.append(table)
+            table = table[table["verdict"] == "regression"]
+            found.append(table.assign(machine=machine, run=names[i], previous=names[i - 1]))
     return pd.concat(found) if found else pd.DataFrame(columns=["machine", "run", "case_id"])
 
 

@@ -82,19 +82,24 @@ def explorer_data(
     cases = df[df["kind"] == "case"]
     run_names = list(dict.fromkeys(cases["run"]))
     run_index = {name: i for i, name in enumerate(run_names)}
-    runs = []
-    for name in run_names:
-        rows = cases[cases["run"] == name]
-        speed = pd.to_numeric(rows.get("machine_speed_gflops"), errors="coerce").median()
-        runs.append(
-            {
-                "name": _text(name),
-                "date": _text(rows["datetime"].iloc[0]),
-                "commit": _text(rows["commit"].iloc[0]),
-                "machine": _text(rows["machine"].iloc[0]),
-                "speed": _num(speed),
-            }
-        )
+    speeds = (
+        pd.to_numeric(cases["machine_speed_gflops"], errors="coerce")
+        .groupby(cases["run"], sort=False)
+        .median()
+        if "machine_speed_gflops" in cases
+        else pd.Series(dtype=float)
+    )
+    firsts = cases.groupby("run", sort=False)[["datetime", "commit", "machine"]].first()
+    runs = [
+        {
+            "name": _text(name),
+            "date": _text(firsts.at[name, "datetime"]),
+            "commit": _text(firsts.at[name, "commit"]),
+            "machine": _text(firsts.at[name, "machine"]),
+            "speed": _num(speeds.get(name)),
+        }
+        for name in run_names
+    ]
     metrics = [
         m for m in EXPLORER_METRICS if m in cases and pd.to_numeric(cases[m], errors="coerce").notna().any()
     ]
@@ -111,7 +116,7 @@ def explorer_data(
             "runs": [run_index[r] for r in group["run"]],
             "status": [_text(s) for s in group["status"]],
             "n": [None if pd.isna(v) else int(v) for v in group["rounds"]] if "rounds" in group else [],
-            "flags": [",".join(f for f in FLAGS if group.iloc[i].get(f) is True) for i in range(len(group))],
+            "flags": _flags(group),
             "values": {},
             "low": {},
             "high": {},
@@ -136,6 +141,12 @@ def explorer_data(
         "regressions": _marks(regressions, where, run_index, status=False),
         "commit_url": commit_url,
     }
+
+
+def _flags(group: pd.DataFrame) -> list[str]:
+    """Each point's flags (``drifted,unstable``), as the page shows them."""
+    columns = [[v is True for v in group[f]] if f in group else [False] * len(group) for f in FLAGS]
+    return [",".join(f for f, on in zip(FLAGS, row, strict=True) if on) for row in zip(*columns, strict=True)]
 
 
 def _axes(series: list[dict[str, Any]]) -> dict[str, list[str]]:

@@ -399,16 +399,17 @@ def _machine_speed(df: pd.DataFrame) -> None:
     of its readings so relative, ``drifted`` whether that is more than DRIFT_LIMIT off."""
     if "machine_speed_series" not in df:
         return
-    df["machine_speed_rel"] = None
-    df["drifted"] = None
+    rel_of: dict[Any, float] = {}
     probed = df[df["machine_speed_series"].map(lambda s: isinstance(s, list) and len(s) > 0)]
     for _, group in probed.groupby(["run", "device", df["threads"].fillna(0)], dropna=False):
         readings = {i: [float(p[1]) for p in s] for i, s in group["machine_speed_series"].items()}
         median = float(np.median([g for r in readings.values() for g in r]))
-        for i, values in readings.items():
-            rel = float(np.median(values)) / median
-            df.at[i, "machine_speed_rel"] = rel
-            df.at[i, "drifted"] = abs(rel - 1) > DRIFT_LIMIT
+        rel_of.update((i, float(np.median(values)) / median) for i, values in readings.items())
+    rel = [rel_of.get(i) for i in df.index]
+    df["machine_speed_rel"] = pd.Series(rel, index=df.index, dtype=object)
+    df["drifted"] = pd.Series(
+        [None if r is None else abs(r - 1) > DRIFT_LIMIT for r in rel], index=df.index, dtype=object
+    )
 
 
 def drift_columns(rows: list[dict[str, Any]]) -> list[tuple[float | None, bool | None]]:
@@ -476,20 +477,37 @@ def load(
             store.close()
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    from resnet.analysis.parallel import parallel_map
+
+    unique, seen = [], set()
+    for path in paths:  # the same file given twice is read once
+        if (key := Path(path).resolve()) not in seen:
+            seen.add(key)
+            unique.append(path)
     rows: list[dict[str, Any]] = []
-    seen: set[Path] = set()
-    for path in paths:
-        key = Path(path).resolve()
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            rows.extend(load_file(path, label))
-        except LoadError as err:
+    read = parallel_map(_read_rows, [(str(p), label) for p in unique], worth=len(unique) >= PARALLEL_FILES)
+    for got, problem in read:
+        if problem is not None:
+            err = LoadError(*problem)
             if errors is None:
-                raise
+                raise err
             errors.append(err)
+        else:
+            rows.extend(got)
     return to_frame(rows)
+
+
+#: The fewest files worth reading in several processes.
+PARALLEL_FILES = 64
+
+
+def _read_rows(job: tuple[str, str | None]) -> tuple[list[dict[str, Any]] | None, tuple[str, str] | None]:
+    """One file's rows, or its problem (path, text): a job of :func:`load`."""
+    path, label = job
+    try:
+        return load_file(path, label), None
+    except LoadError as err:
+        return None, (err.path, err.problem)
 
 
 def find_runs(directory: str | os.PathLike) -> list[Path]:
@@ -527,5 +545,6 @@ def load_history(directory: str | os.PathLike, errors: list[LoadError]) -> pd.Da
         path = Path(source)
         return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
 
-    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(name)
+    names = {source: name(source) for source in df["source"].unique()}
+    df["run"] = df["datetime"].fillna("") + " " + df["source"].map(names)
     return df.sort_values("run", kind="stable")

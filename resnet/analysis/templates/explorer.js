@@ -7,6 +7,7 @@
   var data = JSON.parse(document.getElementById("explorer-data").textContent);
   var state = { metric: data.metrics.length ? data.metrics[0].name : null, x: "date", search: "", speed: false, filters: {} };
   var observer = null;
+  var renders = 0;
   var EAGER = 1;
 
   function esc(s) {
@@ -60,24 +61,44 @@
     if (s.status[i] !== "ok") lines.push("status: " + esc(s.status[i]));
     return lines.join("<br>");
   }
-  function traceOf(s, index) {
+  // A series of more than LONG points is drawn as a line with its interval as a band (three
+  // paths), not as markers with whiskers (a path per point): a thousand runs stay light to draw.
+  var LONG = 150;
+  var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  function rgba(hex, alpha) {
+    var n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
+  }
+  function traceOf(s, index, color) {
     var values = s.values[state.metric] || [];
     var lows = s.low[state.metric], highs = s.high[state.metric];
     var t = { type: "scatter", mode: "lines+markers", name: esc(s.machine + " | " + s.case), x: [], y: [], text: [],
-      customdata: [], hovertemplate: "%{text}<extra></extra>", meta: index };
-    var plus = [], minus = [];
+      customdata: [], hovertemplate: "%{text}<extra></extra>", meta: index, legendgroup: "s" + index,
+      line: { color: color, width: 1.5 }, marker: { color: color, size: 5 } };
+    var plus = [], minus = [], bandLow = [], bandHigh = [];
     for (var i = 0; i < values.length; i++) {
       if (values[i] === null) continue;
       var low = lows ? lows[i] : null, high = highs ? highs[i] : null;
+      var known = low !== null && low !== undefined && high !== null && high !== undefined;
       t.x.push(xOf(s.runs[i]));
       t.y.push(values[i]);
       t.text.push(hoverText(s, i, values[i], low, high));
       t.customdata.push(data.runs[s.runs[i]].commit);
-      plus.push(high !== null && high !== undefined ? Math.max(high - values[i], 0) : 0);
-      minus.push(low !== null && low !== undefined ? Math.max(values[i] - low, 0) : 0);
+      plus.push(known ? Math.max(high - values[i], 0) : 0);
+      minus.push(known ? Math.max(values[i] - low, 0) : 0);
+      bandLow.push(known ? low : values[i]);
+      bandHigh.push(known ? high : values[i]);
     }
-    if (lows) t.error_y = { type: "data", symmetric: false, array: plus, arrayminus: minus, thickness: 1, width: 2 };
-    return t;
+    var long = t.x.length > LONG;
+    if (long) t.mode = "lines";
+    var out = [t];
+    if (lows && !long) t.error_y = { type: "data", symmetric: false, array: plus, arrayminus: minus, thickness: 1, width: 2, color: color };
+    if (lows && long) {
+      var edge = { type: "scatter", mode: "lines", x: t.x, line: { width: 0 }, hoverinfo: "skip", showlegend: false, legendgroup: t.legendgroup };
+      out.push(Object.assign({}, edge, { y: bandLow, name: "95% interval" }));
+      out.push(Object.assign({}, edge, { y: bandHigh, name: "95% interval", fill: "tonexty", fillcolor: rgba(color, 0.2) }));
+    }
+    return out;
   }
   function marksOf(list, kind, members) {
     var x = [], y = [], text = [];
@@ -113,7 +134,12 @@
   }
   function plot(div, name, list) {
     var members = {};
-    var traces = list.map(function (s) { members[data.series.indexOf(s)] = true; return traceOf(s, data.series.indexOf(s)); });
+    var traces = [];
+    list.forEach(function (s, i) {
+      var index = data.series.indexOf(s);
+      members[index] = true;
+      traces = traces.concat(traceOf(s, index, COLORS[i % COLORS.length]));
+    });
     var marks = [marksOf(data.changes, "change", members), marksOf(data.regressions, "regression", members)];
     if (state.speed) marks.push(speedTrace(members));
     marks.forEach(function (m) { if (m) traces.push(m); });
@@ -144,12 +170,20 @@
     });
     var shown = order.reduce(function (n, g) { return n + groups[g].length; }, 0);
     document.getElementById("shown").textContent = shown + " of " + data.series.length + " series, " + order.length + " charts";
+    // Charts that scroll into view are drawn one per task, so that a click or a key is
+    // answered between two charts rather than after all of them.
+    var queue = [], draining = false, generation = ++renders;
+    function drain() {
+      if (generation !== renders) return;  // a newer render replaced these charts
+      var div = queue.shift();
+      if (div && !div.data) plot(div, div.getAttribute("data-group"), groups[div.getAttribute("data-group")]);
+      if (queue.length) setTimeout(drain, 0); else draining = false;
+    }
     observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
-        if (entry.isIntersecting && !entry.target.data) {
-          plot(entry.target, entry.target.getAttribute("data-group"), groups[entry.target.getAttribute("data-group")]);
-        }
+        if (entry.isIntersecting && !entry.target.data && queue.indexOf(entry.target) < 0) queue.push(entry.target);
       });
+      if (queue.length && !draining) { draining = true; setTimeout(drain, 0); }
     }, { rootMargin: "100px" }) : null;
     order.forEach(function (name) {
       var section = make("section", null, { id: slug(name), "class": "group" });
