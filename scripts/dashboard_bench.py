@@ -1,9 +1,11 @@
 """The dashboard at the size of a long history: build time, page size, time to interactive.
 
     .venv/bin/python scripts/dashboard_bench.py --out results/<machine>/<date>-dashboard
-        [--runs 1000] [--cases 60] [--steps 20] [--repeat 3]
+        [--runs 1000] [--cases 60] [--steps 20] [--repeat 3] [--shifts 0,1]
 
-Writes made-up runs (resnet.analysis.synthetic) to a temporary folder, times
+For each --shifts value (changes in every case's history, each 10% slower: 0 is noise only,
+1 a change point in every series), writes made-up runs (resnet.analysis.synthetic) to a
+temporary folder, times
 ``resnet-bench dashboard`` over it (load, regressions between consecutive runs, change points,
 the page), then opens the page in headless Chromium (Debian's, through Playwright) --repeat
 times: time until the explorer is ready with its first chart drawn, and the time a metric switch
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from resnet.analysis.parallel import jobs  # noqa: E402
 from resnet.analysis.synthetic import write_synthetic_runs  # noqa: E402
 from resnet.engine.machine import machine_info, machine_label  # noqa: E402
 
@@ -70,6 +73,14 @@ def browser_times(page_file: Path, repeat: int) -> dict:
     }
 
 
+def _line(h: dict) -> str:
+    cells = [
+        h["shifts"], h["build_s"], h["page_mb"], h["change_points"], h["interactive_s"],
+        ", ".join(map(str, h["interactive_all_s"])), h["metric_switch_s"], len(h["console_errors"]),
+    ]  # fmt: skip
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
@@ -77,7 +88,9 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=60)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shifts", default="0,1", help="comma-separated: changes per case's history")
     args = parser.parse_args()
+    shifts = [int(x) for x in args.shifts.split(",")]
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not (out / "summary.json").is_file():
         print(f"dashboard_bench: --out {out} holds files this script did not write", file=sys.stderr)
@@ -93,25 +106,30 @@ def main() -> int:
         "cases": args.cases,
         "steps": args.steps,
     }
-    with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as tmp:
-        folder = Path(tmp) / "runs"
-        log(f"writing {args.runs} runs x {args.cases} cases to {folder}")
-        write_synthetic_runs(folder, args.runs, args.cases, steps=args.steps, dated=True)
-        site = Path(tmp) / "site"
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "resnet.cli", "dashboard", str(folder), "--out", str(site)],
-            capture_output=True, text=True, timeout=3600,
-        )  # fmt: skip
-        result["build_s"] = round(time.perf_counter() - start, 1)
-        if done.returncode != 0:
-            print(done.stderr[-2000:], file=sys.stderr)
-            return 1
-        page = site / "index.html"
-        result["page_mb"] = round(page.stat().st_size / 2**20, 2)
-        log(f"dashboard built in {result['build_s']} s: {result['page_mb']} MB")
-        result.update(browser_times(page, args.repeat))
-        log(f"interactive after {result['interactive_s']} s (median of {args.repeat})")
+    result["jobs"] = jobs()
+    result["histories"] = []
+    for count in shifts:
+        with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as tmp:
+            folder = Path(tmp) / "runs"
+            log(f"writing {args.runs} runs x {args.cases} cases to {folder} ({count} change(s) per case)")
+            write_synthetic_runs(folder, args.runs, args.cases, steps=args.steps, dated=True, shifts=count)
+            site = Path(tmp) / "site"
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "resnet.cli", "dashboard", str(folder), "--out", str(site)],
+                capture_output=True, text=True, timeout=3600,
+            )  # fmt: skip
+            entry = {"shifts": count, "build_s": round(time.perf_counter() - start, 1)}
+            if done.returncode != 0:
+                print(done.stderr[-2000:], file=sys.stderr)
+                return 1
+            page = site / "index.html"
+            entry["page_mb"] = round(page.stat().st_size / 2**20, 2)
+            entry["change_points"] = page.read_text().count('"status":"confirmed"')
+            log(f"dashboard built in {entry['build_s']} s: {entry['page_mb']} MB")
+            entry.update(browser_times(page, args.repeat))
+            log(f"interactive after {entry['interactive_s']} s (median of {args.repeat})")
+            result["histories"].append(entry)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [
@@ -120,11 +138,12 @@ def main() -> int:
         f"Measured by `scripts/dashboard_bench.py` on {result['machine']} ({result['cpu_model']}, "
         f"{result['cores']} cores), {result['date']}.",
         "",
-        "| build s | page MB | interactive s (median) | each | metric switch s | console errors |",
-        "| --- | --- | --- | --- | --- | --- |",
-        f"| {result['build_s']} | {result['page_mb']} | {result['interactive_s']} | "
-        f"{', '.join(map(str, result['interactive_all_s']))} | {result['metric_switch_s']} | "
-        f"{len(result['console_errors'])} |",
+        f"{result['jobs']} processes (RESNET_BENCH_JOBS or the cores).",
+        "",
+        "| changes per case | build s | page MB | change points drawn | interactive s (median) | each "
+        "| metric switch s | console errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(_line(h) for h in result["histories"]),
     ]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     log(f"written: {out / 'summary.md'}")

@@ -10,7 +10,13 @@ import pytest
 from resnet.cli import main
 from tests.test_results import _row, make_run
 
-FAST = {"cpu_model": "Fast CPU", "cpu_affinity": 8, "gpus": []}
+FAST = {
+    "cpu_model": "Fast CPU",
+    "cpu_affinity": 8,
+    "gpus": [],
+    "memory_gb": 62.75,
+    "versions": {"keras": "3.15.1", "tensorflow": "2.21.0", "jax": "0.10.2", "numpy": "2.4.6"},
+}
 SLOW = {"cpu_model": "Slow CPU", "cpu_affinity": 2, "gpus": []}
 
 
@@ -51,6 +57,11 @@ def test_machines_with_prices(tmp_path, capsys):
     assert table.loc["Fast x8", "images_per_dollar_rented"] == pytest.approx(40 * 32**0.5 * 3600 / 4.0)
     assert pd.isna(table.loc["Slow x2", "images_per_dollar_rented"])
     assert (out / "speedup_vs_reference.png").exists() and (out / "machines.html").exists()
+    # System and software columns: memory and the framework's versions where the run has them.
+    assert table.loc["Fast x8", "memory_gb"] == pytest.approx(62.8)
+    assert table.loc["Fast x8", "framework"] == "keras 3.15.1, tensorflow 2.21.0"  # the backend's, not jax's
+    assert pd.isna(table.loc["Slow x2", "memory_gb"]) and pd.isna(table.loc["Slow x2", "framework"])
+    assert table.loc["Fast x8", "cores"] == 8 and table.loc["Fast x8", "accelerator"] == "none"
 
 
 @pytest.mark.parametrize(

@@ -217,7 +217,14 @@ def _v1_store(url: str, run_paths: list[Path], dropped: tuple[str, ...]) -> None
                 conn.execute(
                     meta.tables["machines"]
                     .insert()
-                    .values(id=machines[key], label=key[0], slug="m", identity=key[1], facts="{}")
+                    .values(
+                        id=machines[key],
+                        label=key[0],
+                        slug="m",
+                        identity=key[1],
+                        facts="{}",
+                        memory_gb=first["memory_gb"],
+                    )
                 )
             conn.execute(
                 meta.tables["runs"]
@@ -231,6 +238,7 @@ def _v1_store(url: str, run_paths: list[Path], dropped: tuple[str, ...]) -> None
                     commit=run.commit_info.get("id"),
                     cases=len(run.rows),
                     cpu_cores=first.get("cpu_cores"),
+                    versions=json.dumps(run.machine_info.get("versions") or {}, sort_keys=True),
                     added="2026-12-01",
                 )
             )

@@ -39,7 +39,12 @@ from resnet.stats import DRIFT_LIMIT
 #: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
 STAT_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 #: Columns the loader adds to the schema's row fields.
-SOURCE_COLUMNS = ("machine", "run", "datetime", "commit", "source", "cpu_cores", "machine_identity")
+SOURCE_COLUMNS = (
+    "machine", "run", "datetime", "commit", "source", "cpu_cores", "machine_identity",
+    "memory_gb", "versions",
+)  # fmt: skip
+#: The columns a run gives every one of its rows (a store keeps them per run and machine).
+RUN_COLUMNS = tuple(c for c in SOURCE_COLUMNS if c != "run")
 
 
 class LoadError(ValueError):
@@ -226,14 +231,28 @@ def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None)
     if commit_id is not None and not isinstance(commit_id, str):
         raise LoadError(path, f"commit_info.id is {commit_id!r}, not a string")
     cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
+    memory = info.get("memory_gb")
+    memory = float(memory) if isinstance(memory, (int, float)) and not isinstance(memory, bool) else None
     return {
         "machine": label or machine_label(info),
         "machine_identity": json.dumps(machine_identity(info), sort_keys=True),
         "cpu_cores": cores if isinstance(cores, int) else None,
+        "memory_gb": float(memory)
+        if isinstance(memory, (int, float)) and not isinstance(memory, bool)
+        else None,
+        "versions": versions_text(info.get("versions")),
         "datetime": when,
         "commit": commit_id,
         "source": str(path),
     }
+
+
+def versions_text(versions: Any) -> str | None:
+    """A run's library versions (machine_info.versions) as the rows carry them: JSON with
+    sorted keys, None where the run recorded none."""
+    if not isinstance(versions, dict) or not versions:
+        return None
+    return json.dumps(versions, sort_keys=True)
 
 
 def _step_stats(row: dict[str, Any]) -> dict[str, Any]:

@@ -171,8 +171,9 @@ def _number(value: object) -> float:
 
 
 def _system(top: pd.Series) -> dict[str, object]:
-    """What a procurement table names besides the figure: the CPU and its cores, the
-    accelerator and how many, and the software that gave the best figure."""
+    """What a procurement table names besides the figure: the CPU, its cores and the
+    memory, the accelerator and how many, the software that gave the best figure and the
+    versions of its framework (Keras and the backend's, as the run recorded them)."""
     import json
 
     try:
@@ -185,11 +186,21 @@ def _system(top: pd.Series) -> dict[str, object]:
     if runtime and runtime != "keras":
         software += f" -> {runtime} {top.get('runtime_version') or ''}".rstrip()
     cores = top.get("cpu_cores")
+    try:
+        versions = json.loads(top.get("versions") or "{}")
+    except (TypeError, ValueError):
+        versions = {}
+    backend = top.get("backend")
+    names = ["keras", backend, *(["jaxlib"] if backend == "jax" else [])]
+    framework = ", ".join(f"{n} {versions[n]}" for n in names if isinstance(versions.get(n), str))
+    memory = _number(top.get("memory_gb"))
     return {
         "cpu": identity.get("cpu_model"),
         "cores": int(cores) if pd.notna(cores) else None,
+        "memory_gb": round(memory, 1) if math.isfinite(memory) else None,
         "accelerator": f"{len(gpus)} x {gpus[0]}" if gpus else "none",
         "software": software,
+        "framework": framework or None,
     }
 
 

@@ -14,7 +14,7 @@ from resnet.schema import Case
 
 
 def write_synthetic_runs(
-    directory: str | os.PathLike, files: int, cases: int, steps: int = 0, dated: bool = False
+    directory: str | os.PathLike, files: int, cases: int, steps: int = 0, dated: bool = False, shifts: int = 0
 ) -> list[Path]:
     """Write ``files`` pytest-benchmark-shaped JSON files of ``cases`` cases each.
 
@@ -23,6 +23,8 @@ def write_synthetic_runs(
             series, as real runs keep them (0: none).
         dated: ISO dates an hour apart, a commit and a branch per run, and figures with 2%
             seeded noise (a history to read); else dates ``run0``, ``run1``, ... and fixed figures.
+        shifts: changes in every case's history, evenly spaced, each making it 10% slower
+            (0: none; a history with change points to find, for the readers' benchmarks).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,7 @@ def write_synthetic_runs(
                 32 + c,
             )
             speed = (10.0 + c) * (1 + 0.02 * rng.standard_normal()) if dated else 10.0 + c
+            speed *= 0.9 ** sum(f >= files * (k + 1) // (shifts + 1) for k in range(shifts))
             extra = {
                 **case.to_dict(),
                 "case_id": f"case{c}",

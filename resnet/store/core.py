@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from resnet.analysis.loading import SOURCE_COLUMNS, RunFile, drift_columns, to_frame
+from resnet.analysis.loading import (
+    RUN_COLUMNS,
+    SOURCE_COLUMNS,
+    RunFile,
+    drift_columns,
+    to_frame,
+    versions_text,
+)
 from resnet.store.tables import (
     SAMPLE_FIELDS,
     SCHEMA_VERSION,
@@ -308,8 +315,10 @@ class Store:
                         runs.c.commit,
                         runs.c.source,
                         runs.c.cpu_cores,
+                        runs.c.versions,
                         machines.c.label.label("machine"),
                         machines.c.identity.label("machine_identity"),
+                        machines.c.memory_gb,
                     )
                     .join(machines, runs.c.machine_id == machines.c.id)
                     .where(runs.c.id.in_(part))
@@ -342,7 +351,8 @@ class Store:
                 df[column.name] = flags
         _unpack_extra(df)
         run_facts = pd.DataFrame(facts).set_index("run_id").reindex(df["run_id"])
-        for name in ("machine", "datetime", "commit", "source", "cpu_cores", "machine_identity"):
+        run_facts["versions"] = run_facts["versions"].map(lambda v: versions_text(json.loads(v or "{}")))
+        for name in RUN_COLUMNS:
             df[name] = run_facts[name].to_numpy()
         _attach_samples(df, fields, found)
         df["_order"] = df["run_id"].map(order)

@@ -7,8 +7,9 @@
   var KEYS = ["machine", "version", "mode", "precision"];
   var state = { sort: "speedup_vs_reference", desc: true, filters: {}, search: "" };
   var COLUMNS = [
-    ["machine", "machine"], ["cpu", "CPU"], ["cores", "cores"], ["accelerator", "accelerator"],
+    ["machine", "machine"], ["cpu", "CPU"], ["cores", "cores"], ["memory_gb", "memory GB"], ["accelerator", "accelerator"],
     ["version", "version"], ["mode", "mode"], ["precision", "precision"], ["software", "software (best path)"],
+    ["framework", "framework"],
     ["best_images_per_sec", "best images/s [95%]"], ["best_batch", "batch"], ["latency_ms_bs1", "latency bs1 ms"],
     ["largest_batch_that_fit", "largest batch"], ["speedup_vs_reference", "speed-up vs " + (data.reference || "reference")],
     ["joules_per_image", "J/image"], ["images_per_dollar_rented", "images/$ rented"], ["images_per_dollar_owned", "images/$ owned"],
