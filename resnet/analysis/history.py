@@ -13,7 +13,8 @@ differ more than chance would.  On top of it, the rules a CI needs:
   is reported as a new change, unconfirmed (one run);
 - each change records the run and commit where it began, the medians before and after
   (with 95% intervals from the runs' own step samples where they kept them, else over
-  the runs' figures) and the permutation p-value of the split.
+  the runs' figures) and the p-value of the permutation test that found it (the test
+  E-Divisive decided on).
 """
 
 from __future__ import annotations
@@ -59,14 +60,22 @@ def e_divisive(values: np.ndarray) -> list[int]:
     test makes, and it is the last test of the search, so the points are the library's; a
     series without a change (most of a long history) costs a fifth of the permutations on
     average; and each permutation's distances are computed, not gathered (see _next_point)."""
+    return [point for point, _ in e_divisive_tested(values)]
+
+
+def e_divisive_tested(values: np.ndarray) -> list[tuple[int, float]]:
+    """:func:`e_divisive`'s points in the order found, each with the p-value of the
+    permutation test that made it a change point (exceedances over permutations + 1)."""
     es = _e_divisive()
     series = es._get_valid_input(values)
     distances = es._get_distance_matrix(series)
-    points: list[int] = []
+    found: list[tuple[int, float]] = []
     memo: dict[tuple[int, int], tuple[int, float]] = {}
-    while point := _next_point(es, series, distances, points, memo):  # the library's loop: 0 ends it
-        points.append(point)
-    return points
+    while tested := _next_point(es, series, distances, [p for p, _ in found], memo):
+        if tested[0] == 0:  # the library's loop: a point at 0 ends it
+            break
+        found.append(tested)
+    return found
 
 
 def _next_point(
@@ -75,8 +84,9 @@ def _next_point(
     distances: np.ndarray,
     points: list[int],
     memo: dict[tuple[int, int], tuple[int, float]],
-) -> int | None:
-    """The next significant change point within the segments the points bound, or None.
+) -> tuple[int, float] | None:
+    """The next significant change point within the segments the points bound, with its
+    p-value, or None.
     A permutation's distance matrix is computed from the permuted series (the library's C
     code), which gives the library's gathered matrix exactly, in under half its time."""
     windows = list(itertools.pairwise([0, *sorted(points), len(distances)]))
@@ -99,7 +109,7 @@ def _next_point(
             better += 1
             if better / (PERMUTATIONS + 1) > PVALUE:  # the full test's rule, already decided
                 return None
-    return point
+    return point, better / (PERMUTATIONS + 1)
 
 
 @dataclass
@@ -195,7 +205,7 @@ class Found:
     """What a series' figures alone tell (a job of its own, run in any process): the
     confirmed change points, the outlier runs, the splits to report (each point with the
     points bounding its segments, the newest run's last where it starts a change) and each
-    split's permutation p-value."""
+    confirmed point's p-value (its search test's)."""
 
     confirmed: list[int]
     outliers: list[int]
@@ -207,7 +217,9 @@ def analyse(job: tuple[np.ndarray, int, float | None]) -> Found:
     """A series' change points, outliers and p-values from its figures, its seed and the
     threshold that the newest run alone must cross."""
     values, seed, threshold_pct = job
-    points = _search((values, seed))
+    np.random.seed(seed)  # the library's permutation test draws from NumPy's global generator
+    tested = dict(e_divisive_tested(values))
+    points = sorted(tested)
     bounds = [0, *points, len(values)]
     outliers = [a for a, b in itertools.pairwise(bounds) if b - a == 1 and 0 < a and b < len(values)]
     confirmed = [p for p in points if not any(o in (p, p - 1) for o in outliers) and p < len(values) - 1]
@@ -222,7 +234,11 @@ def analyse(job: tuple[np.ndarray, int, float | None]) -> Found:
         big = threshold_pct is None or abs(change) >= abs(threshold_pct)
         newest = big and abs(values[last] - median) > 3 * max(sigma, 1e-12)
     splits = [(p, confirmed) for p in confirmed] + ([(last, [*confirmed, last])] if newest else [])
-    pvalues = {point: _pvalue(values, point, points_, seed) for point, points_ in splits}
+    # A confirmed point's p-value is the one its search test gave; the newest run alone is
+    # one run after its split, which no permutation test can judge.
+    pvalues: dict[int, float | None] = {point: tested.get(point) for point in confirmed}
+    if newest:
+        pvalues[last] = None
     return Found(confirmed, outliers, splits, pvalues)
 
 
@@ -234,28 +250,9 @@ def _segments(values: np.ndarray, point: int, points: list[int]) -> tuple[np.nda
     return values[a:point], values[point:b], a, b
 
 
-def _pvalue(values: np.ndarray, point: int, points: list[int], seed: int) -> float | None:
-    """The permutation p-value of the split at ``point`` (None where a side has one run)."""
-    before, after, _, _ = _segments(values, point, points)
-    if len(before) < 2 or len(after) < 2:
-        return None
-    np.random.seed(seed)
-    stats = _e_divisive().get_energy_statistics_and_probabilities(
-        list(before), list(after), permutations=PERMUTATIONS
-    )
-    return float(stats.t_pvalue)
-
-
 def _finished(history: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The runs of a case's history that finished with the metric, oldest first."""
     return history[history["status"] == "ok"].dropna(subset=[metric]).reset_index(drop=True)
-
-
-def _search(job: tuple[np.ndarray, int]) -> list[int]:
-    """The change points of one series with its seed."""
-    values, seed = job
-    np.random.seed(seed)  # the library's permutation test draws from NumPy's global generator
-    return sorted(e_divisive(values))
 
 
 #: The work (sum of each series' length squared) worth searching in several processes:
