@@ -62,11 +62,24 @@ def test_a_corrupted_export_is_rebuilt_not_trusted(tmp_path, runtime):
     path.write_bytes(bytes(data))
     _, _, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
     assert rebuilt
-    # An entry that is a file where its folder should be is rebuilt too.
+    # What the tool did not write is never replaced: a file of someone's in the entry, an
+    # entry without its manifest, a file where the folder should be. One line, untouched.
+    (tmp_path / key / "notes.txt").write_text("mine")
+    with pytest.raises(runtimes.CacheForeign, match="RESNET_BENCH_CACHE"):
+        runtimes.cached_export(model, key, runtime, tmp_path)
+    assert (tmp_path / key / "notes.txt").read_text() == "mine" and path.exists()
     shutil.rmtree(tmp_path / key)
     (tmp_path / key).write_text("not a folder")
-    again, _, rebuilt = runtimes.cached_export(model, key, runtime, tmp_path)
-    assert rebuilt and again.exists() and (tmp_path / key).is_dir()
+    with pytest.raises(runtimes.CacheForeign, match="did not write"):
+        runtimes.cached_export(model, key, runtime, tmp_path)
+    assert (tmp_path / key).read_text() == "not a folder"
+    (tmp_path / key).unlink()
+    (tmp_path / key).mkdir()
+    (tmp_path / key / "model.onnx").write_text("someone's")
+    with pytest.raises(runtimes.CacheForeign):
+        runtimes.cached_export(model, key, runtime, tmp_path)
+    assert (tmp_path / key / "model.onnx").read_text() == "someone's"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
 def test_the_export_key_holds_the_weights():

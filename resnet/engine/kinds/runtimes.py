@@ -56,6 +56,10 @@ class CacheUnwritable(OSError):
     """The export cache cannot be written; the message names it and how to move it."""
 
 
+class CacheForeign(CacheUnwritable):
+    """An export-cache entry holds what the tool did not write: left as it is, never replaced."""
+
+
 def cache_root() -> Path:
     """Where exports are kept: the tool's cache (resnet.data.cache_root) ``/exports``."""
     from resnet.data import cache_root as root
@@ -114,20 +118,40 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
+def _ours(folder: Path, key: str) -> dict[str, str] | None:
+    """An entry's files as its manifest lists them, where the tool wrote it (a folder whose
+    manifest names ``key`` and holds no file the manifest does not list); None otherwise."""
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+    if manifest.get("key") != key or not isinstance(files, dict):
+        return None
+    present = {p.name for p in folder.iterdir()} - {"manifest.json"}
+    return files if present <= set(files) else None
+
+
 def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) -> tuple[Path, float, bool]:
     """The exported model file for ``key``: from the cache when its manifest matches the
-    files, else exported anew (atomically).  Returns (path, export seconds, rebuilt)."""
+    files, else exported anew (atomically), replacing an entry of the tool's own whose files
+    changed since; an entry holding anything else is CacheForeign, left untouched.
+    Returns (path, export seconds, rebuilt)."""
     fmt = FORMATS[runtime][0]
     name = "model.onnx" if fmt == "onnx" else "model.xml"
     base = root or cache_root()
     folder = base / key
-    manifest = folder / "manifest.json"
-    if folder.is_dir() and not folder.is_symlink() and manifest.exists():
-        try:
-            if json.loads(manifest.read_text())["files"] == _digest(folder) and (folder / name).exists():
-                return folder / name, 0.0, False
-        except (ValueError, KeyError, OSError):
-            pass  # unreadable or mismatched: rebuilt below
+    listed = _ours(folder, key)
+    if listed is not None and listed == _digest(folder) and (folder / name).exists():
+        return folder / name, 0.0, False
+    if listed is None and (folder.exists() or folder.is_symlink()):
+        raise CacheForeign(
+            f"the export cache entry {folder} holds what resnet-bench did not write (no manifest of its "
+            "own, a file it does not list, or not a folder); move it away or set RESNET_BENCH_CACHE "
+            "to another folder"
+        )
     try:
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=base))
@@ -143,9 +167,7 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
         model.export(str(tmp / name), format=fmt, verbose=False)
         (tmp / "manifest.json").write_text(json.dumps({"key": key, "format": fmt, "files": _digest(tmp)}))
         seconds = time.perf_counter() - t0
-        if folder.is_symlink() or folder.is_file():
-            folder.unlink()  # an entry that is not a folder: rebuilt as README promises
-        elif folder.exists():
+        if folder.exists():  # ours, checked above, with a file changed since: replaced
             shutil.rmtree(folder)
         tmp.rename(folder)
     finally:
