@@ -184,9 +184,8 @@ def window_variance(cases: Sequence[Sequence[Sequence[float]]]) -> tuple[float, 
         if len(clean) < 2:
             continue  # one window: nothing to pool
         logs = np.log([np.median(w) for w in clean])
-        if len(logs) >= 2:
-            squares += float(np.sum((logs - logs.mean()) ** 2))
-            df += len(logs) - 1
+        squares += float(np.sum((logs - logs.mean()) ** 2))
+        df += len(logs) - 1
     return (squares / df, df) if df else (math.nan, 0)
 
 

@@ -237,9 +237,7 @@ def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None)
         "machine": label or machine_label(info),
         "machine_identity": json.dumps(machine_identity(info), sort_keys=True),
         "cpu_cores": cores if isinstance(cores, int) else None,
-        "memory_gb": float(memory)
-        if isinstance(memory, (int, float)) and not isinstance(memory, bool)
-        else None,
+        "memory_gb": memory,
         "versions": versions_text(info.get("versions")),
         "datetime": when,
         "commit": commit_id,

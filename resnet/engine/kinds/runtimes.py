@@ -120,7 +120,7 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def _ours(folder: Path, key: str) -> dict[str, str] | None:
     """An entry's files as its manifest lists them, where the tool wrote it (a folder whose
-    manifest names ``key`` and holds no file the manifest does not list); None otherwise."""
+    manifest names ``key`` and holds nothing but files the manifest lists); None otherwise."""
     if folder.is_symlink() or not folder.is_dir():
         return None
     try:
@@ -130,8 +130,18 @@ def _ours(folder: Path, key: str) -> dict[str, str] | None:
         return None
     if manifest.get("key") != key or not isinstance(files, dict):
         return None
-    present = {p.name for p in folder.iterdir()} - {"manifest.json"}
-    return files if present <= set(files) else None
+    present = [p for p in folder.iterdir() if p.name != "manifest.json"]
+    if any(p.is_symlink() or not p.is_file() for p in present):
+        return None  # a folder or a link inside: not something the tool writes
+    return files if {p.name for p in present} <= set(files) else None
+
+
+def _foreign(folder: Path) -> str:
+    return (
+        f"the export cache entry {folder} holds what resnet-bench did not write (no manifest of its "
+        "own, a file it does not list, or not a folder); move it away or set RESNET_BENCH_CACHE "
+        "to another folder"
+    )
 
 
 def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) -> tuple[Path, float, bool]:
@@ -147,11 +157,7 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
     if listed is not None and listed == _digest(folder) and (folder / name).exists():
         return folder / name, 0.0, False
     if listed is None and (folder.exists() or folder.is_symlink()):
-        raise CacheForeign(
-            f"the export cache entry {folder} holds what resnet-bench did not write (no manifest of its "
-            "own, a file it does not list, or not a folder); move it away or set RESNET_BENCH_CACHE "
-            "to another folder"
-        )
+        raise CacheForeign(_foreign(folder))
     try:
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=base))
@@ -167,7 +173,9 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
         model.export(str(tmp / name), format=fmt, verbose=False)
         (tmp / "manifest.json").write_text(json.dumps({"key": key, "format": fmt, "files": _digest(tmp)}))
         seconds = time.perf_counter() - t0
-        if folder.exists():  # ours, checked above, with a file changed since: replaced
+        if folder.exists() or folder.is_symlink():  # ours with a file changed since: replaced
+            if _ours(folder, key) is None:  # checked again: something was put there meanwhile
+                raise CacheForeign(_foreign(folder))
             shutil.rmtree(folder)
         tmp.rename(folder)
     finally:
