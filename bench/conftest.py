@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from resnet.engine.errors import UsageError
+from resnet.engine.errors import UsageError, typed
+from resnet.engine.kinds.base import case_id
 from resnet.engine.options import OPTIONS, SWEEP_FLAGS, parse_case_timeout, parse_profile
 from resnet.engine.sweep import Sweep, default_journal, sweep_machine_info
-
-
-def _typed(flag: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An option's parser as argparse wants it: a bad value reads ``argument FLAG: problem``."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except UsageError as err:
-            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{flag}: ")) from None
-
-    convert.__name__ = flag
-    return convert
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,7 +18,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--profile",
         default=None,
-        type=_typed("--profile", parse_profile),
+        type=typed("--profile", parse_profile),
         help=SWEEP_FLAGS["--profile"],
     )
     for option in OPTIONS:
@@ -41,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             *option.aliases,
             dest=option.dest,
             default=None,
-            type=_typed(option.flag, option.parse),
+            type=typed(option.flag, option.parse),
             help=option.help,
         )
     group.addoption(
@@ -61,7 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--resume", action="store_true", help=SWEEP_FLAGS["--resume"])
     group.addoption(
         "--case-timeout",
-        type=_typed("--case-timeout", parse_case_timeout),
+        type=typed("--case-timeout", parse_case_timeout),
         default=1800.0,
         help=SWEEP_FLAGS["--case-timeout"],
     )
@@ -110,7 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if not config.option.collectonly:
         try:
-            config.resnet_sweep.prepare_data()
+            config.resnet_sweep.prepare()
         except UsageError as err:
             raise pytest.UsageError(str(err)) from None
     _stop_on_sigterm()
@@ -136,10 +122,10 @@ def _open_store(url: str | None) -> Any:
     URL costs no measurement."""
     if url is None:
         return None
-    from resnet.store import Store, StoreError, default_url
+    from resnet.store import Store, StoreError, resolve_url
 
     try:
-        return Store(default_url() if url == "default" else url, create=True)
+        return Store(resolve_url(url), create=True)
     except StoreError as err:
         raise pytest.UsageError(f"--store: {err}") from None
 
@@ -147,9 +133,8 @@ def _open_store(url: str | None) -> Any:
 def _store_run(config: pytest.Config, sweep: Sweep) -> None:
     """Add the finished sweep to ``--store``: its JSON when pytest-benchmark wrote one in this
     session, else its journal (an interrupted sweep's finished cases)."""
-    from resnet.analysis.loading import LoadError, read_run
+    from resnet.runs import LoadError, read_run
 
-    store = config.resnet_store
     json_path = getattr(config.option, "benchmark_json", None)
     json_file = Path(str(json_path)) if json_path else None
     journal = Path(sweep.journal.path) if sweep.journal is not None else None
@@ -159,24 +144,27 @@ def _store_run(config: pytest.Config, sweep: Sweep) -> None:
         source = journal
     else:
         print("resnet-bench: --store: no finished case to store", flush=True)
+        config.resnet_store.close()
         return
-    try:
-        run_id, new = store.add(read_run(source))
-    except LoadError as err:
-        print(f"resnet-bench: --store: not stored: {err}", flush=True)
-        return
-    finally:
-        store.close()
+    with config.resnet_store as store:
+        try:
+            run_id, new = store.add(read_run(source))
+        except LoadError as err:
+            print(f"resnet-bench: --store: not stored: {err}", flush=True)
+            return
     what = "stored as run" if new else "already in the store as run"
     print(f"resnet-bench: {source} {what} {run_id} ({store.url})", flush=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    sweep = getattr(config, "resnet_sweep", None)
+    sweep, store = getattr(config, "resnet_sweep", None), getattr(config, "resnet_store", None)
     if sweep is not None:
         sweep.close()
-        if getattr(config, "resnet_store", None) is not None and not config.option.collectonly:
-            _store_run(config, sweep)
+    if store is not None:
+        if sweep is not None and not config.option.collectonly:
+            _store_run(config, sweep)  # closes the store
+        else:
+            store.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -198,19 +186,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each kind's cases, for the bench files that take its fixture."""
     sweep: Sweep = metafunc.config.resnet_sweep
-    if "window" in metafunc.fixturenames:
-        metafunc.parametrize("window", sweep.windows, ids=[w.id for w in sweep.windows])
-    if "pipeline_case" in metafunc.fixturenames:
-        ids = [f"{p}-{s}-w{w}" for p, s, w in sweep.pipeline_cases]
-        metafunc.parametrize("pipeline_case", sweep.pipeline_cases, ids=ids)
-    if "lg_case" in metafunc.fixturenames:
-        metafunc.parametrize("lg_case", sweep.loadgen_cases, ids=[c.id for c in sweep.loadgen_cases])
-    if "group" in metafunc.fixturenames:
-        metafunc.parametrize("group", sweep.paired_groups, ids=[g.id for g in sweep.paired_groups])
-    if "version" in metafunc.fixturenames:
-        versions = list(sweep.plan.axes.versions)
-        metafunc.parametrize("version", versions, ids=versions)
+    for fixture, cases in sweep.cases.items():
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, cases, ids=[case_id(c) for c in cases])
 
 
 @pytest.fixture(scope="session")

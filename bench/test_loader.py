@@ -2,8 +2,8 @@
 
 import pytest
 
-from resnet.analysis.loading import load
 from resnet.analysis.synthetic import write_synthetic_runs
+from resnet.runs import load
 
 
 @pytest.fixture(scope="module")

@@ -5,4 +5,4 @@ from resnet.engine.kinds.pipelines import run_pipeline
 
 
 def test_pipeline(pipeline_case, benchmark, sweep, settle_case):
-    settle_case(run_pipeline(sweep, *pipeline_case, benchmark))
+    settle_case(run_pipeline(sweep, pipeline_case, benchmark))

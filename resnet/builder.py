@@ -9,13 +9,14 @@ import keras
 from keras import layers
 
 from resnet.blocks import Layers, group
-from resnet.schema import PRECISIONS as BENCH_PRECISIONS
+from resnet.schema import PRECISIONS
 from resnet.specs import GROUP_FILTERS, ResNetSpec, get_spec
 
 OUTPUTS = ("predictions", "features", "pyramid")
 POOLINGS = (None, "avg", "max")
-#: The benchmark's precisions (mixed policies) and the plain low-precision dtypes.
-PRECISIONS = (*BENCH_PRECISIONS, "bfloat16", "float16")
+#: What ``build(dtype=...)`` takes: the benchmark's precisions (resnet.schema.PRECISIONS: float32
+#: and the mixed policies) and the plain low-precision dtypes.
+DTYPES = (*PRECISIONS, "bfloat16", "float16")
 MIN_INPUT = 32
 PYRAMID_LEVELS = ("C2", "C3", "C4", "C5")
 
@@ -49,8 +50,8 @@ def _check_input_shape(input_shape: Sequence[Any]) -> tuple[Any, ...]:
 def _check_dtype(dtype: Any) -> Any:
     if dtype is None or isinstance(dtype, keras.DTypePolicy):
         return dtype
-    if dtype not in PRECISIONS:
-        raise ValueError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(PRECISIONS)}")
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(DTYPES)}")
     return keras.DTypePolicy(dtype)
 
 

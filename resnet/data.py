@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from resnet.errors import InputError
 from resnet.outputs import OutputError, foreign_files, read_manifest, staged_folder
 
 #: ImageNet-like geometry: (aspect ratio width/height, share), long side around 500.
@@ -30,7 +31,7 @@ QUALITY = 90
 CLASSES = 10
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A data set that cannot be made as asked: one line naming the problem."""
 
 
@@ -258,14 +259,6 @@ def files(root: str | Path) -> list[tuple[Path, int]]:
         label = int(folder.name.rsplit("_", 1)[1])
         out += [(f, label) for f in sorted(folder.glob("*.jpeg"))]
     return out
-
-
-def expected_bytes_range() -> tuple[float, float]:
-    """The mean file size (KiB) a set of this geometry should land in: ImageNet's train
-    set averages about 110 KiB (500x375 at quality ~90, 4.5 bits per pixel would be
-    ~103 KiB); photographs compress to 2-6 bits per pixel at quality 90."""
-    pixels = 500 * 375
-    return 2 * pixels / 8 / 1024, 6 * pixels / 8 / 1024
 
 
 __all__ = ["DataError", "ensure_dataset", "files", "make_dataset", "photo"]

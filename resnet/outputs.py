@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from resnet.errors import InputError
+
 #: The manifest file in every folder a command wrote.
 MANIFEST = ".resnet-bench-manifest.json"
 TOOL = "resnet-bench"
@@ -36,7 +38,7 @@ TOOL = "resnet-bench"
 PARTIAL = "resnet-bench-partial"
 
 
-class OutputError(ValueError):
+class OutputError(InputError):
     """An output path this command may not write; one line naming it and why."""
 
 

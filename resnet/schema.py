@@ -389,12 +389,25 @@ MINIMUM: dict[str, int] = {
 }  # fmt: skip
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """Whether a raw value is a number as a row holds one (an int or a float, not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def finite(value: Any) -> float | None:
+    """A figure as a finite float (a NumPy number included); None for an empty cell, text, a
+    bool, NaN or infinity: the one rule every reader applies before using a figure."""
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _numbers(value: Any) -> bool:
-    return isinstance(value, list) and all(_number(v) for v in value)
+    return isinstance(value, list) and all(is_number(v) for v in value)
 
 
 #: The shape of each raw-data field, checked on load: a predicate and its description.
@@ -405,7 +418,7 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "window_started": (_numbers, "a list of numbers"),
     "window_images_per_sec": (
-        lambda v: isinstance(v, list) and all(x is None or _number(x) for x in v),
+        lambda v: isinstance(v, list) and all(x is None or is_number(x) for x in v),
         "a list of numbers",
     ),
     "machine_speed_series": (
@@ -430,10 +443,10 @@ def shape_problems(row: dict[str, Any]) -> list[str]:
             problems.append(f"field {name!r} is not {what}")
     for name, least in MINIMUM.items():
         value = row.get(name)
-        if _number(value) and value < least:
+        if is_number(value) and value < least:
             problems.append(f"field {name!r} is {value!r}; it is at least {least}")
     threads = row.get("threads")
-    if _number(threads) and threads < 0:
+    if is_number(threads) and threads < 0:
         problems.append(f"field 'threads' is {threads!r}; it is a positive count (or empty: every core)")
     return problems
 
@@ -502,3 +515,17 @@ def invalid_figures(row: dict[str, Any]) -> list[str]:
             continue
         bad.append(f"{name}={value!r}")
     return bad
+
+
+def benchmark_group(row: dict[str, Any]) -> str:
+    """The pytest-benchmark group of a row: what its case shares with the cases it may be set
+    beside (``inference-bs32-float32-cpu``: every version and runtime of it); a build, a goal,
+    a pipeline stage or a LoadGen scenario has its own."""
+    kind = row.get("kind")
+    if kind in ("build", "goal"):
+        return str(kind)
+    if kind == "pipeline":
+        return f"pipeline-{row.get('stage')}"
+    group = str(row.get("case_id", "")).split("@w")[0].removeprefix(f"{row.get('version')}-")
+    runtime = row.get("runtime")
+    return group.replace(f"-{runtime}", "") if runtime and runtime != "keras" else group

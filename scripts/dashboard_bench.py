@@ -24,12 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from resnet.analysis.synthetic import write_synthetic_runs
+from resnet.engine.machine import machine_info, machine_label
+from resnet.parallel import jobs
 
-from resnet.analysis.parallel import jobs  # noqa: E402
-from resnet.analysis.synthetic import write_synthetic_runs  # noqa: E402
-from resnet.engine.machine import machine_info, machine_label  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -163,7 +163,6 @@ def _writer_args(command: str, work: Path, which: str) -> list[str]:
 
 def _writer_state(command: str, work: Path) -> str:
     """'old', 'new' (a complete output of either inputs), or what is wrong with the folder."""
-    sys.path.insert(0, str(ROOT))
     from resnet.outputs import foreign_files, read_manifest
 
     out = work / "out"
@@ -301,7 +300,6 @@ def main() -> int:
 
 
 def _machine() -> str:
-    sys.path.insert(0, str(ROOT))
     from resnet.engine.machine import machine_info, machine_label
 
     return machine_label(machine_info())

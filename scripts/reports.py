@@ -12,11 +12,10 @@ import io
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from resnet.analysis.index import read_notes, run_folders, write_index
+from resnet.cli import main as cli
 
-from resnet.analysis.index import read_notes, run_folders, write_index  # noqa: E402
-from resnet.cli import main as cli  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def build(folder: Path) -> list[str]:

@@ -27,15 +27,12 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from resnet.analysis.synthetic import write_synthetic_runs
+from resnet.engine.machine import machine_info, machine_label
+from resnet.runs import as_history, find_runs, load_history, read_run
+from resnet.store import Selection, Store
 
-from resnet.analysis.loading import find_runs, load_history, read_run  # noqa: E402
-from resnet.analysis.synthetic import write_synthetic_runs  # noqa: E402
-from resnet.engine.machine import machine_info, machine_label  # noqa: E402
-from resnet.store import Store  # noqa: E402
-from resnet.store.commands import history_frame  # noqa: E402
-from resnet.store.core import Selection  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MARK = "store-benchmark"
 
@@ -54,13 +51,8 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 
 
 def history_read(store: Store) -> object:
-    """What ``history --db`` reads (store.commands.history_from_store, without its CLI)."""
-    from argparse import Namespace
-
-    from resnet.store.commands import history_from_store
-
-    args = Namespace(db=store.url, machine=None, branch=None, since=None, until=None, last=None)
-    frame, _ = history_from_store(args, "images_per_sec")
+    """What ``history --db`` reads (Store.history, without the CLI)."""
+    frame, _ = store.history(Selection(), "images_per_sec")
     return frame
 
 
@@ -87,7 +79,7 @@ def bench_store(url: str, files: list[Path], folder: Path, repeat: int, commands
     log(f"  ingest {out['ingest_runs_per_s']} runs/s ({ingest_s:.1f} s; reading and checking {read_s:.1f})")
     out["history_read_s"], frame = timed(lambda: history_read(store), repeat)
     log(f"  history read {out['history_read_s']:.2f} s ({len(frame)} rows)")
-    out["dashboard_read_s"], frame = timed(lambda: history_frame(store.load(Selection())), repeat)
+    out["dashboard_read_s"], frame = timed(lambda: as_history(store.load(Selection())), repeat)
     log(f"  dashboard read (every run whole) {out['dashboard_read_s']:.2f} s")
     if commands:
         out["history_command_s"] = command(["history", "--db", url])

@@ -93,7 +93,7 @@ def _with_steps(path, median_s, min_s):
 def test_gate_on_the_best_step(tmp_path, capsys):
     """On a shared machine a slow spell moves the median, not the fastest step; a real
     slowdown moves both. Older files get images_per_sec_best from the fastest step."""
-    from resnet.analysis import load
+    from resnet.runs import load
 
     base = _with_steps(tmp_path / "a.json", median_s=0.150, min_s=0.117)
     assert load(base)["images_per_sec_best"].tolist() == pytest.approx([8 / 0.117] * 2)

@@ -241,7 +241,7 @@ def test_bench_end_to_end_with_journal_and_resume(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "start  v1.5-inference-bs2-float32-cpu-32px" in out.stdout
     # --store: the run went into the store when the sweep ended, whole, from its JSON.
-    from resnet.analysis.loading import load
+    from resnet.runs import load
     from resnet.store import Store
 
     (stored,) = Store(store).runs()

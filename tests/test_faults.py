@@ -344,8 +344,8 @@ def test_prices_with_a_machine_twice_name_the_file_and_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -3.0])
 def test_impossible_figures_are_reported_invalid_never_averaged(tmp_path, value):
-    from resnet.analysis.loading import load
     from resnet.analysis.tables import throughput_table
+    from resnet.runs import load
 
     rows = [_row("v1", "inference", 8), _row("v1", "inference", 1, ips=value)]
     path = make_run(tmp_path / "run.json", rows)

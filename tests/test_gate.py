@@ -137,7 +137,7 @@ def test_without_probe_readings_the_plain_mean_is_used():
 
 
 def test_pytest_benchmark_groups_cases_measured_alike():
-    from resnet.engine.sweep import benchmark_group
+    from resnet.schema import benchmark_group
 
     row = {"kind": "case", "version": "v1.5", "runtime": "openvino",
            "case_id": "v1.5-inference-bs32-mixed_bfloat16-cpu-openvino"}  # fmt: skip
@@ -202,8 +202,8 @@ def test_historys_newest_run_is_checked_run_wide(tmp_path, capsys):
 def test_the_throughput_table_shows_the_paired_groups_figure_beside_the_cells_own():
     import pandas as pd
 
-    from resnet.analysis.loading import to_frame
     from resnet.analysis.tables import throughput_table
+    from resnet.runs import to_frame
     from resnet.schema import Case, new_row
 
     case = Case("v1.5", "inference", 32, "float32", "cpu", False)

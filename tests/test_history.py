@@ -31,7 +31,7 @@ def _write_history(tmp_path, speeds, name="runs"):
 
 def _changes(tmp_path, speeds):
     from resnet.analysis.history import change_points
-    from resnet.analysis.loading import load_history as history
+    from resnet.runs import load_history as history
 
     df = history(_write_history(tmp_path, speeds), [])
     return change_points(df, "images_per_sec")
@@ -95,7 +95,7 @@ def test_the_dashboard_lists_change_points(tmp_path):
 def test_the_interval_of_a_best_step_figure_comes_from_the_runs_not_the_median_step(tmp_path):
     """Runs that kept samples: the interval of images_per_sec_best must hold its own figure."""
     from resnet.analysis.history import change_points
-    from resnet.analysis.loading import load_history as history
+    from resnet.runs import load_history as history
 
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -79,7 +79,7 @@ ZEN5 = {"cpu_model": "AMD EPYC", "cpu_family": 26, "cpu_model_number": 2, "cpu_a
 
 
 def test_a_machine_file_names_the_runs_filed_under_it(tmp_path):
-    from resnet.analysis import load
+    from resnet.runs import load
 
     run = _filed(
         tmp_path, "zen4", ZEN4, "AMD EPYC Zen 4 x2", {"a.json": {"cpu_model": "AMD EPYC", "cpu_affinity": 2}}
@@ -148,7 +148,7 @@ def test_the_committed_index_is_what_the_command_writes():
 
 
 def test_the_committed_zen_4_and_zen_5_are_two_machines():
-    from resnet.analysis import load
+    from resnet.runs import load
 
     zen4 = sorted((RESULTS / "amd-epyc-zen-4-x2-avx-512-bf16").glob("*/*.json"))
     zen5 = sorted((RESULTS / "amd-epyc-zen-5-x2-avx-512-bf16").glob("*/quick.json"))
@@ -188,10 +188,10 @@ def test_every_relative_link_of_the_readme_and_docs_resolves():
 
 
 def test_no_committed_case_reads_above_its_device_peak():
-    from resnet.analysis import load
-    from resnet.store.commands import _run_files
+    from resnet.commands.store import run_files
+    from resnet.runs import load
 
-    files = [r.path for r in _run_files([str(RESULTS)])[0]]  # runs only (not a summary.json)
+    files = [r.path for r in run_files([str(RESULTS)])[0]]  # runs only (not a summary.json)
     df = load(files)
     utilization = df["utilization"].dropna().astype(float)
     assert len(utilization) > 100 and utilization.max() <= 1.0

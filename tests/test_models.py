@@ -267,7 +267,7 @@ def test_package_imports_nothing_tensorflow_specific():
     root = pathlib.Path(resnet.__file__).parent
     modules = {p.relative_to(root).as_posix(): p for p in root.rglob("*.py")}
     assert BACKEND_SPECIFIC <= set(modules)  # renamed? then this check must follow it
-    assert "engine/worker/core.py" in modules and "analysis/loading.py" in modules
+    assert "engine/worker/core.py" in modules and "runs/reading.py" in modules
     for name, path in modules.items():
         if name in BACKEND_SPECIFIC:
             continue

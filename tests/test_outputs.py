@@ -112,6 +112,7 @@ def test_report_into_the_projects_results_folder_is_refused(tmp_path, runs, caps
 
 def test_a_report_that_fails_part_way_leaves_the_earlier_report(tmp_path, runs, monkeypatch):
     from resnet.analysis import report
+    from resnet.runs import load
 
     out = tmp_path / "out"
     assert main(_command("report", runs, out)) == 0
@@ -122,7 +123,7 @@ def test_a_report_that_fails_part_way_leaves_the_earlier_report(tmp_path, runs, 
 
     monkeypatch.setattr(report, "report_figures", broken)
     with pytest.raises(ValueError):
-        report.write_report(__import__("resnet.analysis", fromlist=["load"]).load(runs / "b.json"), out)
+        report.write_report(load(runs / "b.json"), out)
     assert _tree(out) == before
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
@@ -287,7 +288,7 @@ def _with_samples(path: Path, scale: float = 1.0, value: float | None = None, st
 
 @pytest.mark.parametrize("value", [math.nan, -0.1, 0.0])
 def test_impossible_samples_fail_the_gate_never_pass_it(tmp_path, capsys, value):
-    from resnet.analysis import load
+    from resnet.runs import load
 
     base = _with_samples(tmp_path / "base.json")
     new = _with_samples(tmp_path / "new.json", scale=1.3, value=value)
@@ -300,7 +301,7 @@ def test_impossible_samples_fail_the_gate_never_pass_it(tmp_path, capsys, value)
 
 
 def test_a_negative_fastest_step_is_invalid_not_a_negative_speed(tmp_path):
-    from resnet.analysis import load
+    from resnet.runs import load
 
     df = load(_with_samples(tmp_path / "run.json", stats_min=-0.05))
     assert set(df["status"]) == {"invalid"}
@@ -388,9 +389,9 @@ def test_the_reports_markdown_shows_a_machine_label_as_text(tmp_path):
 
 # -- journal-only runs ------------------------------------------------------------------
 def test_a_run_that_left_only_its_journal_keeps_its_machine_date_and_commit(tmp_path, capsys):
-    from resnet.analysis import load
     from resnet.engine.journal import Journal
     from resnet.engine.machine import machine_info, machine_label
+    from resnet.runs import load
 
     info = machine_info()
     header = {"profile": "smoke", "machine_info": info, "datetime": "2026-12-02T07:00:00+00:00",
@@ -503,8 +504,8 @@ def test_bad_options_stop_pytest_bench_before_any_case(tmp_path):
 def test_counted_work_past_the_peak_is_no_utilization(tmp_path):
     import pandas as pd
 
-    from resnet.analysis import load
     from resnet.analysis.tables import utilization_table
+    from resnet.runs import load
 
     rows = [_row("v1", "inference", 8, utilization=1.013), _row("v1", "inference", 1, utilization=0.9)]
     df = load(make_run(tmp_path / "run.json", rows)).set_index("batch_size")

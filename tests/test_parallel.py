@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from resnet import parallel
+from resnet import runs as run_layer
 from resnet.analysis import compare as compare_module
-from resnet.analysis import history, loading, parallel
+from resnet.analysis import history
 from resnet.analysis.compare import Threshold, compare_consecutive
 from resnet.analysis.synthetic import write_synthetic_runs
 from resnet.cli import main
@@ -58,7 +60,7 @@ def _history_frame(tmp_path) -> pd.DataFrame:
                 extra["images_per_sec"] *= 0.9
                 extra["samples_s"] = [[t / 0.9 for t in w] for w in extra["samples_s"]]
         path.write_text(json.dumps(data))
-    return loading.load_history(runs, [])
+    return run_layer.load_history(runs, [])
 
 
 def test_change_points_over_two_processes_equal_one_process(tmp_path, monkeypatch):
@@ -84,16 +86,16 @@ def test_reading_files_over_two_processes_equals_one_process(tmp_path, monkeypat
     files = [*paths, runs / "broken.json", paths[0]]  # a bad file, and one given twice
     monkeypatch.setenv(parallel.JOBS_ENV, "1")
     errors_one: list = []
-    one = loading.load(files, errors=errors_one)
+    one = run_layer.load(files, errors=errors_one)
     monkeypatch.setenv(parallel.JOBS_ENV, "2")
-    monkeypatch.setattr(loading, "PARALLEL_FILES", 1)
+    monkeypatch.setattr(run_layer.folders, "PARALLEL_FILES", 1)
     errors_two: list = []
-    two = loading.load(files, errors=errors_two)
+    two = run_layer.load(files, errors=errors_two)
     pd.testing.assert_frame_equal(one, two)
     assert [str(e) for e in errors_one] == [str(e) for e in errors_two] and len(errors_two) == 1
     assert errors_two[0].path.endswith("broken.json")
-    with pytest.raises(loading.LoadError, match=r"broken\.json: not JSON"):
-        loading.load(files)  # without an errors list, the bad file raises, as in one process
+    with pytest.raises(run_layer.LoadError, match=r"broken\.json: not JSON"):
+        run_layer.load(files)  # without an errors list, the bad file raises, as in one process
 
 
 def test_consecutive_comparisons_over_two_processes_equal_one_process(tmp_path, monkeypatch):

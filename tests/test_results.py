@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from resnet.analysis import LoadError, load
 from resnet.cli import main
+from resnet.runs import LoadError, load
 
 MACHINE = {"cpu_model": "Test CPU <b>9000</b>", "cpu_affinity": 2, "gpus": []}
 
@@ -426,8 +426,8 @@ def test_a_machine_label_says_its_bfloat16_hardware():
 def test_one_run_needs_no_run_column_in_its_drift_table():
     """The drift table of a single run names each case once: no 'run' column, and the
     report's "several runs side by side" note stays away."""
-    from resnet.analysis import load
     from resnet.analysis.tables import drift_table
+    from resnet.runs import load
 
     root = Path(__file__).resolve().parent.parent / "results"
     runs = root / "intel-xeon-emerald-rapids-x2-no-bf16" / "2026-11-29-quick"

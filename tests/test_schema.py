@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet.analysis.loading import LoadError, load
+from resnet.runs import LoadError, load
 from resnet.schema import AXES, FIELDS, KINDS, METRICS, REQUIRED, Case, new_row, row_problems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,11 +72,11 @@ def test_every_committed_result_loads():
     """Every run committed in results/ (JSON and journals) still loads after the move;
     LoadGen's own logs (ignored by git, kept beside a local run) are not runs."""
 
-    from resnet.store.commands import _run_files
+    from resnet.commands.store import run_files
 
     # Every run; a folder's files that are not runs at all (a trial's or a benchmark's
     # summary.json) are passed over as `store add` passes over them.
-    runs, passed = _run_files([str(ROOT / "results")])
+    runs, passed = run_files([str(ROOT / "results")])
     files = [r.path for r in runs if not r.path.name.startswith("mlperf_log_")]
     assert all("summary.json" in p or "fault-injection" in p for p in passed), passed
     assert len(files) > 20
@@ -85,3 +85,35 @@ def test_every_committed_result_loads():
     machines = {"Intel Xeon x2 (AMX)", "AMD EPYC Zen 4 x2 (AVX-512 BF16)", "AMD EPYC Zen 5 x2 (AVX-512 BF16)",
                 "Intel Xeon Emerald Rapids x2 (no BF16)"}  # fmt: skip
     assert machines <= set(df["machine"])
+
+
+def test_one_number_rule_for_every_reader():
+    import math
+
+    import numpy as np
+
+    from resnet.schema import finite, is_number
+
+    assert [finite(v) for v in (3, 2.5, np.int64(4), np.float32(0.5))] == [3.0, 2.5, 4.0, 0.5]
+    assert [finite(v) for v in (None, True, "3", math.nan, math.inf, -math.inf, [1])] == [None] * 7
+    assert is_number(3) and is_number(2.5) and not is_number(True) and not is_number("3")
+
+
+def test_the_package_names_one_set_of_precisions_and_the_dtypes_a_build_takes():
+    import resnet
+    from resnet import schema
+
+    assert resnet.PRECISIONS == schema.PRECISIONS == ("float32", "mixed_float16", "mixed_bfloat16")
+    assert resnet.DTYPES == (*schema.PRECISIONS, "bfloat16", "float16")
+
+
+def test_a_file_that_is_no_run_is_told_apart_from_a_broken_run(tmp_path):
+    from resnet.runs import NotARun, read_run
+
+    (tmp_path / "summary.json").write_text('{"trials": 3}')
+    (tmp_path / "broken.json").write_text('{"benchmarks": [1]}')
+    with pytest.raises(NotARun, match="not a pytest-benchmark JSON file"):
+        read_run(tmp_path / "summary.json")
+    with pytest.raises(LoadError) as err:
+        read_run(tmp_path / "broken.json")
+    assert not isinstance(err.value, NotARun) and "benchmarks[0] is not an object" in str(err.value)

@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from resnet.analysis.loading import find_runs, load, read_run
 from resnet.analysis.synthetic import write_synthetic_runs
 from resnet.cli import main
+from resnet.commands.store import run_files
+from resnet.runs import find_runs, load, read_run
 from resnet.store import Store, StoreError
-from resnet.store.commands import _run_files
 from resnet.store.core import Selection, _case_rows
-from resnet.store.tables import SCHEMA_VERSION, case_columns, tables_of_version
+from resnet.store.migrations import SCHEMA_VERSION, case_columns, tables_of_version
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -72,7 +72,7 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 
 def test_every_committed_run_round_trips(url):
     """file -> store -> DataFrame equals file -> DataFrame, for every run in results/."""
-    runs, notes = _run_files([str(RESULTS)])
+    runs, notes = run_files([str(RESULTS)])
     assert len(runs) > 40 and all("passed over" in n for n in notes)
     store = Store(url, create=True)
     added = [store.add(run)[1] for run in runs]
@@ -305,7 +305,8 @@ def test_list_remove_and_selections(url, tmp_path):
     code, _, err = _cli("store", "remove", "--db", url, listed[0]["id"])
     assert code == 2 and "names no run" in err
     assert [r["id"] for r in Store(url).runs()] == [r["id"] for r in listed[1:]]
-    assert len(load(url)) == 4 and paths  # resnet.analysis.load takes the URL
+    with Store(url) as store:  # a context manager: closed on leaving
+        assert len(store.load()) == 4 and paths
 
 
 def test_readers_take_the_store(url, tmp_path):

@@ -1,6 +1,8 @@
-"""Facts a reviewer of the engine can check: module and function sizes, imports that only
-go down the layers, each kind of measurement in one module, and a smoke run that has the
-shape it had before the engine was reorganised (tests/data/smoke-shape.json)."""
+"""Facts a reviewer can check: the package's layers (imports only go down; no circle), the
+engine's own layers, module and function sizes, one module per command and a thin CLI, each
+kind of measurement declaring its own cases (the sweep and the pytest plugin name none), one
+error base class, and a smoke run that has the shape it had before the engine was reorganised
+(tests/data/smoke-shape.json). docs/architecture.md describes the layers these tests hold."""
 
 from __future__ import annotations
 
@@ -86,6 +88,171 @@ def test_engine_imports_only_go_down_the_layers():
     assert wrong == []
 
 
+# -- the package's layers ---------------------------------------------------------------
+PACKAGE = ROOT / "resnet"
+#: The package's layers, lowest first: a unit (a top-level module or sub-package) imports only
+#: from itself and lower layers, so units of one layer (the store and the analysis) stand side
+#: by side on the runs and never import each other. The root package (``resnet``: the model
+#: API, loaded lazily, and ``__version__``) may be imported from anywhere.
+PACKAGE_LAYERS = (
+    ("errors",),
+    ("specs", "stats", "counting", "parallel"),
+    ("schema", "blocks", "weights", "outputs"),
+    ("builder", "data"),
+    ("engine",),
+    ("runs",),
+    ("store", "analysis"),
+    ("commands",),
+    ("cli",),
+)
+MAX_CLI_LINES = 200
+
+
+def _package_modules() -> dict[str, Path]:
+    """Every module of the package by dotted name (``resnet.runs.reading``; a package by its
+    own name)."""
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(("resnet", *path.relative_to(PACKAGE).with_suffix("").parts))
+        out[name.removesuffix(".__init__")] = path
+    return out
+
+
+def _imported(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules a file imports, at module level or inside a function (``from A
+    import B`` counts as A.B where B is a module, else as A)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
+            found.update(subs or [node.module])
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {name for name in found if name in modules}
+
+
+def _unit(module: str) -> str:
+    """``resnet.runs.reading`` -> ``runs``; the root package -> ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _package_layer(unit: str) -> int:
+    for i, names in enumerate(PACKAGE_LAYERS):
+        if unit in names:
+            return i
+    raise AssertionError(f"resnet.{unit} is in no layer of tests/test_structure.py PACKAGE_LAYERS")
+
+
+def test_the_package_imports_only_go_down_its_layers():
+    modules = _package_modules()
+    wrong = []
+    for name, path in modules.items():
+        unit = _unit(name)
+        if not unit:
+            continue
+        for target in _imported(path, modules):
+            other = _unit(target)
+            if other and other != unit and _package_layer(other) >= _package_layer(unit):
+                wrong.append(f"{name} imports {target}")
+    assert wrong == []
+
+
+def test_no_import_circle():
+    """No module reaches itself through the imports of the package (function-level included)."""
+    modules = _package_modules()
+    graph = {name: _imported(path, modules) - {name} for name, path in modules.items()}
+    circles, state = [], dict.fromkeys(graph, 0)  # 0 new, 1 on the path, 2 done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(graph[name]):
+            if target == "resnet" or (name.startswith(target + ".") and target in modules):
+                continue  # the root façade, and a package's own __init__ (loaded first anyway)
+            if state[target] == 1:
+                circles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif state[target] == 0:
+                visit(target, [*path, target])
+        state[name] = 2
+
+    for name in graph:
+        if state[name] == 0:
+            visit(name, [name])
+    assert circles == []
+
+
+def test_the_cli_only_builds_the_parser_and_dispatches_to_a_module_per_command():
+    from resnet.cli import build_parser
+    from resnet.commands import COMMANDS
+
+    assert len((PACKAGE / "cli.py").read_text().splitlines()) <= MAX_CLI_LINES
+    files = {p.stem for p in (PACKAGE / "commands").glob("*.py")} - {"__init__", "common"}
+    assert set(COMMANDS.values()) == files  # every command module is one sub-command
+    choices = build_parser()._subparsers._group_actions[0].choices
+    assert list(choices) == list(COMMANDS)
+    for name, module in COMMANDS.items():
+        assert choices[name].get_default("fn").__module__ == f"resnet.commands.{module}"
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == ["build_parser", "main"]
+
+
+def test_every_error_the_package_defines_is_one_line_that_main_catches():
+    """One base class (resnet.errors.BenchError), caught once by main; the two exceptions:
+    a case's failure (turned into its row's status, never an error line) and the export
+    cache's OSError (a file-system error, as main reports those)."""
+    import importlib
+
+    from resnet.errors import BenchError
+
+    outside = set()
+    for name, path in _package_modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                cls = getattr(importlib.import_module(name), node.name, None)
+                if (
+                    isinstance(cls, type)
+                    and issubclass(cls, BaseException)
+                    and not issubclass(cls, BenchError)
+                ):
+                    outside.add(f"{name}.{node.name}")
+    assert outside == {
+        "resnet.engine.errors.CaseFailure",
+        "resnet.engine.kinds.runtimes.CacheUnwritable",
+        "resnet.engine.kinds.runtimes.CacheForeign",
+    }
+
+
+def test_the_sweep_and_the_pytest_plugin_name_no_kind():
+    """Each kind declares its cases (resnet.engine.kinds.base.KINDS); the sweep and
+    bench/conftest.py take them from there, so a new kind touches neither."""
+    import resnet.engine.kinds  # noqa: F401  (registers every kind)
+    from resnet.engine.kinds.base import KINDS
+
+    assert {k.name for k in KINDS.values()} == {"case", "paired", "loadgen", "pipeline", "build"}
+    for kind in KINDS.values():
+        assert kind.cases.__module__.startswith("resnet.engine.kinds."), kind
+    names = {k.name for k in KINDS.values()} | {k.fixture for k in KINDS.values()}
+    for path in (ENGINE / "sweep.py", ROOT / "bench" / "conftest.py"):
+        tree = ast.parse(path.read_text())
+        literals = {
+            n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
+        assert not literals & names, (path.name, literals & names)
+        kinds_imported = {
+            a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module == "resnet.engine.kinds"
+            for a in n.names
+        }
+        assert kinds_imported == set(), path.name
+    used = set()
+    for path in (ROOT / "bench").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                used.update(a.arg for a in node.args.args)
+    assert {k.fixture for k in KINDS.values()} <= used  # every kind has its bench file
+
+
 def test_each_kinds_worker_commands_live_in_its_module():
     import resnet.engine.kinds  # noqa: F401  (registers every kind's commands)
     from resnet.engine.worker.core import STEP_SOURCES, TRAINING_FEEDS
@@ -118,8 +285,8 @@ def smoke_shape(path: str | os.PathLike) -> dict:
     """What a smoke run's JSON holds, without its figures: the case ids and statuses by
     kind, the fields of its rows (and which ones an ok row fills) by kind, and the report
     tables with their index and columns."""
-    from resnet.analysis import load
     from resnet.analysis.tables import TABLES
+    from resnet.runs import load
 
     data = json.loads(Path(path).read_text())
     rows = data["resnet_bench"]["cases"]

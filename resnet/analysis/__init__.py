@@ -1,6 +1,4 @@
-"""Everything that reads results: loading runs, tables, plots, reports, comparisons,
-procurement and history pages.  Nothing here measures; the engine never imports it."""
-
-from resnet.analysis.loading import LoadError, load, load_file
-
-__all__ = ["LoadError", "load", "load_file"]
+"""Everything that reads results and draws them: tables, plots, reports, comparisons and
+the gate's rules, procurement, history (change points), dashboards, exports and the
+results index. It takes runs as frames (:mod:`resnet.runs`) and never opens a store or
+measures anything; the engine and the store never import it."""

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from resnet.schema import METRICS, TIMED
+from resnet.errors import InputError
+from resnet.runs import identity_conflicts
+from resnet.schema import METRICS, TIMED, finite
 from resnet.stats import (
     LEVEL,
     ratio_of_medians_interval,
@@ -51,7 +53,7 @@ KEY = ["case_id", "backend"]
 DEFAULT_THRESHOLDS = ("images_per_sec_best:-5%", "peak_host_rss_mb:+10%", "peak_device_mem_mb:+10%")
 
 
-class CompareError(ValueError):
+class CompareError(InputError):
     """Bad input to a comparison: one line naming the problem."""
 
 
@@ -178,13 +180,6 @@ def _sample_change(
     return 100 * (ratio - 1), 100 * (lo - 1), 100 * (hi - 1), rule
 
 
-def _number(value: object) -> float | None:
-    if value is None or isinstance(value, str):
-        return None
-    value = float(value)  # type: ignore[arg-type]
-    return value if math.isfinite(value) else None
-
-
 def compare(
     base: pd.DataFrame,
     new: pd.DataFrame,
@@ -206,8 +201,6 @@ def compare(
             f"{', '.join(sorted(n.machines))}); pass --allow-machine-mismatch to compare them anyway"
         )
     if not allow_machine_mismatch:
-        from resnet.analysis.loading import identity_conflicts
-
         conflicts = identity_conflicts(pd.concat([base[base["kind"] == "case"], new[new["kind"] == "case"]]))
         if conflicts:
             raise CompareError(f"{conflicts[0]}; or pass --allow-machine-mismatch to compare them anyway")
@@ -219,8 +212,6 @@ def compare_consecutive(runs: list[pd.DataFrame], thresholds: list[Threshold]) -
     :func:`compare` compares them (None for the first run and for a pair it refuses: other
     machines, no case in common).  Each run is read once, not twice, and the machine facts
     of the whole history are checked once: a thousand runs take seconds, not a minute."""
-    from resnet.analysis.loading import identity_conflicts
-
     if not runs:
         return []
     whole = pd.concat([r[r["kind"] == "case"] for r in runs])
@@ -232,7 +223,7 @@ def compare_consecutive(runs: list[pd.DataFrame], thresholds: list[Threshold]) -
             except CompareError:
                 out.append(None)
         return out
-    from resnet.analysis.parallel import jobs, parallel_map, split
+    from resnet.parallel import jobs, parallel_map, split
 
     # Pairs in contiguous slices, one per process: a slice reads the run before its first.
     pairs = list(range(1, len(runs)))
@@ -318,7 +309,7 @@ def _compare_sides(b: _Side, n: _Side, thresholds: list[Threshold], allow_missin
             continue
         sampled = _samples(rb) is not None and _samples(rn) is not None
         for t in thresholds:
-            vb, vn = _number(rb.get(t.metric)), _number(rn.get(t.metric))
+            vb, vn = finite(rb.get(t.metric)), finite(rn.get(t.metric))
             if vb is None or not vb:
                 continue  # not measured in the baseline: nothing to hold the new run to
             if vn is None:
@@ -424,3 +415,65 @@ def run_wide(
             }
         )
     return pd.DataFrame(rows)
+
+
+#: A drift-probe change between two runs (percent) that compare points out.
+MACHINE_MOVED_PCT = 5.0
+#: How the CSV file of ``compare --out`` begins: an existing file is replaced only when its
+#: first line does.
+CSV_HEADER = "case_id,metric,base,new,"
+
+
+def failed(table: pd.DataFrame, wide: pd.DataFrame) -> bool:
+    """The gate's verdict: a cell or a run-wide line regressed."""
+    return bool(
+        (table["verdict"] == "regression").any()
+        or (not wide.empty and (wide["verdict"] == "regression").any())
+    )
+
+
+def run_wide_line(line: pd.Series) -> str:
+    """``run-wide images_per_sec over 24 cells: -5.00% [-5.00, -5.00]: REGRESSION``."""
+    verdict = "REGRESSION" if line["verdict"] == "regression" else line["verdict"]
+    machine = ""
+    if not pd.isna(line["machine_change_pct"]):
+        moved = line["machine_change_pct"]
+        machine = f"; raw {line['raw_change_pct']:+.2f}%, while the machine itself moved {moved:+.2f}%"
+    head = f"run-wide {line['metric']} over {line['cells']} cells: {line['change_pct']:+.2f}%"
+    return f"{head} {line['interval_pct']}{machine}: {verdict}"
+
+
+def notes(table: pd.DataFrame, base: pd.DataFrame, new: pd.DataFrame) -> list[str]:
+    """What to read beside a comparison: how many tested cells differ beyond their interval,
+    each run's window-to-window spread (what a rerun moves by), and the machine's own speed
+    in each run, with a warning when it moved by MACHINE_MOVED_PCT or more."""
+    from resnet.stats import relative_sd
+
+    out: list[str] = []
+    differ, tested = agreement(table)
+    if tested:
+        out.append(
+            f"{differ} of {tested} comparisons tested on their step samples differ beyond their 95% interval "
+            f"({100 * differ / tested:.0f}%)"
+        )
+    (vb, db), (vn, dn) = run_window_variance(base), run_window_variance(new)
+    if db and dn:
+        out.append(
+            "window-to-window spread of a case's median step (1 sd, pooled over the cases; what a "
+            f"rerun moves by): base {relative_sd(vb):.1f}% ({db} df), new {relative_sd(vn):.1f}% ({dn} df)"
+        )
+    speed_base, speed_new = machine_speeds(base, new)
+    if speed_base and speed_new:
+        moved = 100 * (speed_new / speed_base - 1)
+        out.append(
+            f"machine speed (drift probe, median over the cases): base {speed_base:.0f} GFLOP/s, "
+            f"new {speed_new:.0f} ({moved:+.0f}%)"
+        )
+        if abs(moved) >= MACHINE_MOVED_PCT:
+            out.append(
+                f"note: the machine itself ran {abs(moved):.0f}% {'faster' if moved > 0 else 'slower'} in "
+                "the new run; the intervals above hold for one machine state, so a change in a cell "
+                "may be the machine's, not the model's (the run-wide line is read at no machine-speed "
+                "change): rerun both on one quiet machine to tell"
+            )
+    return out

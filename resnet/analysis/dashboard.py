@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from resnet.analysis.compare import Threshold, compare_consecutive
-from resnet.analysis.loading import LoadError, load_history
 from resnet.analysis.pages import table_data, write_page
+from resnet.errors import InputError
 from resnet.outputs import staged_folder
 
 
@@ -46,21 +46,18 @@ def _change_summary(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_dashboard(
-    directory: str | Path | None,
+    df: pd.DataFrame,
     out: str | Path,
     threshold: Threshold,
-    frame: pd.DataFrame | None = None,
+    inputs: list[str] | None = None,
     commit_url: str | None = None,
-) -> tuple[Path, int, list]:
-    """Write ``index.html`` (self-contained, interactive, offline) to ``out`` over a directory
-    of runs or a history ``frame`` (a store's); returns the page, the regression count and
-    errors. ``commit_url``: a template with ``{commit}``, making each commit a link."""
+) -> tuple[Path, int]:
+    """Write ``index.html`` (self-contained, interactive, offline) to ``out`` over a history
+    frame (:func:`resnet.runs.as_history`: of a folder's runs or a store's); returns the page
+    and the regression count. ``inputs``: what it was read from (never replaced by it).
+    ``commit_url``: a template with ``{commit}``, making each commit a link."""
     from resnet.analysis.explorer import explorer_data, explorer_js, page_json, plotly_js
 
-    errors: list[LoadError] = []
-    df = load_history(directory, errors) if frame is None else frame
-    if df.empty:
-        raise LoadError(directory or "the store", "no readable runs in this directory")
     regs = regressions(df, threshold)
     metric = threshold.metric if threshold.metric in df.columns else "images_per_sec"
     notes: list[str] = []
@@ -106,7 +103,7 @@ def write_dashboard(
         run_list.append({"name": run, "commit": str(commit.iloc[0])[:10] if not commit.empty else None})
     reg_cols = ["machine", "run", "previous", "case_id", "base", "new", "change_pct", "interval_pct", "rule"]
     target = Path(out)
-    with staged_folder(target, "dashboard", [str(directory)] if directory else []) as tmp:
+    with staged_folder(target, "dashboard", inputs or []) as tmp:
         write_page(
             tmp / "index.html",
             "dashboard.html",
@@ -126,4 +123,16 @@ def write_dashboard(
             plotly_js=plotly_js().replace("</script", "<\\/script"),
             explorer_js=explorer_js().replace("</script", "<\\/script"),
         )
-    return target / "index.html", len(regs), errors
+    return target / "index.html", len(regs)
+
+
+def check_commit_url(template: str | None) -> str | None:
+    """``--commit-url``, checked: an http(s) URL with ``{commit}`` in it (None: no links)."""
+    if template is None:
+        return None
+    if "{commit}" not in template or not template.startswith(("https://", "http://")):
+        raise InputError(
+            f"--commit-url {template!r}: give an http(s) URL with {{commit}} in it, "
+            "e.g. https://github.com/OWNER/REPO/commit/{commit}"
+        )
+    return template

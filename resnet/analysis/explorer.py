@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from resnet.schema import FIELDS
+from resnet.schema import FIELDS, finite
 
 #: The figures a reader can switch between, with their interval columns where they have one.
 EXPLORER_METRICS: dict[str, tuple[str | None, str | None]] = {
@@ -49,10 +49,8 @@ FLAGS = ("drifted", "unstable")
 
 def _num(value: Any) -> float | None:
     """A figure rounded to 5 significant digits (None when empty): the page's size is its data."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)) or pd.isna(value):
-        return None
-    value = float(value)
-    return float(f"{value:.5g}")
+    number = finite(value)
+    return None if number is None else float(f"{number:.5g}")
 
 
 def _text(value: Any) -> str | None:

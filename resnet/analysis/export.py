@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from resnet.schema import AXES, FIELDS
+from resnet.errors import InputError
+from resnet.schema import AXES, FIELDS, finite
 
 FORMATS = ("bmf", "github-action-benchmark", "github-action-benchmark-smaller", "csv", "openmetrics")
 #: What each format reports: (row field, Bencher measure or metric name, unit, interval fields).
@@ -32,13 +34,6 @@ SMALLER = (
 )
 #: Flags a figure comes with, kept beside it where a format has room.
 FLAGS = ("unstable", "drifted", "above_peak")
-
-
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, (bool, str)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _cases(df: pd.DataFrame) -> pd.DataFrame:
@@ -60,12 +55,12 @@ def bmf(df: pd.DataFrame) -> dict[str, Any]:
     for _, row in frame.iterrows():
         measures = {}
         for field, measure, _, (low, high) in (*BIGGER, *SMALLER):
-            value = _number(row.get(field))
+            value = finite(row.get(field))
             if value is None:
                 continue
             entry = {"value": value}
-            if low and _number(row.get(low)) is not None and _number(row.get(high)) is not None:
-                entry.update(lower_value=_number(row[low]), upper_value=_number(row[high]))
+            if low and finite(row.get(low)) is not None and finite(row.get(high)) is not None:
+                entry.update(lower_value=finite(row[low]), upper_value=finite(row[high]))
             measures[measure] = entry
         if measures:
             out[_name(row, several)] = measures
@@ -81,11 +76,11 @@ def github_action_benchmark(df: pd.DataFrame, smaller: bool = False) -> list[dic
     out = []
     for _, row in frame.iterrows():
         for field, measure, unit, (low, high) in SMALLER if smaller else BIGGER:
-            value = _number(row.get(field))
+            value = finite(row.get(field))
             if value is None:
                 continue
             entry: dict[str, Any] = {"name": f"{_name(row, several)} {measure}", "unit": unit, "value": value}
-            lo, hi = (_number(row.get(low)), _number(row.get(high))) if low else (None, None)
+            lo, hi = (finite(row.get(low)), finite(row.get(high))) if low else (None, None)
             extra = []
             if lo is not None and hi is not None:
                 entry["range"] = f"{lo - value:+.4g}/{hi - value:+.4g}"
@@ -133,7 +128,7 @@ def openmetrics(df: pd.DataFrame) -> str:
     for field, name, doc in families:
         samples = []
         for _, row in frame.iterrows():
-            value = _number(row.get(field))
+            value = finite(row.get(field))
             if value is None:
                 continue
             text = ",".join(f'{key}="{_label(row.get(key))}"' for key in labels)
@@ -153,4 +148,29 @@ def export(df: pd.DataFrame, fmt: str) -> str:
         return flat_csv(df)
     if fmt == "openmetrics":
         return openmetrics(df)
-    raise ValueError(f"--format {fmt!r}: valid: {', '.join(FORMATS)}")
+    raise InputError(f"--format {fmt!r}: valid: {', '.join(FORMATS)}")
+
+
+def is_export(path: Path, fmt: str) -> bool:
+    """Whether an existing file is one ``export --format fmt`` wrote (so it may be replaced)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.strip():
+        return True
+    if fmt == "csv":
+        return text.startswith("machine,run,datetime,commit,case_id,")
+    if fmt == "openmetrics":
+        return text.startswith("# TYPE resnet_bench_") and text.rstrip().endswith("# EOF")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    if fmt == "bmf":
+        return isinstance(data, dict) and all(
+            isinstance(v, dict) and "images_per_sec" in v for v in data.values()
+        )
+    return isinstance(data, list) and all(
+        isinstance(v, dict) and {"name", "unit", "value"} <= set(v) for v in data
+    )

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from resnet.errors import Unavailable
 from resnet.stats import median_interval
 
 #: The fewest runs a history needs before change points mean anything.
@@ -37,7 +38,7 @@ PERMUTATIONS = 200
 INSTALL = "pip install --no-deps signal-processing-algorithms more-itertools structlog"
 
 
-class HistoryUnavailable(Exception):
+class HistoryUnavailable(Unavailable):
     """The change-point library is not installed; the message names the install command."""
 
 
@@ -309,7 +310,7 @@ def change_points(
     case's ``samples_s`` (indexed as its rows); called only for a case with a change point,
     whose intervals are then computed from them as from the files (the detection reads the
     figures only)."""
-    from resnet.analysis.parallel import parallel_map
+    from resnet.parallel import parallel_map
 
     rows, notes = [], {"too_short": [], "outliers": []}
     cases = []
@@ -335,3 +336,35 @@ def change_points(
     if not table.empty:
         table = table.sort_values(["run", "case_id"], ascending=[False, True]).reset_index(drop=True)
     return table, notes
+
+
+#: How the CSV file of ``history --out`` begins: an existing file is replaced only when its
+#: first line does.
+CSV_HEADER = "run,commit,machine,"
+
+
+def new_changes(df: pd.DataFrame, table: pd.DataFrame, threshold: Any) -> list[str]:
+    """The gate on a history: changes that begin at their machine's latest run and cross
+    ``threshold`` (a :class:`resnet.analysis.compare.Threshold`; None: no gate): a case's
+    change point, or the run-wide verdict of the latest run against the one before it (the
+    compare gate's rule: a small change of every case that no case alone shows)."""
+    from resnet.analysis.compare import run_wide
+
+    if threshold is None:
+        return []
+    latest = df.sort_values("run").groupby("machine")["run"].last().to_dict()
+    out = []
+    for _, row in table.iterrows():
+        if row["run"] == latest.get(row["machine"]) and threshold.crossed(row["change_pct"]):
+            out.append(f"{row['case_id']} on {row['machine']}: {row['change_pct']:+.1f}% ({row['status']})")
+    for machine, group in df.groupby("machine"):
+        runs = list(dict.fromkeys(group.sort_values("run", kind="stable")["run"]))
+        if len(runs) < 2:
+            continue
+        wide = run_wide(group[group["run"] == runs[-2]], group[group["run"] == runs[-1]], [threshold])
+        for _, line in wide[wide["verdict"] == "regression"].iterrows() if not wide.empty else []:
+            out.append(
+                f"run-wide {line['metric']} on {machine}: {line['change_pct']:+.2f}% {line['interval_pct']} "
+                f"over {line['cells']} cases against the run before"
+            )
+    return out

@@ -22,10 +22,7 @@ import pandas as pd  # noqa: E402
 from resnet.analysis.tables import (  # noqa: E402
     cases,
     ok,
-    paired_rows,
     peak_memory,
-    scaling_table,
-    speedup_table,
 )
 
 
@@ -116,8 +113,11 @@ def scaling_plot(flat: pd.DataFrame, sub: str) -> Any:
     return fig
 
 
-def report_figures(df: pd.DataFrame) -> dict[str, Any]:
-    """The report's figures, by file stem."""
+def report_figures(
+    df: pd.DataFrame, tables: dict[str, pd.DataFrame], paired: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    """The report's figures, by file stem, drawn from the rows and from what the report
+    computed of them (``tables`` and ``paired``: resnet.analysis.tables.compute_tables)."""
     frame = ok(cases(df))
     if frame.empty:
         return {}
@@ -129,22 +129,26 @@ def report_figures(df: pd.DataFrame) -> dict[str, Any]:
         ),
         "memory": line_plot(frame, "peak_mem_mb", "peak memory (MiB)", "Peak memory against batch size", sub),
     }
-    versions = paired_rows(df, "version")
-    if not versions.empty:
-        figs["version_cost"] = paired_plot(versions, "Versions relative to v1, paired (95% intervals)", sub)
-    precisions = paired_rows(df, "precision")
-    if not precisions.empty:
-        figs["speedup"] = paired_plot(precisions, "Mixed precision speed-up, paired (95% intervals)", sub)
-    else:
-        speed = speedup_table(df)
-        if not speed.empty:
-            figs["speedup"] = bar_plot(
-                speed, "speed-up (x, float32 = 1)", "Mixed precision speed-up", sub, 1.0
-            )
+    if not paired["version"].empty:
+        figs["version_cost"] = paired_plot(
+            paired["version"], "Versions relative to v1, paired (95% intervals)", sub
+        )
+    if not paired["precision"].empty:
+        figs["speedup"] = paired_plot(
+            paired["precision"], "Mixed precision speed-up, paired (95% intervals)", sub
+        )
+    elif not tables["mixed_precision_speedup"].empty:
+        figs["speedup"] = bar_plot(
+            tables["mixed_precision_speedup"],
+            "speed-up (x, float32 = 1)",
+            "Mixed precision speed-up",
+            sub,
+            1.0,
+        )
     drift = drift_plot(df[df["kind"].isin(["case", "window"])], sub)
     if drift is not None:
         figs["drift"] = drift
-    scale = scaling_table(df)
+    scale = tables["scaling"]
     if not scale.empty:
         figs["scaling"] = scaling_plot(scale.reset_index(), sub)
     smallest = int(frame["batch_size"].min())

@@ -11,14 +11,17 @@ import pandas as pd
 
 from resnet.analysis.pages import markdown_cell, markdown_table, table_data, write_page
 from resnet.analysis.tables import best_batches, cases, loadgen_rows, ok
+from resnet.errors import InputError
 from resnet.outputs import staged_folder
+from resnet.runs import identity_conflicts
+from resnet.schema import finite
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
 #: What the procurement table compares across machines.
 CONFIG = ["version", "mode", "precision"]
 
 
-class PriceError(ValueError):
+class PriceError(InputError):
     """A price file that cannot be used: one line naming the problem."""
 
 
@@ -76,11 +79,9 @@ def machines_table(
     """One row per machine and (version, mode, precision): best images/s and its batch,
     latency at batch 1, largest batch that fit, speed-up over the reference machine,
     images per dollar where a price is known, joules per image where measured."""
-    from resnet.analysis.loading import identity_conflicts
-
     conflicts = identity_conflicts(df)
     if conflicts:
-        raise ValueError(conflicts[0])
+        raise InputError(conflicts[0])
     frame = cases(df)
     runs = df.groupby("machine")["source"].nunique()
     rows = []
@@ -140,7 +141,7 @@ def machines_table(
         return table
     ref = reference or table["machine"].iloc[0]
     if ref not in set(table["machine"]):
-        raise ValueError(
+        raise InputError(
             f"--reference {ref!r} is not among the machines: {', '.join(sorted(set(table['machine'])))}"
         )
     base = table[table["machine"] == ref].set_index(CONFIG)["best_images_per_sec"]
@@ -163,11 +164,9 @@ def machines_table(
 
 
 def _number(value: object) -> float:
-    try:
-        value = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan
-    return value if math.isfinite(value) else math.nan
+    """A figure as a finite float, NaN where there is none (a table cell)."""
+    number = finite(value)
+    return math.nan if number is None else number
 
 
 def _system(top: pd.Series) -> dict[str, object]:
@@ -277,3 +276,19 @@ def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
         data_json=page_json({"rows": rows, "reference": table.attrs.get("reference")}),
         machines_js=(Path(__file__).parent / "templates" / "machines.js").read_text(encoding="utf-8"),
     )
+
+
+def notes(table: pd.DataFrame, prices: pd.DataFrame | None) -> list[str]:
+    """What the procurement page says beside its table: the reference machine, the machines
+    without a price, and whether any energy counter was readable."""
+    out = [f"Reference machine: {table.attrs['reference']}."]
+    machines = sorted(set(table.index.get_level_values("machine")))
+    priced = set(prices.index) if prices is not None else set()
+    unpriced = [m for m in machines if m not in priced]
+    if unpriced:
+        out.append(f"No price for: {', '.join(unpriced)} (images per dollar left out for them).")
+    if table["joules_per_image"].isna().all():
+        out.append(
+            "No energy counter was readable on these machines: joules per image is empty, not estimated."
+        )
+    return out

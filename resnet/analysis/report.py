@@ -10,7 +10,7 @@ import pandas as pd
 
 from resnet.analysis.pages import markdown_cell, markdown_table, table_data, write_page
 from resnet.analysis.plots import embed_figure, report_figures, subtitle
-from resnet.analysis.tables import LATENCY_NOTE, TABLES
+from resnet.analysis.tables import LATENCY_NOTE, TABLES, compute_tables
 from resnet.outputs import staged_folder
 
 #: Every file name a report writes besides its tables and figures.
@@ -87,8 +87,9 @@ def write_report(
 def _write_report(df: pd.DataFrame, out: Path, title: str) -> None:
     sections = []
     runs_apart = False
-    for stem, (heading, fn) in TABLES.items():
-        table = fn(df)
+    tables, paired = compute_tables(df)
+    for stem, (heading, _) in TABLES.items():
+        table = tables[stem]
         if table.empty:
             continue
         table.to_csv(out / f"{stem}.csv")
@@ -102,7 +103,7 @@ def _write_report(df: pd.DataFrame, out: Path, title: str) -> None:
         )
         runs_apart = runs_apart or "run" in table.index.names
     figures = []
-    for stem, fig in report_figures(df).items():
+    for stem, fig in report_figures(df, tables, paired).items():
         figures.append(
             {
                 "stem": stem,

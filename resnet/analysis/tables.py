@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resnet.schema import AXES, OURS_FOR, SCENARIO_METRIC, SCENARIOS
+from resnet.schema import AXES, OURS_FOR, SCENARIO_METRIC, SCENARIOS, finite
 from resnet.stats import percentile_min_samples
 
 #: What a configuration is, besides its version and batch size: the machine, the run
@@ -54,7 +54,8 @@ def index_keys(df: pd.DataFrame, keys: list[str], cell: list[str] | None = None)
 
 
 def _num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether a cell holds a figure (resnet.schema.finite)."""
+    return finite(value) is not None
 
 
 def flags(row: pd.Series) -> list[str]:
@@ -247,32 +248,33 @@ def ratio_text(row: pd.Series) -> str:
     return text if row.get("differs") is True else f"no difference ({text})"
 
 
-def _paired_table(df: pd.DataFrame, comparison: str) -> pd.DataFrame:
-    rows = paired_rows(df, comparison)
+def _paired_table(rows: pd.DataFrame, comparison: str) -> pd.DataFrame:
+    """The paired rows of one comparison laid out as ratio cells, batch sizes as columns."""
     if rows.empty:
         return pd.DataFrame()
     fixed = "precision" if comparison == "version" else "version"
     config = [k for k in CONFIG if k != fixed and k not in ("version", "precision")]
     keys = index_keys(rows, [*config, fixed, "ratio_of"], ["batch_size"])
-    rows["cell"] = [ratio_text(r) for _, r in rows.iterrows()]
+    rows = rows.assign(cell=[ratio_text(r) for _, r in rows.iterrows()])
     table = rows.pivot(index=keys, columns="batch_size", values="cell")
     table.columns = [f"bs {c}" for c in table.columns]
     return table
 
 
-def speedup_table(df: pd.DataFrame) -> pd.DataFrame:
+def speedup_table(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mixed precision's images/s over float32 for the same version: paired (both
-    stepped alternately in one process) where the run has it, else from separate cases."""
-    paired = _paired_table(df, "precision")
-    return paired if not paired.empty else _ratio_table(_ratio_to(df, "precision", "float32"), 2)
+    stepped alternately in one process) where the run has it, else from separate cases.
+    ``paired``: the run's paired precision rows, where the caller has them already."""
+    table = _paired_table(paired_rows(df, "precision") if paired is None else paired, "precision")
+    return table if not table.empty else _ratio_table(_ratio_to(df, "precision", "float32"), 2)
 
 
-def version_cost_table(df: pd.DataFrame) -> pd.DataFrame:
+def version_cost_table(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each version's images/s relative to v1 (published: v1.5 about 5% slower): paired
-    where the run has it, else from separate cases."""
-    paired = _paired_table(df, "version")
-    if not paired.empty:
-        return paired
+    where the run has it, else from separate cases. ``paired``: as for speedup_table."""
+    table = _paired_table(paired_rows(df, "version") if paired is None else paired, "version")
+    if not table.empty:
+        return table
     out = _ratio_to(df, "version", "v1")
     out["version"] = out["version"] + "/v1"
     return _ratio_table(out, 3)
@@ -532,3 +534,18 @@ TABLES = {
     "loadgen_detail": ("LoadGen runs in detail (latencies in ms)", loadgen_detail_table),
     "problems": ("Cases that did not run", problems_table),
 }
+
+
+#: The tables that read a run's paired rows, and the comparison each reads.
+PAIRED_TABLES = {"mixed_precision_speedup": "precision", "version_cost": "version"}
+
+
+def compute_tables(df: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Every table of TABLES over ``df`` (by stem; empty ones included), and the paired rows
+    of each comparison, each computed once: what a report writes and draws."""
+    paired = {c: paired_rows(df, c) for c in PAIRED_TABLES.values()}
+    tables = {
+        stem: fn(df, paired[PAIRED_TABLES[stem]]) if stem in PAIRED_TABLES else fn(df)
+        for stem, (_, fn) in TABLES.items()
+    }
+    return tables, paired

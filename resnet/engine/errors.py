@@ -3,8 +3,13 @@ could not be measured (on either side of the worker process boundary)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 
-class UsageError(ValueError):
+from resnet.errors import InputError
+
+
+class UsageError(InputError):
     """A bad option value: one line that names it and what is valid."""
 
 
@@ -17,3 +22,18 @@ class CaseFailure(Exception):
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+def typed(flag: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An option's parser as argparse (and pytest's addoption) wants it: a bad value reads
+    ``argument FLAG: problem``, one line."""
+    import argparse
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{flag}: ")) from None
+
+    convert.__name__ = flag
+    return convert

@@ -43,11 +43,16 @@ def read_journal(path: str | os.PathLike) -> JournalContents:
     newline that does not parse is ``cut_off`` (a crash mid-write), not a bad line.
     Raises UnicodeDecodeError for a file that is not text."""
     path = Path(path)
-    out = JournalContents()
     if not path.exists():
-        return out
+        return JournalContents()
     with path.open(encoding="utf-8") as f:
-        lines = f.read().split("\n")
+        return parse_journal(f.read())
+
+
+def parse_journal(text: str) -> JournalContents:
+    """A journal's text, read as :func:`read_journal` reads its file."""
+    out = JournalContents()
+    lines = text.split("\n")
     last = len(lines)  # the text after the final newline ("" when the file ends in one)
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -218,11 +218,10 @@ def machine_label(info: dict[str, Any]) -> str:
     return label
 
 
-def machine_slug(info: dict[str, Any] | None = None) -> str:
-    """The machine label as a file-name part: ``intel-xeon-x2``."""
+def slug(label: str) -> str:
+    """A machine label as a file-name part and store key: ``intel-xeon-x2-amx``."""
     import re
 
-    label = machine_label(info or machine_info())
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 

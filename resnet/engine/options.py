@@ -54,7 +54,8 @@ def choices(option: str, valid: tuple[str, ...]) -> Callable[[Any], tuple[str, .
     return parse
 
 
-def _positive_int(item: str, option: str) -> int:
+def positive_int(item: str, option: str) -> int:
+    """``item`` as a whole number of at least 1; else a UsageError naming ``option``."""
     try:
         value = int(item)
     except ValueError:
@@ -68,7 +69,7 @@ def positive_ints(option: str) -> Callable[[Any], tuple[int, ...]]:
     """A parser of a comma-separated list of positive integers (an axis)."""
 
     def parse(text: Any) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(_positive_int(i, option) for i in _items(text, option)))
+        return tuple(dict.fromkeys(positive_int(i, option) for i in _items(text, option)))
 
     return parse
 
@@ -169,7 +170,7 @@ def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
         mode, sep, batch = item.partition(":")
         if not sep or mode not in MODES:
             raise UsageError(f"--paired: {item!r} is not MODE:BATCH; e.g. inference:32,training:8 (or off)")
-        out.append((mode, _positive_int(batch, "--paired")))
+        out.append((mode, positive_int(batch, "--paired")))
     return tuple(dict.fromkeys(out))
 
 

@@ -3,7 +3,8 @@
 ``bench/conftest.py`` makes one :class:`Sweep` from the typed command-line options; the
 bench files hand it to the kind of measurement they run (resnet.engine.kinds), which
 asks it for what every kind shares: the plan, the one resume rule, recording a row,
-progress lines, pytest's outcome.  The sweep knows no kind's details.
+progress lines, pytest's outcome.  The sweep knows no kind by name: it asks each
+registered kind (resnet.engine.kinds.base.KINDS) for its cases and what it prepares.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import resnet.engine.kinds  # noqa: F401  (registers every kind)
 from resnet.engine.journal import Journal
-from resnet.engine.kinds import case, loadgen, paired, pipelines
-from resnet.engine.kinds.base import Outcome
-from resnet.engine.kinds.case import MatmulPeaks
+from resnet.engine.kinds.base import KINDS, Outcome
 from resnet.engine.machine import current_backend, machine_info
-from resnet.engine.plan import RunPlan, Window, resolve
+from resnet.engine.plan import RunPlan, resolve
 from resnet.engine.profiles import DEFAULT_PROFILE
 from resnet.engine.progress import Progress
+from resnet.schema import benchmark_group
 
 
 class Sweep:
@@ -49,16 +50,12 @@ class Sweep:
         self.backend = current_backend()
         self.profile = options.get("profile") or DEFAULT_PROFILE
         self.plan: RunPlan = resolve(options, self.backend)
-        #: What pytest parametrizes, per kind.
-        self.windows: list[Window] = case.windows(self.plan)
-        self.paired_groups = paired.groups(self.plan)
-        self.loadgen_cases = loadgen.cases(self.plan)
-        self.pipeline_cases = pipelines.cases(self.plan)
+        #: What pytest parametrizes: each kind's cases, by the fixture its bench file takes.
+        self.cases: dict[str, list[Any]] = {kind.fixture: kind.cases(self.plan) for kind in KINDS.values()}
         self.data_dir: str | None = None
         self.case_timeout = case_timeout
         self.progress = Progress(write)
         self.rows: list[dict[str, Any]] = []
-        self.matmul_peaks = MatmulPeaks()
         self.worker_info: dict[str, Any] = {}
         self.started = time.time()
         self._state: dict[str, dict[str, Any]] = {}
@@ -124,10 +121,12 @@ class Sweep:
         return self._state.setdefault(kind, {})
 
     # -- the run --------------------------------------------------------------------
-    def prepare_data(self) -> str | None:
-        """The generated data set the run's pipeline and --data jpeg cases read."""
-        self.data_dir = pipelines.prepare(self, self.pipeline_cases, self.progress.line)
-        return self.data_dir
+    def prepare(self) -> None:
+        """What each kind needs before any case runs (the generated data set that pipeline
+        and --data jpeg cases read)."""
+        for kind in KINDS.values():
+            if kind.prepare is not None:
+                kind.prepare(self, self.cases[kind.fixture])
 
     def close(self) -> None:
         """The sweep is over: release the journal."""
@@ -147,20 +146,6 @@ class Sweep:
             "wall_s": time.time() - self.started,
             "cases": self.rows,
         }
-
-
-def benchmark_group(row: dict[str, Any]) -> str:
-    """The pytest-benchmark group of a row: what its case shares with the cases it may be set
-    beside (``inference-bs32-float32-cpu``: every version and runtime of it); a build, a goal,
-    a pipeline stage or a LoadGen scenario has its own."""
-    kind = row.get("kind")
-    if kind in ("build", "goal"):
-        return str(kind)
-    if kind == "pipeline":
-        return f"pipeline-{row.get('stage')}"
-    group = str(row.get("case_id", "")).split("@w")[0].removeprefix(f"{row.get('version')}-")
-    runtime = row.get("runtime")
-    return group.replace(f"-{runtime}", "") if runtime and runtime != "keras" else group
 
 
 def commit_info() -> dict[str, Any]:

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,18 +16,20 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from resnet.analysis.loading import (
+from resnet.engine.machine import slug
+from resnet.runs import (
     RUN_COLUMNS,
     SOURCE_COLUMNS,
     RunFile,
+    as_history,
     drift_columns,
     to_frame,
     versions_text,
 )
-from resnet.store.tables import (
+from resnet.store.migrations import (
     SAMPLE_FIELDS,
     SCHEMA_VERSION,
-    StoreVersionError,
+    StoreError,
     Tables,
     case_columns,
     migrate,
@@ -43,18 +45,15 @@ RUN_FACTS = frozenset(SOURCE_COLUMNS)
 _PG_LOCK = 0x726E62656E6368
 
 
-class StoreError(ValueError):
-    """A store that cannot be used as asked: one line saying what and what is valid."""
-
-
 def default_url() -> str:
     """``RESNET_BENCH_DB``, else the SQLite file beside pytest-benchmark's storage."""
     return os.environ.get("RESNET_BENCH_DB") or DEFAULT_URL
 
 
-def is_url(text: str) -> bool:
-    """Whether ``text`` names a database (``sqlite:///...``, ``postgresql://...``)."""
-    return bool(re.match(r"^[a-z][a-z0-9+]*://", text))
+def resolve_url(url: str | None) -> str:
+    """The store a ``--db``/``--store`` value names: ``default`` (or none) is
+    RESNET_BENCH_DB, else the SQLite file beside pytest-benchmark's storage."""
+    return default_url() if url in (None, "default") else url
 
 
 def _engine_url(url: str) -> sa.URL:
@@ -104,8 +103,6 @@ class Store:
             self._open(create)
         except sa.exc.OperationalError as err:
             raise StoreError(f"cannot open the store {self.url}: {_first_line(err)}") from None
-        except StoreVersionError as err:
-            raise StoreError(f"{self.url}: {err}") from None
 
     def _open(self, create: bool) -> None:
         with self.engine.connect() as conn:
@@ -121,8 +118,11 @@ class Store:
             raise StoreError(
                 f"{self.url} holds no resnet-bench store (add runs with: resnet-bench store add)"
             )
-        with self.writing() as conn:
-            migrate(conn)
+        try:
+            with self.writing() as conn:
+                migrate(conn)
+        except StoreError as err:  # a store newer than this code
+            raise StoreError(f"{self.url}: {err}") from None
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[sa.Connection]:
@@ -138,6 +138,12 @@ class Store:
     def close(self) -> None:
         """Release the store's connections."""
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- adding ------------------------------------------------------------------
     def add(self, run: RunFile) -> tuple[str, bool]:
@@ -210,7 +216,7 @@ class Store:
         gpus = [g for g in info.get("gpus") or [] if isinstance(g, dict)]
         values = {
             "label": label,
-            "slug": re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-"),
+            "slug": slug(label),
             "identity": identity,
             "cpu_model": info.get("cpu_model") if isinstance(info.get("cpu_model"), str) else None,
             "cpu_cores": row.get("cpu_cores"),
@@ -360,6 +366,42 @@ class Store:
             df["store_run"] = df["run_id"]
         df = df.sort_values(["_order", "seq"], kind="stable").drop(columns=["_order", "run_id", "seq"])
         return to_frame(df.reset_index(drop=True), speeds="machine_speed_series" in fields, names=names)
+
+    def history(
+        self, selection: Selection | None, metric: str
+    ) -> tuple[pd.DataFrame, Callable[[pd.DataFrame], pd.Series]]:
+        """The selected runs as a history of ``metric`` (:func:`resnet.runs.as_history`), read
+        as a store allows: the figures a history needs of every run (no samples), the newest two
+        runs of each machine whole (the newest-run check compares them as ``compare`` does), and
+        a function reading a case's step samples, for the few cases with a change point."""
+        chosen = self.runs(selection)
+        if not chosen:
+            raise StoreError(f"{self.url}: no runs match the selection")
+        newest: list[str] = []
+        for machine in dict.fromkeys(r["machine"] for r in chosen):
+            newest += [r["id"] for r in chosen if r["machine"] == machine][-2:]
+        older = Selection(ids=tuple(r["id"] for r in chosen if r["id"] not in newest))
+        light = self.load(
+            older,
+            samples=False,
+            columns=[*HISTORY_COLUMNS, metric],
+            keep_ids=True,
+            kinds=["case"],
+            names=False,
+        )
+        whole = self.load(Selection(ids=tuple(newest)), keep_ids=True, kinds=["case"], names=False)
+        frame = whole if light.empty else pd.concat([light, whole], ignore_index=True)
+
+        def samples(group: pd.DataFrame) -> pd.Series:
+            return self.sample_series(group["store_run"], group["case_id"], "samples_s")
+
+        return as_history(frame), samples
+
+
+#: The row fields a history reads of every run but the newest two, beside its figure: what
+#: its change points group by (machine and run come with the run), and the images a step
+#: counts (for the interval from step samples).
+HISTORY_COLUMNS = ["case_id", "kind", "status", "backend", "global_batch"]
 
 
 #: Columns of ``cases`` every read takes: the row's key and place, and its unnamed keys.

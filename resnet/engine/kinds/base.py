@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resnet.engine.errors import CaseFailure
@@ -25,7 +26,6 @@ class Run(Protocol):
     case_timeout: float
     rows: list[dict[str, Any]]
     data_dir: str | None
-    matmul_peaks: Any
 
     def resumed(self, ids: list[str]) -> Outcome:
         """With every row of ``ids`` already in the journal (--resume): keep them, and
@@ -51,6 +51,33 @@ class Run(Protocol):
 
     def state(self, kind: str) -> dict[str, Any]:
         """A kind's own state for this run (kept between its measurements)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of measurement as pytest meets it: its name, the fixture its bench file takes,
+    the cases it parametrizes from a run's plan (each with an ``id``, or a plain string),
+    and what it prepares before any case runs (``prepare(run, its cases)``)."""
+
+    name: str
+    fixture: str
+    cases: Callable[[RunPlan], list[Any]]
+    prepare: Callable[[Run, list[Any]], None] | None = None
+
+
+#: Every kind, by name, in the order its module registered it (resnet.engine.kinds).
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Make a kind known to the sweep and to ``bench/conftest.py``."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def case_id(case: Any) -> str:
+    """The pytest id of a case a kind parametrizes."""
+    return case if isinstance(case, str) else case.id
 
 
 @contextlib.contextmanager

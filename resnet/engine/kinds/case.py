@@ -17,7 +17,7 @@ from typing import Any
 
 from resnet.engine.errors import CaseFailure
 from resnet.engine.kinds import paired
-from resnet.engine.kinds.base import Outcome, Run, in_worker
+from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, register
 from resnet.engine.plan import RunPlan, Window, window_order
 from resnet.engine.progress import headline
 from resnet.engine.worker.client import WorkerClient
@@ -222,10 +222,9 @@ def measure(run: Run, case: Case, benchmark: Any, window: int | None = None) -> 
         synthetic = worker.call("synthetic", n=len(inside))["times"] if case.data == "jpeg" else None
         done = worker.call("finish")
         _figures(row, case, list(benchmark.stats.stats.data), inside, done)
-        if run.matmul_peaks is not None:
-            row.update(run.matmul_peaks.get(case, worker))
-            if row["device_peak_tflops"] and row["achieved_tflops"]:
-                row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
+        row.update(run.state("case").setdefault("peaks", MatmulPeaks()).get(case, worker))
+        if row["device_peak_tflops"] and row["achieved_tflops"]:
+            row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
         if synthetic:
             row["synthetic_images_per_sec"] = case.global_batch / statistics.median(synthetic)
             row["input_bound_fraction"] = 1 - row["images_per_sec"] / row["synthetic_images_per_sec"]
@@ -367,3 +366,6 @@ def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]
         row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
     add_intervals(row, case, samples)
     return row
+
+
+KIND = register(Kind("case", "window", windows))

@@ -8,9 +8,10 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from resnet.engine.kinds.base import Outcome, Run, in_worker, measured
+from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, measured, register
 from resnet.engine.kinds.case import harness_overhead_ms, metrics_from_times
 from resnet.engine.kinds.peers import peer_size
+from resnet.engine.plan import RunPlan
 from resnet.engine.worker.protocol import command
 from resnet.schema import PEERS, Case, new_row
 
@@ -121,3 +122,11 @@ def _build(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
 def _bare_loop(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
     """``n`` steps in a tight loop, no protocol in between: the harness-free time."""
     return {"times": core.timed_loop("main", int(msg["n"]))}
+
+
+def versions(plan: RunPlan) -> list[str]:
+    """The versions whose build is measured: every version of the run."""
+    return list(plan.axes.versions)
+
+
+KIND = register(Kind("build", "version", versions))

@@ -25,23 +25,20 @@ from pathlib import Path
 from typing import Any
 
 from resnet.engine.errors import CaseFailure
-from resnet.engine.kinds.base import Outcome, Run, in_worker
+from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, register
 from resnet.engine.plan import RunPlan
 from resnet.engine.worker.protocol import command
+from resnet.errors import Unavailable
 from resnet.schema import PEERS, Case, new_row, placed_on
 
 #: Scenario names as options spell them (resnet.schema.SCENARIOS) -> LoadGen's.
-LOADGEN_SCENARIO = {
-    "single-stream": "SingleStream",
-    "multi-stream": "MultiStream",
-    "offline": "Offline",
-    "server": "Server",
-}
+LOADGEN_SCENARIO = {"single-stream": "SingleStream", "multi-stream": "MultiStream", "offline": "Offline",
+                    "server": "Server"}  # fmt: skip
 INSTALL = "pip install mlcommons-loadgen"
 NOT_A_SUBMISSION = "LoadGen scenario, not an MLPerf submission"
 
 
-class LoadGenUnavailable(Exception):
+class LoadGenUnavailable(Unavailable):
     """mlperf_loadgen cannot be imported here; the case is skipped with the install command."""
 
 
@@ -325,6 +322,9 @@ def cases(plan: RunPlan) -> list[Case]:
         for d in axes.devices
         for s in plan.settings.scenarios
     ]
+
+
+KIND = register(Kind("loadgen", "lg_case", cases))
 
 
 def run_loadgen(run: Run, case: Case, benchmark: Any, log_root: Path) -> Outcome:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resnet.engine.kinds.base import Outcome, Run, in_worker
+from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, register
 from resnet.engine.plan import RunPlan
 from resnet.engine.progress import paired_text
 from resnet.engine.worker.client import WorkerClient
@@ -305,3 +305,6 @@ def run_paired(run: Run, group: PairedGroup, benchmark: Any) -> Outcome:
             name = r["case_id"].removeprefix(group.id + "-")
             run.line(f"         {name}: {paired_text(r)}, {r['pairs']} rounds", stamp=False)
     return run.outcome(first)
+
+
+KIND = register(Kind("paired", "group", groups))

@@ -19,13 +19,14 @@ import numpy as np
 
 from resnet.engine.errors import CaseFailure
 from resnet.engine.worker.core import step_source
+from resnet.errors import Unavailable
 from resnet.schema import PEERS, Case, device_index, is_gpu
 
 #: Autocast dtype per precision (None: plain float32).
 _AUTOCAST = {"float32": None, "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
 
-class PeerUnavailable(Exception):
+class PeerUnavailable(Unavailable):
     """The peer cannot run here (wrong backend, library missing); the case is skipped."""
 
 

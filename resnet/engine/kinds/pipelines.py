@@ -24,17 +24,19 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resnet.engine.errors import CaseFailure, UsageError
-from resnet.engine.kinds.base import Outcome, Run, in_worker, measured
+from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, measured, register
 from resnet.engine.kinds.case import add_intervals, metrics_from_times, rounds_for
 from resnet.engine.plan import RunPlan
 from resnet.engine.worker.core import training_feed
 from resnet.engine.worker.protocol import command
+from resnet.errors import Unavailable
 from resnet.schema import Case, new_row
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
@@ -43,7 +45,7 @@ SIZE = 224
 RESIZE = 256
 
 
-class PipelineUnavailable(Exception):
+class PipelineUnavailable(Unavailable):
     """The pipeline cannot run here (no GPU, no torchvision, no data set): skipped."""
 
 
@@ -229,36 +231,55 @@ def torchvision_gpu_puller(root: str | Path, stage: str, device: str, batch: int
 BATCH = 32
 
 
-def cases(plan: RunPlan) -> list[tuple[str, str, int]]:
-    """(pipeline, stage, workers) of every input-pipeline case."""
+@dataclass(frozen=True)
+class PipelineCase:
+    """One input-pipeline case: a pipeline, a stage, and its workers (and cores)."""
+
+    pipeline: str
+    stage: str
+    workers: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.pipeline}-{self.stage}-w{self.workers}"
+
+
+def cases(plan: RunPlan) -> list[PipelineCase]:
+    """Every input-pipeline case of the run."""
     settings = plan.settings
-    return [(p, s, w) for p in settings.pipelines for s in settings.stages for w in settings.workers]
+    return [
+        PipelineCase(p, s, w) for p in settings.pipelines for s in settings.stages for w in settings.workers
+    ]
 
 
-def prepare(run: Run, pipeline_cases: list, write: Callable[[str], None]) -> str | None:
+def prepare(run: Run, pipeline_cases: list[PipelineCase]) -> None:
     """The generated data set that input-pipeline and --data jpeg cases read: made once
-    in the cache (resnet.data.ensure_dataset), and named to the workers."""
+    in the cache (resnet.data.ensure_dataset), and named to the workers (``run.data_dir``)."""
     if not pipeline_cases and "jpeg" not in run.plan.axes.data:
-        return None
+        return
     import os
 
     from resnet.data import DataError, ensure_dataset
 
     try:
-        folder, stats = ensure_dataset(run.plan.settings.data_images, log=write)
+        folder, stats = ensure_dataset(run.plan.settings.data_images, log=run.line)
     except DataError as err:
         raise UsageError(f"--data-images: {err}") from None
-    write(f"data set ready in {folder}: {stats['images']} images, mean {stats['mean_kb']} KiB a file")
+    run.line(f"data set ready in {folder}: {stats['images']} images, mean {stats['mean_kb']} KiB a file")
     os.environ["RESNET_BENCH_DATA"] = str(folder)  # the workers inherit it
-    return str(folder)
+    run.data_dir = str(folder)
 
 
-def run_pipeline(run: Run, pipeline: str, stage: str, workers: int, benchmark: Any) -> Outcome:
+def run_pipeline(run: Run, case: PipelineCase, benchmark: Any) -> Outcome:
     """An input pipeline alone (decode, training augmentation or evaluation
     preprocessing) with ``workers`` parallel calls on as many cores."""
-    name = f"pipeline-{pipeline}-{stage}-w{workers}-bs{BATCH}"
+    name = f"pipeline-{case.pipeline}-{case.stage}-w{case.workers}-bs{BATCH}"
     return measured(
-        run, name, [name], benchmark, lambda: measure_pipeline(run, pipeline, stage, workers, benchmark)
+        run,
+        name,
+        [name],
+        benchmark,
+        lambda: measure_pipeline(run, case.pipeline, case.stage, case.workers, benchmark),
     )
 
 
@@ -357,3 +378,6 @@ def _pipeline_setup(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
 def _synthetic(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
     """``n`` steps of a jpeg case's training step on tensors already on the device."""
     return {"times": core.timed_loop("synthetic", int(msg["n"]))}
+
+
+KIND = register(Kind("pipeline", "pipeline_case", cases, prepare))

@@ -27,6 +27,7 @@ import numpy as np
 
 from resnet.engine.errors import CaseFailure
 from resnet.engine.worker.core import step_source
+from resnet.errors import Unavailable
 from resnet.schema import Case
 
 #: The seed of the models exported to deployment runtimes: every worker builds the same weights.
@@ -42,7 +43,7 @@ OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16", "mixed_float16
 TOLERANCE = {"float32": 1e-4, "mixed_bfloat16": 5e-2, "mixed_float16": 2e-2}
 
 
-class RuntimeUnavailable(Exception):
+class RuntimeUnavailable(Unavailable):
     """The runtime cannot run this case here (not installed, or not this precision on this
     device); the case is skipped with this reason."""
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from resnet.errors import InputError
+
 JOBS_ENV = "RESNET_BENCH_JOBS"
 
 T = TypeVar("T")
@@ -27,7 +29,7 @@ _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
 
 
-class JobsError(ValueError):
+class JobsError(InputError):
     """``RESNET_BENCH_JOBS`` is not a whole number of at least 1."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from resnet.errors import InputError
 from resnet.schema import FIELDS, Field
 
 #: The schema version this code writes; every store is migrated up to it on opening.
@@ -178,8 +179,8 @@ def _to_v2(conn: sa.Connection) -> None:
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2}
 
 
-class StoreVersionError(RuntimeError):
-    """A store written by a newer resnet-bench (its schema version is above ours)."""
+class StoreError(InputError):
+    """A store that cannot be used as asked: one line saying what and what is valid."""
 
 
 def stored_version(conn: sa.Connection) -> int:
@@ -196,7 +197,7 @@ def migrate(conn: sa.Connection) -> list[str]:
     done: list[str] = []
     version = stored_version(conn)
     if version > SCHEMA_VERSION:
-        raise StoreVersionError(
+        raise StoreError(
             f"the store is at schema version {version}, newer than this resnet-bench's "
             f"({SCHEMA_VERSION}): upgrade resnet-bench to read it"
         )

@@ -1,0 +1,302 @@
+"""Reading one run: a pytest-benchmark JSON file or a run journal -> its rows, each
+checked against :mod:`resnet.schema` once, and what the run shares (machine, commit, date,
+profile, backend). Rows of older runs get the kind and the axes' defaults they were
+written without; failed and skipped cases are kept (never zeros)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resnet.engine.journal import JournalContents, parse_journal
+from resnet.engine.machine import machine_identity, machine_label
+from resnet.runs.errors import LoadError, NotARun
+from resnet.runs.machine_file import with_machine_file
+from resnet.schema import (
+    AXES,
+    AXIS_DEFAULTS,
+    invalid_figures,
+    invalid_samples,
+    machine_problems,
+    row_problems,
+    shape_problems,
+)
+
+#: pytest-benchmark's statistics of the timed rounds, kept as ``step_<name>_s``.
+STAT_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
+
+
+def _legacy(row: dict[str, Any]) -> dict[str, Any]:
+    """Fill what rows of older runs were written without: the kind, and the axes added
+    since (replicas, strategy) at their defaults."""
+    if row.get("kind") is None:
+        if row.get("mode") == "build":
+            row["kind"], row["mode"] = "build", "inference"
+        elif row.get("goal"):
+            row["kind"] = "goal"
+        else:
+            row["kind"] = "case"
+    if row.get("version") is not None:
+        for name, default in AXIS_DEFAULTS.items():
+            if row.get(name) is None:
+                row[name] = default
+    if row.get("global_batch") is None and isinstance(row.get("batch_size"), int):
+        row["global_batch"] = row["batch_size"] * (row.get("replicas") or 1)
+    return row
+
+
+def _checked(path: Path, row: Any, where: str) -> dict[str, Any]:
+    """``row`` held to the schema, once, on load: a row that does not fit (a type, a shape,
+    a count below its minimum) is a LoadError naming the case and the field; a row whose
+    figures or samples no measurement can give (NaN, infinite, negative; a step of zero
+    seconds) is kept as ``invalid``, those emptied, never averaged or derived from."""
+    if isinstance(row, dict):
+        row = _legacy(dict(row))
+        if isinstance(row.get("case_id"), str):
+            where = f"{where} (case {row['case_id']})"
+    problems = row_problems(row) or shape_problems(row)
+    if problems:
+        raise LoadError(path, f"{where}: {problems[0]}")
+    utilization = row.get("utilization")
+    if isinstance(utilization, (int, float)) and not isinstance(utilization, bool) and utilization > 1.0:
+        row.update(utilization=None, above_peak=True)  # counted work past the peak: not a utilization
+    bad = invalid_figures(row)
+    samples = invalid_samples(row)
+    if bad or samples:
+        for item in bad:
+            row[item.split("=")[0]] = None
+        for name in samples:
+            row[name] = None
+        shown = ", ".join([*bad, *(f"{name} (a value that is not a positive number)" for name in samples)])
+        row.update(status="invalid", reason=f"invalid figures in {path.name}: {shown}")
+    return row
+
+
+def _stats(path: Path, stats: Any, where: str) -> tuple[dict[str, Any], list[str]]:
+    """pytest-benchmark's statistics of a benchmark as ``step_<name>_s``, and the ones no
+    measurement can give (NaN, infinite, negative; a step of zero seconds)."""
+    if not isinstance(stats, dict):
+        return {f"step_{k}_s": None for k in STAT_KEYS}, []
+    out, bad = {}, []
+    for key in STAT_KEYS:
+        value = stats.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise LoadError(path, f"{where}: stats.{key} is {value!r}, not a number")
+        positive = key not in ("stddev", "iqr")
+        if value is not None and not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+            bad.append(f"stats.{key}={value!r}")
+            value = None
+        out[f"step_{key}_s"] = value
+    return out, bad
+
+
+def _rows_from_json(path: Path, data: Any, label: str | None) -> list[dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise NotARun(path, "not a pytest-benchmark JSON file (no 'benchmarks' list)")
+    common = _run_facts(path, data.get("machine_info"), data.get("commit_info"), data.get("datetime"), label)
+    rows: dict[str, dict[str, Any]] = {}
+    for n, bench in enumerate(data["benchmarks"]):
+        if not isinstance(bench, dict):
+            raise LoadError(path, f"benchmarks[{n}] is not an object")
+        extra = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
+        if "status" not in extra:
+            continue  # not one of ours
+        params = bench.get("params") if isinstance(bench.get("params"), dict) else {}
+        case_id = extra.get("case_id") or params.get("case_id") or bench.get("name")
+        row = _checked(path, {**extra, "case_id": case_id}, f"benchmarks[{n}]")
+        steps, bad = _stats(path, bench.get("stats"), f"benchmarks[{n}] (case {case_id})")
+        row.update(steps)
+        if bad and row["status"] != "invalid":
+            row.update(status="invalid", reason=f"invalid figures in {path.name}: {', '.join(bad)}")
+        rounds = bench["stats"].get("rounds") if isinstance(bench.get("stats"), dict) else None
+        if row.get("rounds") is None and isinstance(rounds, int) and not isinstance(rounds, bool):
+            row["rounds"] = rounds
+        images = row.get("global_batch") or row.get("batch_size")
+        if row.get("images_per_sec_best") is None and row.get("step_min_s") and images:
+            row["images_per_sec_best"] = images / row["step_min_s"]  # runs from before the field
+        rows[case_id] = {**row, **common}
+    section = data.get("resnet_bench") if isinstance(data.get("resnet_bench"), dict) else {}
+    cases = section.get("cases", [])
+    if not isinstance(cases, list):
+        raise LoadError(path, "resnet_bench.cases is not a list")
+    for n, extra in enumerate(cases):
+        row = _checked(path, extra, f"resnet_bench.cases[{n}]")
+        if row["case_id"] not in rows:
+            rows[row["case_id"]] = {**_step_stats(row), **common}
+    if not rows:
+        raise NotARun(path, "no resnet-bench cases in it (no benchmarks)")
+    return _unique_cases(path, list(rows.values()))
+
+
+def _unique_cases(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run measures each case once: two case rows with every axis equal under two ids
+    cannot be told apart, and are a LoadError naming both."""
+    seen: dict[tuple, str] = {}
+    for row in rows:
+        if row.get("kind") != "case":
+            continue
+        key = tuple(json.dumps(row.get(a), default=str) for a in ("kind", *AXES))
+        if key in seen:
+            raise LoadError(
+                path,
+                f"cases {seen[key]!r} and {row['case_id']!r} share every axis; a run measures a case once",
+            )
+        seen[key] = row["case_id"]
+    return rows
+
+
+def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None) -> dict[str, Any]:
+    """What every row of a run shares (machine, cores, date, commit, source), from its
+    machine_info (named by the machine file it is filed under, if any), commit_info and
+    datetime, each checked against the schema."""
+    info = {} if info is None else info
+    problems = machine_problems(info)
+    if problems:
+        raise LoadError(path, problems[0])
+    info = with_machine_file(path, info)
+    if when is not None and not isinstance(when, str):
+        raise LoadError(path, f"datetime is {when!r}, not a date string")
+    commit = commit if isinstance(commit, dict) else {}
+    commit_id = commit.get("id")
+    if commit_id is not None and not isinstance(commit_id, str):
+        raise LoadError(path, f"commit_info.id is {commit_id!r}, not a string")
+    cores = info.get("cpu_affinity") or info.get("cpu_cores_logical")
+    memory = info.get("memory_gb")
+    memory = float(memory) if isinstance(memory, (int, float)) and not isinstance(memory, bool) else None
+    return {
+        "machine": label or machine_label(info),
+        "machine_identity": json.dumps(machine_identity(info), sort_keys=True),
+        "cpu_cores": cores if isinstance(cores, int) else None,
+        "memory_gb": memory,
+        "versions": versions_text(info.get("versions")),
+        "datetime": when,
+        "commit": commit_id,
+        "source": str(path),
+    }
+
+
+def versions_text(versions: Any) -> str | None:
+    """A run's library versions (machine_info.versions) as the rows carry them: JSON with
+    sorted keys, None where the run recorded none."""
+    if not isinstance(versions, dict) or not versions:
+        return None
+    return json.dumps(versions, sort_keys=True)
+
+
+def _step_stats(row: dict[str, Any]) -> dict[str, Any]:
+    """pytest-benchmark's statistics of the steps, from the row's own samples where it
+    kept them (rows combined from several windows have no single pytest-benchmark entry)."""
+    samples = row.get("samples_s")
+    if row.get("step_median_s") is None and isinstance(samples, list) and samples:
+        steps = np.concatenate([np.asarray(w, dtype=float) for w in samples if w])
+        q1, median, q3 = np.quantile(steps, [0.25, 0.5, 0.75])
+        row.update(
+            step_min_s=float(steps.min()),
+            step_max_s=float(steps.max()),
+            step_mean_s=float(steps.mean()),
+            step_median_s=float(median),
+            step_stddev_s=float(steps.std(ddof=1)) if len(steps) > 1 else 0.0,
+            step_iqr_s=float(q3 - q1),
+            step_q1_s=float(q1),
+            step_q3_s=float(q3),
+        )
+    for key in STAT_KEYS:  # every row has the steps' statistics, empty when unknown
+        row.setdefault(f"step_{key}_s", None)
+    return row
+
+
+def _rows_from_journal(path: Path, journal: JournalContents, label: str | None) -> list[dict[str, Any]]:
+    if journal.bad_lines:
+        number, problem = journal.bad_lines[0]
+        raise LoadError(path, f"line {number}: {problem}")
+    if journal.header is None and not journal.rows:
+        raise LoadError(path, "not a resnet-bench journal (no header and no case lines)")
+    if not journal.rows:
+        raise LoadError(path, "journal has no finished cases")
+    header = journal.header or {}
+    if "machine_info" in header:  # journals since the header carries the run's facts
+        common = _run_facts(
+            path, header["machine_info"], header.get("commit_info"), header.get("datetime"), label
+        )
+    else:
+        info = with_machine_file(path, {})
+        machine = (
+            label or (machine_label(info) if info else None) or header.get("machine") or "unknown machine"
+        )
+        common = {"machine": machine, "source": str(path)}
+    rows = {}
+    for row in journal.rows:
+        row = _checked(path, row, "a case line")
+        rows[row["case_id"]] = {**_step_stats(row), **common}
+    return _unique_cases(path, list(rows.values()))
+
+
+@dataclass
+class RunFile:
+    """One run as read from its file: its rows (checked), the SHA-256 of the file's bytes
+    (the run's identity in a store: the same file added twice is one run), and what the run
+    shares: machine facts (with its machine file's, if filed under one), commit, date,
+    profile and backend."""
+
+    path: Path
+    rows: list[dict[str, Any]]
+    digest: str
+    machine_info: dict[str, Any]
+    commit_info: dict[str, Any]
+    datetime: str | None
+    profile: str | None
+    backend: str | None
+
+
+def read_run(path: str | os.PathLike, label: str | None = None) -> RunFile:
+    """One JSON file or journal, read and checked; raises LoadError with a one-line problem."""
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(p, "no such file")
+    if p.is_dir():
+        raise LoadError(p, "is a directory, not a results file")
+    raw = p.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if p.name.endswith(".jsonl"):
+        try:
+            journal = parse_journal(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LoadError(p, "not a journal (not text)") from None
+        rows = _rows_from_journal(p, journal, label)
+        header = journal.header or {}
+        section: dict[str, Any] = header
+        info, commit, when = header.get("machine_info"), header.get("commit_info"), header.get("datetime")
+    else:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LoadError(p, "not JSON (not text)") from None
+        except json.JSONDecodeError as err:
+            raise LoadError(p, f"not JSON ({err.msg} at line {err.lineno})") from None
+        rows = _rows_from_json(p, data, label)
+        section = data.get("resnet_bench") if isinstance(data.get("resnet_bench"), dict) else {}
+        info, commit, when = data.get("machine_info"), data.get("commit_info"), data.get("datetime")
+    info = with_machine_file(p, info if isinstance(info, dict) else {})
+    backend = section.get("backend") or info.get("keras_backend")
+    return RunFile(
+        path=p,
+        rows=rows,
+        digest=digest,
+        machine_info=info,
+        commit_info=commit if isinstance(commit, dict) else {},
+        datetime=when if isinstance(when, str) else None,
+        profile=section.get("profile") if isinstance(section.get("profile"), str) else None,
+        backend=backend if isinstance(backend, str) else None,
+    )
+
+
+def load_file(path: str | os.PathLike, label: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one JSON file or journal; raises LoadError with a one-line problem."""
+    return read_run(path, label).rows
