@@ -227,4 +227,4 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
     sweep = getattr(config, "resnet_sweep", None)
     if sweep is not None:
-        output_json["resnet_bench"] = sweep.json_section()
+        sweep.update_json(output_json)

@@ -2,7 +2,7 @@
 batch sizes x precisions x devices x jit x threads x replicas), each in ``--repeat``
 windows spread over the run."""
 
-from resnet.engine.kinds.case import run_window
+from resnet.engine.kinds.windows import run_window
 
 
 def test_case(window, benchmark, sweep, settle_case):

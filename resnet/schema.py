@@ -54,6 +54,8 @@ MIN_IMAGE = 32
 #: What a case ended as.  "oom" only with evidence of running out of memory.
 #: "invalid": a row whose figures cannot be (NaN, infinite or negative), set by the loader.
 STATUSES = ("ok", "skipped", "oom", "timeout", "error", "invalid", "pending")
+#: What a case's ``stability`` says of its windows (resnet.stats.stability).
+STABILITIES = ("stable", "unstable", "unknown")
 #: What a row measures: a throughput case, a model build, a goal (a ratio measured
 #: within one worker), a paired comparison, or a measurement of the tool itself.
 #: A "window" row is one window of a case measured in several (``--repeat``); its case row
@@ -222,6 +224,7 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("achieved_tflops", "metric", _NUM, "TFLOP/s", "higher", "training counts 3x the forward work"),
     Field("device_peak_tflops", "metric", _NUM, "TFLOP/s", doc="the fastest matrix product measured"),
     Field("device_peak_source", "info", _STR, doc="which library's matrix product gave the peak"),
+    Field("device_peak_size", "metric", (int,), doc="the side of the square matrices of that product"),
     Field(
         "device_peak_analytic_tflops",
         "metric",
@@ -267,13 +270,51 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("latency_ms_p50_ci_high", "metric", _NUM, "ms", doc="95% interval, high end"),
     Field("latency_p90_supported", "info", (bool,), doc="enough steps for p90's 95% interval (36)"),
     Field("latency_p99_supported", "info", (bool,), doc="enough steps for p99's 95% interval (368)"),
-    Field("unstable", "info", (bool,), doc="windows disagree beyond their noise (Kruskal-Wallis 1%, > 5%)"),
-    Field("unstable_p", "metric", _NUM, doc="Kruskal-Wallis p-value across windows"),
+    Field(
+        "stability",
+        "info",
+        _STR,
+        doc="stable, unstable or unknown: whether the windows differ beyond what their steps explain "
+        "(F test of log step times, 1%, > 5% apart; > 25% apart always unstable; stable only where "
+        "a 10% difference would have shown)",
+    ),
+    Field("unstable", "info", (bool,), doc="stability is 'unstable' (kept for older readers)"),
+    Field("unstable_p", "metric", _NUM, doc="p-value of the stability test across windows"),
     Field("window_spread", "metric", _NUM, doc="(max - min of window medians) / pooled median"),
-    Field("machine_speed_gflops", "metric", _NUM, "GFLOP/s", doc="drift probe around the timed steps"),
+    Field(
+        "windows_stop", "info", _STR, doc="why the case ran this many windows: fixed, precision, budget, max"
+    ),
+    Field(
+        "rerun_spread_pct",
+        "metric",
+        _NUM,
+        "%",
+        doc="how far a rerun's figure may land (95%): the run's window-to-window spread pooled over "
+        "its cases, for this case's windows (written at the end of the sweep)",
+    ),
+    Field(
+        "images_per_sec_rerun_low", "metric", _NUM, "images/s", doc="where a rerun's figure lands, 95%: low"
+    ),
+    Field(
+        "images_per_sec_rerun_high", "metric", _NUM, "images/s", doc="where a rerun's figure lands, 95%: high"
+    ),
+    Field(
+        "images_per_sec_speed_adjusted",
+        "metric",
+        _NUM,
+        "images/s",
+        doc="images/s at the run's median machine speed (over machine_speed_rel); shown only where it "
+        "narrows the window-to-window spread",
+    ),
+    Field(
+        "machine_speed_gflops", "metric", _NUM, "GFLOP/s", doc="probe readings around and between the steps"
+    ),
     Field("machine_speed_series", "samples", (list,), doc="[unix time, GFLOP/s] of every probe reading"),
-    Field("machine_speed_rel", "metric", _NUM, doc="probe over its run's median (set by the loader)"),
-    Field("drifted", "info", (bool,), doc="a probe reading more than 10% off the run's median (loader)"),
+    Field(
+        "machine_speed_dtype", "info", _STR, doc="the probe's compute dtype: the case's (float32, bfloat16)"
+    ),
+    Field("machine_speed_rel", "metric", _NUM, doc="probe over its run's median, per device and dtype"),
+    Field("drifted", "info", (bool,), doc="the probe ran more than 10% off the run's median"),
     # -- LoadGen scenarios (resnet/engine/kinds/loadgen.py) --
     Field("samples_per_sec", "metric", _NUM, "samples/s", "higher", "LoadGen's samples per second"),
     Field("server_peak_qps", "metric", _NUM, "queries/s", "higher", "highest Server rate meeting the bound"),
@@ -370,6 +411,8 @@ def row_problems(row: Any) -> list[str]:
         problems.append(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if row.get("status") is not None and row["status"] not in STATUSES:
         problems.append(f"status {row['status']!r} is not one of {', '.join(STATUSES)}")
+    if isinstance(row.get("stability"), str) and row["stability"] not in STABILITIES:
+        problems.append(f"stability {row['stability']!r} is not one of {', '.join(STABILITIES)}")
     for name in REQUIRED_BY_KIND.get(kind, ()):
         if row.get(name) is None:
             problems.append(f"missing field {name!r}")

@@ -24,8 +24,17 @@ whose speed may drift between windows):
   of the machine and the run, so ``compare`` pools it over every case of a run: the
   within-case variance of the log window medians, with one degree of freedom per extra
   window per case, and tests the ratio of two runs' medians with Welch's t interval.
-- Windows disagree when the Kruskal-Wallis test across them says so at the 1% level
-  and their medians differ by more than 5%: significant and large enough to matter.
+- A case's stability is told from its windows' own steps, even at 3 steps a window: a
+  one-way analysis of variance of the log step times across windows (the F test, 1% level)
+  says whether the windows differ beyond what the steps within them explain. ``unstable``:
+  significant and more than 5% apart, or more than 25% apart whatever the test (no figure
+  whose windows are that far apart reproduces); ``stable``: not significant, and the steps
+  were steady enough that a 10% difference would have been caught; ``unknown``: one window,
+  or steps too noisy (or too few) to tell. Never "stable" by default.
+- The machine's speed is read by a probe (a fixed matrix product in the case's compute
+  dtype) around and between the timed steps; each case's readings over its run's median
+  reading (per device, threads and probe dtype) is ``machine_speed_rel``, and a case is
+  ``drifted`` when that is more than 10% off.
 """
 
 from __future__ import annotations
@@ -42,6 +51,14 @@ RESAMPLES = 2000
 #: whatever a test says: a 2% wobble is not worth a flag.
 UNSTABLE_SPREAD = 0.05
 UNSTABLE_P = 0.01
+#: The fewest degrees of freedom (extra windows over all cases) a run's pooled window
+#: variance needs before it is trusted (compare's run-to-run interval, the rerun spread,
+#: the adaptive windows' precision).
+MIN_DF = 5
+#: Windows this far apart are unstable whatever the test says.
+GROSS_SPREAD = 0.25
+#: A case is called stable only where its steps would have shown windows this far apart.
+TELLABLE_SPREAD = 0.10
 #: The drift monitor flags a case measured while the machine ran this far off its run's
 #: median speed.
 DRIFT_LIMIT = 0.10
@@ -115,21 +132,68 @@ def percentile_min_samples(q: float, level: float = LEVEL) -> int:
 
 
 def windows_disagree(windows: Sequence[Sequence[float]]) -> tuple[bool, float | None, float | None]:
-    """(unstable, p-value, spread): whether the windows' steps come from different
-    speeds (Kruskal-Wallis across windows, 1% level) by more than 5% of the pooled
-    median (spread = (max - min of window medians) / pooled median)."""
-    ws = [w for w in _clean(windows) if len(w) >= 2]
+    """(unstable, p-value, spread): :func:`stability` as the older boolean."""
+    verdict, p, spread = stability(windows)
+    return verdict == "unstable", p, spread
+
+
+def stability(windows: Sequence[Sequence[float]]) -> tuple[str, float | None, float | None]:
+    """("stable" | "unstable" | "unknown", p-value, spread) of a case's windows of step times:
+    the F test of a one-way analysis of variance of the log step times across windows (what
+    the steps within each window explain), spread = (max - min of window medians) / pooled
+    median. See the module's notes for the rule."""
+    ws = _clean(windows)
     if len(ws) < 2:
-        return False, None, None
+        return "unknown", None, None
     medians = [float(np.median(w)) for w in ws]
     pooled = float(np.median(np.concatenate(ws)))
     spread = (max(medians) - min(medians)) / pooled
-    if np.ptp(np.concatenate(ws)) == 0:
-        return False, 1.0, spread
-    from scipy.stats import kruskal
+    logs = [np.log(w) for w in ws]
+    df_within = sum(len(x) - 1 for x in logs)
+    within = sum(float(np.sum((x - x.mean()) ** 2)) for x in logs) / df_within if df_within else math.nan
+    p = _anova_p(logs, within, df_within)
+    if spread > GROSS_SPREAD or (p is not None and p < UNSTABLE_P and spread > UNSTABLE_SPREAD):
+        return "unstable", p, spread
+    if p is None:
+        return "unknown", p, spread
+    from scipy.stats import t
 
-    p = float(kruskal(*ws).pvalue)
-    return bool(p < UNSTABLE_P and spread > UNSTABLE_SPREAD), p, spread
+    smallest = sorted(len(x) for x in logs)[:2]
+    detectable = float(t.ppf(1 - UNSTABLE_P / 2, df_within)) * math.sqrt(
+        within * sum(1 / n for n in smallest)
+    )
+    return ("stable" if math.expm1(detectable) <= TELLABLE_SPREAD else "unknown"), p, spread
+
+
+def _anova_p(logs: list[np.ndarray], within: float, df_within: int) -> float | None:
+    """The F test's p-value across windows (None where the steps within cannot say: fewer
+    than one degree of freedom within windows)."""
+    if not df_within or not math.isfinite(within):
+        return None
+    grand = float(np.mean(np.concatenate(logs)))
+    between = sum(len(x) * (float(x.mean()) - grand) ** 2 for x in logs) / (len(logs) - 1)
+    if within == 0:
+        return 0.0 if between > 0 else 1.0
+    from scipy.stats import f
+
+    return float(f.sf(between / within, len(logs) - 1, df_within))
+
+
+def machine_speeds(
+    series: Sequence[Sequence[Sequence[float]] | None], groups: Sequence[object]
+) -> list[float | None]:
+    """Each row's probe readings (``[time, GFLOP/s]`` pairs) as the median of its readings
+    over the median of every reading of its group (device, threads, probe dtype) in the run:
+    1.0 is the run's typical speed; None for a row without readings."""
+    pooled: dict[object, list[float]] = {}
+    for readings, group in zip(series, groups, strict=True):
+        if readings:
+            pooled.setdefault(group, []).extend(float(r[1]) for r in readings)
+    medians = {g: float(np.median(v)) for g, v in pooled.items()}
+    return [
+        float(np.median([float(r[1]) for r in readings])) / medians[group] if readings else None
+        for readings, group in zip(series, groups, strict=True)
+    ]
 
 
 def _signed_rank_counts(n: int) -> np.ndarray:

@@ -64,7 +64,7 @@ class FlatPlan:
         return self.plan.axes.cases(backend)
 
     def windows_of(self, case) -> int:
-        from resnet.engine.kinds.case import windows_of
+        from resnet.engine.kinds.windows import windows_of
 
         return windows_of(self.plan, case)
 

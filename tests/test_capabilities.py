@@ -277,14 +277,24 @@ def test_the_peak_is_the_fastest_library_and_names_it(monkeypatch):
 
     monkeypatch.setattr(peaks, "CPU_LIBRARIES", {"torch": lambda d, n, s: n / 4096, "openvino": missing})
     found = peaks.cpu_peaks(lambda n: 0.5, "tensorflow", "bfloat16", 1.0)
-    assert found == {"tensorflow": 0.5, "torch": 1.0}  # torch's best size; OpenVINO absent
+    # torch's best size, 4096 (8192 at its 1 TFLOP/s would take 1.1 s, past the 1 s cap);
+    # TensorFlow's first size that reached its best; OpenVINO absent
+    assert found == {"tensorflow": (0.5, 2048), "torch": (1.0, 4096)}
     monkeypatch.setattr(peaks, "CPU_LIBRARIES", {"openvino": lambda d, n, s: 0.1})
-    assert max(
-        peaks.cpu_peaks(lambda n: 0.5, "tensorflow", "float32", 1.0).items(), key=lambda kv: kv[1]
-    ) == (
-        "tensorflow",
-        0.5,
-    )
+    best = max(peaks.cpu_peaks(lambda n: 0.5, "tensorflow", "float32", 1.0).items(), key=lambda kv: kv[1])
+    assert best == ("tensorflow", (0.5, 2048))
+
+
+def test_a_larger_product_is_tried_only_while_it_stays_short():
+    from resnet.engine.worker import peaks
+
+    tried = []
+
+    def slow(n):  # 0.05 TFLOP/s: 4096 would take 2.7 s
+        tried.append(n)
+        return 0.05
+
+    assert peaks.best_size(slow) == (0.05, 2048) and tried == [2048]
 
 
 def test_a_workers_peak_probe_tries_every_installed_library():

@@ -214,7 +214,7 @@ def test_a_rerun_into_its_own_report_replaces_exactly_its_files(run_file, tmp_pa
 def _run_with_intervals(tmp_path: Path, batches=(8,), single=()) -> Path:
     """A run as the windows and paired groups write it: combined case rows with intervals
     and samples, and paired ratios; the batches in ``single`` ran in one window."""
-    from resnet.engine.kinds.case import combine_windows
+    from resnet.engine.kinds.windows import combine_windows
     from resnet.schema import Case, new_row
     from tests.test_stats import _steps, _window
 

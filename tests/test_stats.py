@@ -157,7 +157,7 @@ def test_a_case_with_fewer_windows_runs_in_a_share_of_the_passes():
 
 
 def test_a_case_combined_from_windows_that_disagree_is_unstable():
-    from resnet.engine.kinds.case import combine_windows
+    from resnet.engine.kinds.windows import combine_windows
     from resnet.schema import row_problems
 
     case = _case()

@@ -31,6 +31,7 @@ from resnet.runs import identity_conflicts
 from resnet.schema import METRICS, TIMED, finite
 from resnet.stats import (
     LEVEL,
+    MIN_DF,
     ratio_of_medians_interval,
     run_ratio_interval,
     run_wide_change,
@@ -44,9 +45,6 @@ BOOTSTRAP_RULE = f"bootstrap {LEVEL:.0%} interval of the ratio of median steps"
 RUN_RULE = f"run-to-run {LEVEL:.0%} interval (window spread pooled over each run's cases)"
 SAMPLE_RULES = (RUN_RULE, BOOTSTRAP_RULE)
 BAND_RULE = "step-time IQR band"
-#: The fewest degrees of freedom (extra windows over all cases) a run's pooled window
-#: variance needs before compare trusts it over the bootstrap.
-MIN_DF = 5
 
 #: Cases pair by their id (which names every axis, replicas included) and backend.
 KEY = ["case_id", "backend"]

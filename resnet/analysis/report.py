@@ -73,6 +73,24 @@ def rerun_notes(df: pd.DataFrame) -> list[str]:
     return notes
 
 
+def speed_notes(df: pd.DataFrame) -> list[str]:
+    """Per run and probe dtype: whether figures at the run's median machine speed narrow the
+    window-to-window spread (then shown beside the measured ones), or not (then left out)."""
+    from resnet.analysis.tables import speed_adjustment
+
+    notes = []
+    for _, row in speed_adjustment(df).iterrows():
+        verdict = (
+            "shown beside them" if row["adopted"] else "not shown: the probe does not follow these cases"
+        )
+        notes.append(
+            f"Machine-speed adjustment ({row['run']}, {row['dtype']} probe): window-to-window spread "
+            f"{row['spread_pct']:.1f}% as measured, {row['adjusted_spread_pct']:.1f}% at the run's median "
+            f"machine speed ({row['df']} df); {verdict}."
+        )
+    return notes
+
+
 def write_report(
     df: pd.DataFrame, out: str | Path, title: str = "ResNet benchmark report", inputs: Iterable[str] = ()
 ) -> Path:
@@ -117,7 +135,7 @@ def _write_report(df: pd.DataFrame, out: Path, title: str) -> None:
     notes = [RUNS_NOTE] if runs_apart else []
     if df["images_per_sec_ci_low"].notna().any() or (df["kind"] == "paired").any():
         notes.insert(0, INTERVALS_NOTE)
-        notes[1:1] = rerun_notes(df)
+        notes[1:1] = rerun_notes(df) + speed_notes(df)
     write_page(
         out / "report.html",
         "report.html",

@@ -59,11 +59,14 @@ def _num(value: Any) -> bool:
 
 
 def flags(row: pd.Series) -> list[str]:
-    """Why a figure should be read with care: its windows disagreed (``unstable``), or
-    the machine ran more than 10% off its run median while it was measured (``drift``)."""
+    """Why a figure should be read with care: its windows disagreed (``unstable``), its
+    windows' steps were too noisy to tell (``stability?``), or the machine ran more than 10%
+    off its run median while it was measured (``drift``)."""
     out = []
     if row.get("unstable") is True:
         out.append("unstable")
+    elif row.get("stability") == "unknown" and _num(row.get("windows")) and row["windows"] > 1:
+        out.append("stability?")
     if row.get("drifted") is True:
         out.append("drift")
     return out
@@ -154,6 +157,108 @@ def throughput_table(df: pd.DataFrame) -> pd.DataFrame:
         cells.append(f"{text} n={len(steps)} paired (alone: {figure(row, 'images_per_sec')})")
     keys = index_keys(frame, [*CONFIG, "version"], ["batch_size"])
     table = frame.assign(cell=cells).pivot(index=keys, columns="batch_size", values="cell")
+    table.columns = [f"bs {c}" for c in table.columns]
+    return table
+
+
+#: A paired model's rounds are cut into this many consecutive segments to see how far its
+#: figure moves over the time of its block (as windows show it for the isolated cases).
+SEGMENTS = 4
+
+
+def _log_spread(groups: list[list[float]]) -> tuple[float, int]:
+    """Variance of log values about their group's mean, pooled over groups, and its df."""
+    squares, dof = 0.0, 0
+    for values in groups:
+        if len(values) > 1:
+            logs = np.log(values)
+            squares += float(np.sum((logs - logs.mean()) ** 2))
+            dof += len(values) - 1
+    return (squares / dof, dof) if dof else (math.nan, 0)
+
+
+def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """Every finished case's headline images/s as the throughput table shows it (a paired
+    group's figure where one stepped the model, else the case's own), its 95% interval, and
+    where a rerun's figure is expected to land (95%): for a case from windows, the run's
+    window-to-window spread pooled over its cases (the sweep writes it since #36; derived the
+    same way for older runs); for a paired figure, the spread of the medians of SEGMENTS
+    consecutive segments of each model's rounds, pooled over the run's paired models; both
+    at MIN_DF degrees of freedom at least. ``adjusted``: a case from windows at the run's
+    median machine speed (the median of its windows' figures, each over its own probe)."""
+    from resnet.stats import MIN_DF, order_statistic_interval, window_variance
+
+    frame = ok(cases(df))
+    if frame.empty:
+        return pd.DataFrame()
+    paired = paired_steps(df)
+    adjusted: dict[tuple, list[float]] = {}  # each window's images/s over its own probe reading
+    windows = df[(df["kind"] == "window") & (df["status"] == "ok")]
+    for _, w in windows.iterrows():
+        if _num(w.get("machine_speed_rel")) and _num(w.get("images_per_sec")):
+            key = (w["run"], str(w["case_id"]).split("@w")[0])
+            adjusted.setdefault(key, []).append(float(w["images_per_sec"]) / float(w["machine_speed_rel"]))
+    out = []
+    for run, rows in frame.groupby("run", sort=False):
+        variance, dof = window_variance([s for s in rows["samples_s"] if isinstance(s, list)])
+        mine = {k: v for k, v in paired.items() if k[1] == run}
+        segments = [
+            [float(np.median(c)) for c in np.array_split(v, SEGMENTS)]
+            for v in mine.values()
+            if len(v) >= 2 * SEGMENTS
+        ]
+        seg_var, seg_dof = _log_spread(segments)
+        for _, row in rows.iterrows():
+            key = (*(row.get(k) for k in PAIRED_KEYS), row["version"], row["precision"])
+            steps = mine.get(key) if (row.get("runtime") or "keras") == "keras" else None
+            images = row.get("global_batch") or row["batch_size"]
+            cell = {"machine": row["machine"], "run": run, "case_id": row["case_id"]}
+            if steps:
+                low, high = order_statistic_interval(steps)
+                figure = images / float(np.median(steps))
+                cell.update(
+                    source="paired", images_per_sec=figure, ci_low=images / high, ci_high=images / low
+                )
+                half = 1.96 * math.sqrt(2 * seg_var / SEGMENTS) if seg_dof >= MIN_DF else math.nan
+            else:
+                figure = float(row["images_per_sec"])
+                cell.update(source="windows", images_per_sec=figure, ci_low=row.get("images_per_sec_ci_low"),
+                            ci_high=row.get("images_per_sec_ci_high"))  # fmt: skip
+                windows = len(row["samples_s"]) if isinstance(row.get("samples_s"), list) else 0
+                half = 1.96 * math.sqrt(2 * variance / windows) if dof >= MIN_DF and windows else math.nan
+            if cell["source"] == "windows":
+                found = adjusted.get((run, row["case_id"]))
+                cell["adjusted"] = (
+                    float(np.median(found)) if found else row.get("images_per_sec_speed_adjusted")
+                )
+            if _num(row.get("images_per_sec_rerun_low")) and cell["source"] == "windows":
+                cell.update(
+                    rerun_low=row["images_per_sec_rerun_low"], rerun_high=row["images_per_sec_rerun_high"]
+                )
+            elif math.isfinite(half):
+                cell.update(rerun_low=figure * math.exp(-half), rerun_high=figure * math.exp(half))
+            out.append(cell)
+    return pd.DataFrame(out)
+
+
+def rerun_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Each headline figure with where a rerun's figure is expected to land (95%)."""
+    cells = headline_cells(df)
+    if cells.empty or "rerun_low" not in cells or cells["rerun_low"].isna().all():
+        return pd.DataFrame()
+    frame = ok(cases(df)).set_index(["run", "case_id"])
+    axes = [k for k in dict.fromkeys([*CONFIG, "version", "batch_size"]) if k in frame and k != "machine"]
+    cells = cells.join(frame[axes], on=["run", "case_id"])
+
+    def text(r: pd.Series) -> str:
+        if not _num(r.get("rerun_low")):
+            return f"{r['images_per_sec']:.1f}"
+        mark = " paired" if r["source"] == "paired" else ""
+        return f"{r['images_per_sec']:.1f} ({r['rerun_low']:.1f}-{r['rerun_high']:.1f}){mark}"
+
+    cells["cell"] = [text(r) for _, r in cells.iterrows()]
+    keys = index_keys(cells, [*CONFIG, "version"], ["batch_size"])
+    table = cells.pivot(index=keys, columns="batch_size", values="cell")
     table.columns = [f"bs {c}" for c in table.columns]
     return table
 
@@ -417,6 +522,66 @@ def drift_table(df: pd.DataFrame) -> pd.DataFrame:
     return frame.set_index(keys)[["machine_speed_gflops", "machine_speed_rel"]].astype(float).round(3)
 
 
+def speed_adjustment(df: pd.DataFrame) -> pd.DataFrame:
+    """Whether figures taken at the run's median machine speed (each window's images/s over
+    its probe's speed relative to the run's median, resnet.stats.machine_speeds) move less
+    from window to window than the figures as measured: per run and probe dtype, the spread
+    (1 sd of the log window figure about its case's mean, pooled over cases, in percent) both
+    ways, its degrees of freedom, and ``adopted`` where adjusting narrows it."""
+    need = {"machine_speed_rel", "images_per_sec", "case_id", "kind", "status"}
+    if not need <= set(df.columns):
+        return pd.DataFrame()
+    windows = df[(df["kind"] == "window") & (df["status"] == "ok")].copy()
+    windows = windows[windows["machine_speed_rel"].map(_num) & windows["images_per_sec"].map(_num)]
+    if windows.empty:
+        return pd.DataFrame()
+    windows["dtype"] = windows.get("machine_speed_dtype", pd.Series(index=windows.index)).fillna("float32")
+    windows["case"] = windows["case_id"].str.replace(r"@w\d+$", "", regex=True)
+    raw = np.log(windows["images_per_sec"].astype(float))
+    windows["raw"], windows["adjusted"] = raw, raw - np.log(windows["machine_speed_rel"].astype(float))
+    out = []
+    for (run, dtype), group in windows.groupby(["run", "dtype"], sort=True):
+        spread = {}
+        for column in ("raw", "adjusted"):
+            devs = group.groupby("case")[column].transform(lambda x: x - x.mean())
+            dof = int((group.groupby("case")[column].count() - 1).clip(lower=0).sum())
+            spread[column] = 100 * math.expm1(math.sqrt(float((devs**2).sum()) / dof)) if dof else math.nan
+        if dof:
+            out.append(
+                {
+                    "run": run,
+                    "dtype": dtype,
+                    "spread_pct": round(spread["raw"], 2),
+                    "adjusted_spread_pct": round(spread["adjusted"], 2),
+                    "df": dof,
+                    "adopted": bool(spread["adjusted"] < spread["raw"]),
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def speed_adjusted_table(df: pd.DataFrame) -> pd.DataFrame:
+    """images/s at the run's median machine speed beside images/s as measured, for the cases
+    whose probe dtype's adjustment narrows the window-to-window spread in their run (the
+    others are left out: there the adjustment would add noise, not remove it)."""
+    adopted = speed_adjustment(df)
+    if adopted.empty or not adopted["adopted"].any():
+        return pd.DataFrame()
+    keep = set(map(tuple, adopted[adopted["adopted"]][["run", "dtype"]].to_numpy()))
+    frame = ok(cases(df))
+    frame = frame[frame["machine_speed_rel"].map(_num)].copy()
+    frame["dtype"] = frame.get("machine_speed_dtype", pd.Series(index=frame.index)).fillna("float32")
+    frame = frame[[(r, d) in keep for r, d in zip(frame["run"], frame["dtype"], strict=True)]]
+    if frame.empty:
+        return pd.DataFrame()
+    frame["images/s adjusted"] = frame["images_per_sec"].astype(float) / frame["machine_speed_rel"].astype(
+        float
+    )
+    keys = [*index_keys(frame, [*CONFIG, "version"], ["batch_size"]), "batch_size"]
+    cols = ["images_per_sec", "images/s adjusted", "machine_speed_rel"]
+    return frame.set_index(keys)[cols].astype(float).round(3).sort_index()
+
+
 def loadgen_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The LoadGen scenario rows."""
     return df[(df["kind"] == "case") & df["scenario"].notna()].copy()
@@ -507,6 +672,11 @@ TABLES = {
     "mixed_precision_speedup": ("Mixed precision speed-up over float32", speedup_table),
     "version_cost": ("Each version's images/s relative to v1", version_cost_table),
     "drift": ("Cases measured while the machine ran more than 10% off its run's median speed", drift_table),
+    "rerun": ("Where a rerun's images/s is expected to land (95%)", rerun_table),
+    "speed_adjusted": (
+        "Figures at the run's median machine speed, where that narrows the window-to-window spread",
+        speed_adjusted_table,
+    ),
     "ours_vs_theirs": (
         "Ours against references and peers of the same layout (not ours: keras-v1, keras-v2, "
         "torchvision-resnet50)",

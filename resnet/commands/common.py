@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from resnet.engine.errors import UsageError, typed
-from resnet.engine.options import positive_int
+from resnet.engine.parsers import positive_int
 from resnet.runs import LoadError, NotARun, load, load_history
 from resnet.store import DEFAULT_URL, Selection, Store, StoreError, resolve_url
 

@@ -9,12 +9,24 @@ downstream re-parses text. What the values add up to is resnet.engine.plan.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from resnet.engine.errors import UsageError
+from resnet.engine.parsers import (
+    choices,
+    milliseconds,
+    minutes,
+    one_int,
+    percent,
+    positive_int,
+    positive_ints,
+    seconds,
+    seconds_per_mode,
+    split_items,
+    turned_off,
+)
 from resnet.engine.profiles import PROFILES
 from resnet.schema import (
     ALL_VERSIONS,
@@ -33,96 +45,11 @@ from resnet.schema import (
 MAX_CASE_TIMEOUT = 86_400.0
 
 
-# -- parsers: text -> typed value ------------------------------------------------
-def _items(text: Any, option: str) -> list[str]:
-    items = [s.strip() for s in str(text).split(",") if s.strip()]
-    if not items:
-        raise UsageError(f"{option} is empty; give a comma-separated list")
-    return items
-
-
-def choices(option: str, valid: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
-    """A parser of a comma-separated list of names out of ``valid``."""
-
-    def parse(text: Any) -> tuple[str, ...]:
-        items = _items(text, option)
-        for item in items:
-            if item not in valid:
-                raise UsageError(f"{option}: unknown value {item!r}; valid: {', '.join(valid)}")
-        return tuple(dict.fromkeys(items))
-
-    return parse
-
-
-def positive_int(item: str, option: str) -> int:
-    """``item`` as a whole number of at least 1; else a UsageError naming ``option``."""
-    try:
-        value = int(item)
-    except ValueError:
-        value = 0
-    if value < 1 or str(value) != item.strip().lstrip("+"):
-        raise UsageError(f"{option}: {item!r} is not a positive integer")
-    return value
-
-
-def positive_ints(option: str) -> Callable[[Any], tuple[int, ...]]:
-    """A parser of a comma-separated list of positive integers (an axis)."""
-
-    def parse(text: Any) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(positive_int(i, option) for i in _items(text, option)))
-
-    return parse
-
-
-def one_int(option: str, minimum: int) -> Callable[[Any], int]:
-    """A parser of exactly one integer of at least ``minimum``."""
-
-    def parse(text: Any) -> int:
-        items = _items(text, option)
-        if len(items) != 1:
-            raise UsageError(f"{option} takes one value, not a list ({text!r})")
-        try:
-            value = int(items[0])
-        except ValueError:
-            raise UsageError(f"{option}: {items[0]!r} is not an integer") from None
-        if value < minimum:
-            what = "too small; the smallest is" if option == "--image-size" else "less than"
-            raise UsageError(f"{option}: {value} is {what} {minimum}")
-        return value
-
-    return parse
-
-
-def _off(text: Any, empty: bool = True) -> bool:
-    """Whether an option's text turns its rule off (``off``, ``none``, and where ``empty``, nothing)."""
-    return str(text).strip().lower() in (("off", "none", "") if empty else ("off", "none"))
-
-
-def _finite(raw: str, suffix: str) -> float:
-    """The number in ``raw`` (a trailing unit ``suffix`` allowed), NaN when there is none."""
-    try:
-        return float(raw.removesuffix(suffix))
-    except ValueError:
-        return math.nan
-
-
-def seconds(option: str, maximum: float) -> Callable[[Any], float]:
-    """A parser of a finite number of seconds in (0, maximum] (a trailing ``s`` is allowed)."""
-
-    def parse(text: Any) -> float:
-        raw = str(text).strip()
-        value = _finite(raw, "s")
-        if not (math.isfinite(value) and 0 < value <= maximum):
-            raise UsageError(f"{option}: {raw!r} is not a number of seconds between 0 and {maximum:g}")
-        return value
-
-    return parse
-
-
+# -- parsers of this sweep's own values (the generic ones: resnet.engine.parsers) --------
 def parse_devices(text: Any) -> tuple[str, ...]:
     """``cpu``, ``gpu``, ``gpu:0``, ... (``gpu`` means ``gpu:0``)."""
     out = []
-    for item in _items(text, "--devices"):
+    for item in split_items(text, "--devices"):
         item = item.lower()
         if item == "gpu":
             item = "gpu:0"
@@ -138,7 +65,7 @@ def parse_jit(text: Any) -> tuple[bool, ...]:
     """``off``, ``on`` or both."""
     names = {"off": False, "on": True, "false": False, "true": True, "0": False, "1": True}
     out = []
-    for item in _items(text, "--jit"):
+    for item in split_items(text, "--jit"):
         if item.lower() not in names:
             raise UsageError(f"--jit: unknown value {item!r}; valid: off, on")
         out.append(names[item.lower()])
@@ -163,10 +90,10 @@ def parse_warmup(text: Any) -> int:
 def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
     """``inference:32,training:8`` -> ((mode, batch size), ...); ``off`` for none."""
     raw = str(text).strip()
-    if _off(raw):
+    if turned_off(raw):
         return ()
     out = []
-    for item in _items(raw, "--paired"):
+    for item in split_items(raw, "--paired"):
         mode, sep, batch = item.partition(":")
         if not sep or mode not in MODES:
             raise UsageError(f"--paired: {item!r} is not MODE:BATCH; e.g. inference:32,training:8 (or off)")
@@ -174,62 +101,11 @@ def parse_paired(text: Any) -> tuple[tuple[str, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
-def seconds_per_mode(option: str) -> Callable[[Any], tuple[tuple[str, float], ...]]:
-    """A parser of ``50`` (every mode) or ``inference:50,training:25`` -> ((mode, seconds),
-    ...): a bare number sets every mode, a later ``MODE:SECONDS`` overrides it; ``off`` for none."""
-    one = seconds(option, 3600.0)
-
-    def parse(text: Any) -> tuple[tuple[str, float], ...]:
-        raw = str(text).strip()
-        if _off(raw):
-            return ()
-        out: dict[str, float] = {}
-        for item in _items(raw, option):
-            mode, sep, value = item.rpartition(":")
-            if sep and mode not in MODES:
-                raise UsageError(
-                    f"{option}: {item!r} names no mode; give SECONDS or MODE:SECONDS,... "
-                    f"with MODE one of {', '.join(MODES)} (e.g. inference:50,training:25)"
-                )
-            out.update({m: one(value) for m in ((mode,) if sep else MODES)})
-        return tuple(out.items())
-
-    return parse
-
-
-def percent(option: str, maximum: float) -> Callable[[Any], float]:
-    """A parser of a percentage in (0, maximum] (a trailing ``%`` is allowed); ``off``: 0, no rule."""
-
-    def parse(text: Any) -> float:
-        raw = str(text).strip()
-        if _off(raw, empty=False):
-            return 0.0
-        value = _finite(raw, "%")
-        if not (math.isfinite(value) and 0 < value <= maximum):
-            raise UsageError(f"{option}: {raw!r} is not a percentage between 0 and {maximum:g} (or off)")
-        return value
-
-    return parse
-
-
 def parse_scenarios(text: Any) -> tuple[str, ...]:
     """LoadGen scenarios: ``single-stream,multi-stream,offline,server``; ``off`` for none."""
-    if _off(text):
+    if turned_off(text):
         return ()
     return choices("--scenarios", SCENARIOS)(text)
-
-
-def milliseconds(option: str) -> Callable[[Any], float]:
-    """A parser of a finite, positive number of milliseconds (a trailing ``ms`` is allowed)."""
-
-    def parse(text: Any) -> float:
-        raw = str(text).strip()
-        value = _finite(raw, "ms")
-        if not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{option}: {raw!r} is not a positive number of milliseconds")
-        return value
-
-    return parse
 
 
 def parse_strategy(text: Any) -> str:
@@ -292,6 +168,22 @@ OPTIONS: tuple[Option, ...] = (
         "windows per case: each case is measured this many times, spread over the run in a "
         "seeded shuffled order, so drift falls on every case alike (--repeat: the same)",
         aliases=("--repeat",),
+    ),
+    Option(
+        "--target-precision",
+        "target_precision",
+        percent("--target-precision", 50.0),
+        "add windows to a case (from --windows up to --max-windows) until its figure's 95%% interval "
+        "is within this many percent, while --time-budget lasts; off: --windows is the count",
+    ),
+    Option(
+        "--max-windows", "max_windows", one_int("--max-windows", 1), "with --target-precision: most windows"
+    ),
+    Option(
+        "--time-budget",
+        "time_budget",
+        minutes("--time-budget", 7 * 24 * 60),
+        "minutes from the run's start after which no window beyond --windows starts (off: none)",
     ),
     Option("--seed", "seed", one_int("--seed", 0), "seed of the windows' and paired rounds' order"),
     Option(

@@ -71,8 +71,14 @@ class Settings:
     warmup_rounds: int
     #: Seconds of timed steps per case (per window) at least (more rounds if needed).
     min_time: float | None = None
-    #: Windows per case, and the seed of their shuffled order.
+    #: Windows per case (the least, with ``target_precision``), and the seed of their order.
     windows: int = 1
+    #: Windows are added to a case, up to ``max_windows``, until its figure's 95% interval is
+    #: within ``target_precision`` percent (0/None: ``windows`` is the count), while the run's
+    #: ``time_budget`` (seconds from its start; None: no budget) lasts.
+    target_precision: float | None = None
+    max_windows: int | None = None
+    time_budget: float | None = None
     #: Windows of a case that a paired group also times (None: ``windows``).
     paired_windows: int | None = None
     seed: int = 1
@@ -97,6 +103,11 @@ class Settings:
     stages: tuple[str, ...] = STAGES
     workers: tuple[int, ...] = (1, 2)
     data_images: int = 512
+
+    @property
+    def most_windows(self) -> int:
+        """The most windows a case may run in: ``max_windows`` when adaptive, else ``windows``."""
+        return max(self.windows, self.max_windows or 0) if self.target_precision else self.windows
 
     def paired_time(self, mode: str) -> float | None:
         """Seconds of timed steps per model of ``mode``'s paired groups at least (None: rounds only)."""
@@ -177,6 +188,8 @@ def resolve(options: dict[str, Any], backend: str = "tensorflow") -> RunPlan:
     if options.get("jit") is None and backend in BACKEND_JIT and merged["jit"] == (False,):
         merged["jit"] = (BACKEND_JIT[backend][0],)
     merged.update({k: v for k, v in options.items() if v is not None and k != "profile"})
+    if options.get("windows") is not None and options.get("target_precision") is None:
+        merged["target_precision"] = None  # --windows N fixes the count
     if options.get("batch_sizes") is not None and options.get("training_batch_sizes") is None:
         merged["training_batch_sizes"] = None  # explicit batch sizes hold for training too
     if merged["strategy"] == "multiworker":
@@ -222,6 +235,11 @@ def check(run: RunPlan, options: dict[str, Any]) -> RunPlan:
         )
         raise UsageError(
             f"--paired {mode}:{batch}: {where}; pair what the run measures, or give --paired off"
+        )
+    if settings.target_precision and settings.max_windows and settings.max_windows < settings.windows:
+        raise UsageError(
+            f"--max-windows {settings.max_windows} is below --windows {settings.windows}, the least a "
+            "case runs in with --target-precision; give at least as many"
         )
     minimum, maximum = dict(settings.paired_min_time), dict(settings.paired_max_time)
     for mode, cap in maximum.items():

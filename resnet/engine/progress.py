@@ -34,6 +34,10 @@ def headline(row: dict[str, Any]) -> str:
         parts[0] += f" [{row['images_per_sec_ci_low']:.1f}, {row['images_per_sec_ci_high']:.1f}]"
     if row.get("unstable"):
         parts.append("UNSTABLE (windows disagree)")
+    elif row.get("stability") == "unknown" and (row.get("windows") or 0) > 1:
+        parts.append("stability unknown (steps too noisy to tell)")
+    if row.get("machine_speed_gflops") is not None and row.get("kind") == "window":
+        parts.append(f"machine {row['machine_speed_gflops']:.0f} GFLOP/s")
     return ", ".join(parts) or "done"
 
 

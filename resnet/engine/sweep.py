@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import resnet.engine.kinds  # noqa: F401  (registers every kind)
+from resnet.engine.finish import RUN_FIELDS, finished_rows
 from resnet.engine.journal import Journal
 from resnet.engine.kinds.base import KINDS, Outcome
 from resnet.engine.machine import current_backend, machine_info
@@ -123,10 +124,11 @@ class Sweep:
     # -- the run --------------------------------------------------------------------
     def prepare(self) -> None:
         """What each kind needs before any case runs (the generated data set that pipeline
-        and --data jpeg cases read)."""
+        and --data jpeg cases read); then say how long the run is expected to take."""
         for kind in KINDS.values():
             if kind.prepare is not None:
                 kind.prepare(self, self.cases[kind.fixture])
+        self.line(expectation(self.plan, self.cases))
 
     def close(self) -> None:
         """The sweep is over: release the journal."""
@@ -144,8 +146,49 @@ class Sweep:
             "axes": self.plan.to_dict(),
             "journal": str(self.journal.path) if self.journal is not None else None,
             "wall_s": time.time() - self.started,
-            "cases": self.rows,
+            "cases": finished_rows(self.rows),
         }
+
+    def update_json(self, output: dict[str, Any]) -> None:
+        """pytest-benchmark's JSON with the run's section and, in every benchmark's
+        ``extra_info``, the fields only the whole run can give (finished_rows)."""
+        output["resnet_bench"] = section = self.json_section()
+        by_id = {row["case_id"]: row for row in section["cases"]}
+        for bench in output.get("benchmarks") or []:
+            extra = bench.get("extra_info") or {}
+            row = by_id.get(extra.get("case_id"))
+            if row is not None:
+                extra.update({k: row[k] for k in RUN_FIELDS if k in row})
+
+
+def expectation(plan: RunPlan, cases: dict[str, list[Any]]) -> str:
+    """What the run will measure and how long it is expected to take, from each kind's
+    estimate (kinds without one named as not estimated)."""
+    least = most = 0.0
+    parts, unknown = [], []
+    for kind in KINDS.values():
+        found = cases.get(kind.fixture) or []
+        if not found:
+            continue
+        if kind.estimate is None:
+            unknown.append(f"{len(found)} {kind.noun}")
+            continue
+        low, high = kind.estimate(plan, found)
+        least, most = least + low, most + high
+        parts.append(f"{len(found)} {kind.noun}")
+    settings = plan.settings
+    budget = settings.time_budget
+    if budget:
+        most = min(most, max(budget, least))
+    text = f"plan: {', '.join(parts) or 'nothing estimated'}; expected about {least / 60:.0f} min"
+    if most > least * 1.05:
+        text += f", up to {most / 60:.0f} min" + (f" (time budget {budget / 60:g} min)" if budget else "")
+    if settings.target_precision:
+        text += (
+            f"; windows per case {settings.windows} to {settings.most_windows}, until +-"
+            f"{settings.target_precision:g}%"
+        )
+    return text + (f"; not estimated: {', '.join(unknown)}" if unknown else "")
 
 
 def commit_info() -> dict[str, Any]:

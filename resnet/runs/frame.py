@@ -12,7 +12,7 @@ import pandas as pd
 
 from resnet.engine.machine import identities_conflict
 from resnet.schema import FIELDS
-from resnet.stats import DRIFT_LIMIT
+from resnet.stats import DRIFT_LIMIT, machine_speeds
 
 #: Columns the loader adds to the schema's row fields.
 SOURCE_COLUMNS = (
@@ -69,18 +69,18 @@ def to_frame(
 
 
 def _machine_speed(df: pd.DataFrame) -> None:
-    """The drift monitor, per run and device: each case's probe readings (before and after
-    each of its windows) over the run's median reading: ``machine_speed_rel`` is the median
-    of its readings so relative, ``drifted`` whether that is more than DRIFT_LIMIT off."""
+    """The drift monitor, per run, device, threads and probe dtype: each case's probe readings
+    (around and between its timed steps) over the group's median reading
+    (resnet.stats.machine_speeds): ``machine_speed_rel``, and ``drifted`` whether that is more
+    than DRIFT_LIMIT off."""
     if "machine_speed_series" not in df:
         return
-    rel_of: dict[Any, float] = {}
-    probed = df[df["machine_speed_series"].map(lambda s: isinstance(s, list) and len(s) > 0)]
-    for _, group in probed.groupby(["run", "device", df["threads"].fillna(0)], dropna=False):
-        readings = {i: [float(p[1]) for p in s] for i, s in group["machine_speed_series"].items()}
-        median = float(np.median([g for r in readings.values() for g in r]))
-        rel_of.update((i, float(np.median(values)) / median) for i, values in readings.items())
-    rel = [rel_of.get(i) for i in df.index]
+    series = [s if isinstance(s, list) and s else None for s in df["machine_speed_series"]]
+    dtypes = df["machine_speed_dtype"] if "machine_speed_dtype" in df else [None] * len(df)
+    groups = list(
+        zip(df["run"], df["device"], df["threads"].fillna(0), [d or "float32" for d in dtypes], strict=True)
+    )
+    rel = machine_speeds(series, groups)
     df["machine_speed_rel"] = pd.Series(rel, index=df.index, dtype=object)
     df["drifted"] = pd.Series(
         [None if r is None else abs(r - 1) > DRIFT_LIMIT for r in rel], index=df.index, dtype=object
@@ -96,6 +96,7 @@ def drift_columns(rows: list[dict[str, Any]]) -> list[tuple[float | None, bool |
             "device": [r.get("device") for r in rows],
             "threads": [r.get("threads") for r in rows],
             "machine_speed_series": [r.get("machine_speed_series") for r in rows],
+            "machine_speed_dtype": [r.get("machine_speed_dtype") for r in rows],
         }
     )
     _machine_speed(df)

@@ -1,10 +1,11 @@
 """One module per kind of measurement, each holding its parent-side driver and its
-worker-side half over one driver skeleton (base): the plain case (case), paired groups
+worker-side half over one driver skeleton (base): the plain case (case; its windows:
+windows), paired groups
 (paired), goals and builds (goals), LoadGen scenarios (loadgen), deployment runtimes
 (runtimes), input pipelines (pipelines) and the peer library (peers).
 
 Importing this package registers every kind's worker commands and step sources."""
 
-from resnet.engine.kinds import case, goals, loadgen, paired, peers, pipelines, runtimes
+from resnet.engine.kinds import case, goals, loadgen, paired, peers, pipelines, runtimes, windows
 
-__all__ = ["case", "goals", "loadgen", "paired", "peers", "pipelines", "runtimes"]
+__all__ = ["case", "goals", "loadgen", "paired", "peers", "pipelines", "runtimes", "windows"]

@@ -24,6 +24,8 @@ class Run(Protocol):
 
     plan: RunPlan
     case_timeout: float
+    #: When the run began (unix time).
+    started: float
     rows: list[dict[str, Any]]
     data_dir: str | None
 
@@ -57,12 +59,17 @@ class Run(Protocol):
 class Kind:
     """A kind of measurement as pytest meets it: its name, the fixture its bench file takes,
     the cases it parametrizes from a run's plan (each with an ``id``, or a plain string),
-    and what it prepares before any case runs (``prepare(run, its cases)``)."""
+    what it prepares before any case runs (``prepare(run, its cases)``), and how long its
+    cases are expected to take (``estimate(plan, its cases)``: the least and the most)."""
 
     name: str
     fixture: str
     cases: Callable[[RunPlan], list[Any]]
     prepare: Callable[[Run, list[Any]], None] | None = None
+    #: Seconds its cases are expected to take before any ran: (the least, the most).
+    estimate: Callable[[RunPlan, list[Any]], tuple[float, float]] | None = None
+    #: What its cases are called in a sentence ("case windows", "paired groups").
+    noun: str = "cases"
 
 
 #: Every kind, by name, in the order its module registered it (resnet.engine.kinds).

@@ -16,13 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from resnet.engine.errors import CaseFailure
-from resnet.engine.kinds import paired
-from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, register
-from resnet.engine.plan import RunPlan, Window, window_order
-from resnet.engine.progress import headline
+from resnet.engine.kinds.base import Run, in_worker
+from resnet.engine.plan import RunPlan
 from resnet.engine.worker.client import WorkerClient
-from resnet.schema import Case, new_row
-from resnet.stats import median_interval, percentile_min_samples, seed_for, windows_disagree
+from resnet.schema import COMPUTE_DTYPE, Case, new_row
+from resnet.stats import median_interval, percentile_min_samples, seed_for, stability
 
 #: A training step does the forward work about three times (forward + two
 #: backward products), the convention for "achieved FLOP/s" of training.
@@ -59,6 +57,7 @@ class MatmulPeaks:
                 self.values[key] = {
                     "device_peak_tflops": reply["tflops"],
                     "device_peak_source": reply.get("source"),
+                    "device_peak_size": reply.get("size"),
                     "device_peak_analytic_tflops": reply.get("analytic_tflops"),
                 }
             except CaseFailure:
@@ -109,10 +108,17 @@ def rounds_for(rounds: int, min_time: float | None, step_s: float) -> int:
     return max(rounds, min(MAX_ROUNDS, math.ceil(min_time / step_s)))
 
 
-def _probe(worker: WorkerClient, series: list[list[float]]) -> None:
-    """One reading of the drift probe (a fixed matrix product on the case's device)."""
+#: Seconds of timed steps between two machine-speed readings inside a window, and how long
+#: one reading between steps takes (the readings before and after the steps take longer).
+PROBE_EVERY_S = 0.5
+PROBE_BETWEEN_S = 0.1
+
+
+def _probe(worker: WorkerClient, series: list[list[float]], dtype: str, seconds: float = 0.25) -> None:
+    """One reading of the machine-speed probe (a fixed matrix product in ``dtype`` on the
+    case's device)."""
     try:
-        series.append([time.time(), worker.call("probe")["gflops"]])
+        series.append([time.time(), worker.call("probe", dtype=dtype, seconds=seconds)["gflops"]])
     except CaseFailure:
         pass  # a probe that cannot run leaves no reading; the case itself may still run
 
@@ -144,23 +150,6 @@ def warm_up(step: Callable[[], float], minimum: int) -> tuple[list[float], bool]
     return times, steady(times)
 
 
-def windows_of(plan: RunPlan, case: Case) -> int:
-    """How many windows ``case`` runs in: ``paired_windows`` for a model that one of
-    the run's paired groups also steps, else ``windows``."""
-    settings = plan.settings
-    if settings.paired_windows is None:
-        return settings.windows
-    timed = {g.case(v, p) for g in paired.groups(plan) for v, p in g.members}
-    return settings.paired_windows if case in timed else settings.windows
-
-
-def windows(plan: RunPlan) -> list[Window]:
-    """Every window of the run's plain cases, in the order they run."""
-    return window_order(
-        plan.cases(), plan.settings.windows, plan.settings.seed, lambda c: windows_of(plan, c)
-    )
-
-
 def _timed(
     worker: WorkerClient, case: Case, benchmark: Any, plan: RunPlan, row: dict[str, Any]
 ) -> list[float]:
@@ -176,16 +165,38 @@ def _timed(
     recent = warm[-STEADY_STEPS:] if warm else []
     timed = rounds_for(settings.rounds, settings.min_time, statistics.median(recent) if recent else 0.0)
     series: list[list[float]] = []
-    _probe(worker, series)
+    dtype = COMPUTE_DTYPE[case.precision]
+    _probe(worker, series, dtype)
     row["window_started"] = [time.time()]
+    last = [time.monotonic()]
+
+    def between() -> None:  # pytest-benchmark's setup: before each timed step, untimed
+        if time.monotonic() - last[0] >= PROBE_EVERY_S:
+            _probe(worker, series, dtype, PROBE_BETWEEN_S)
+            last[0] = time.monotonic()
+
     benchmark.pedantic(
-        lambda: inside.append(worker.call("step")["seconds"]), rounds=timed, warmup_rounds=0, iterations=1
+        lambda: inside.append(worker.call("step")["seconds"]),
+        setup=between,
+        rounds=timed,
+        warmup_rounds=0,
+        iterations=1,
     )
-    _probe(worker, series)
-    row["machine_speed_series"] = series
+    _probe(worker, series, dtype)
+    row.update(machine_speed_series=series, machine_speed_dtype=dtype)
     if series:
         row["machine_speed_gflops"] = statistics.median(g for _, g in series)
     return inside
+
+
+def set_utilization(row: dict[str, Any]) -> None:
+    """Achieved over the measured peak, at most 1: counted work that ran faster than the peak
+    (a runtime doing less arithmetic than counted, or a peak that was not the machine's) is
+    no utilization; the row says ``above_peak`` instead."""
+    if row.get("device_peak_tflops") and row.get("achieved_tflops"):
+        share = row["achieved_tflops"] / row["device_peak_tflops"]
+        row["above_peak"] = share > 1.0
+        row["utilization"] = None if row["above_peak"] else share
 
 
 def _figures(row: dict[str, Any], case: Case, times: list[float], inside: list[float], done: dict) -> None:
@@ -223,8 +234,7 @@ def measure(run: Run, case: Case, benchmark: Any, window: int | None = None) -> 
         done = worker.call("finish")
         _figures(row, case, list(benchmark.stats.stats.data), inside, done)
         row.update(run.state("case").setdefault("peaks", MatmulPeaks()).get(case, worker))
-        if row["device_peak_tflops"] and row["achieved_tflops"]:
-            row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
+        set_utilization(row)
         if synthetic:
             row["synthetic_images_per_sec"] = case.global_batch / statistics.median(synthetic)
             row["input_bound_fraction"] = 1 - row["images_per_sec"] / row["synthetic_images_per_sec"]
@@ -232,51 +242,6 @@ def measure(run: Run, case: Case, benchmark: Any, window: int | None = None) -> 
         if not window:
             add_intervals(row, case, row["samples_s"])
     return row
-
-
-def run_window(run: Run, window: Window, benchmark: Any) -> Outcome:
-    """Measure one window of a case (the whole case when it has one); after its last
-    window, combine them into the case's row.  Returns the pytest outcome if the
-    window did not run."""
-    case = window.case
-    state = run.state("case")
-    skipped = state.setdefault("skipped", {})
-    if case.id in skipped:  # an earlier window found the case cannot run here
-        return "skip", skipped[case.id]
-    outcome = run.resumed([window.id])
-    if outcome is not None:
-        row = run.rows[-1]
-    else:
-        name = window.id if window.of == 1 else f"{window.id} (window {window.index} of {window.of})"
-        t0 = run.start(name)
-        row = measure(run, case, benchmark, window=window.index if window.of > 1 else None)
-        if window.of == 1:
-            scaling(run, row, case)
-        run.record(row, benchmark if row["status"] == "ok" else None)
-        run.done(window.id, row, t0)
-        outcome = run.outcome(row)
-        if row["status"] == "skipped" and window.of > 1:
-            skipped[case.id] = row["reason"]
-            run.record({**new_row(case), "status": "skipped", "reason": row["reason"]})
-            return outcome
-    if window.of > 1:
-        _combine(run, window, row)
-    return outcome
-
-
-def _combine(run: Run, window: Window, row: dict[str, Any]) -> None:
-    """Keep a window's row; after the case's last window, record the case's row."""
-    case = window.case
-    got = run.state("case").setdefault("windows", {}).setdefault(case.id, {})
-    got[window.index] = row
-    if len(got) < window.of:
-        return
-    if run.resumed([case.id]) is not None:  # combined before the sweep was resumed
-        return
-    combined = combine_windows(case, [got[i] for i in range(1, window.of + 1)])
-    scaling(run, combined, case)
-    run.record(combined)
-    run.line(f"case   {case.id}, {window.of} windows: {headline(combined)}")
 
 
 def scaling(run: Run, row: dict[str, Any], case: Case) -> None:
@@ -305,67 +270,5 @@ def add_intervals(row: dict[str, Any], case: Case, samples: list[list[float]]) -
         latency_p90_supported=n >= percentile_min_samples(90),
         latency_p99_supported=n >= percentile_min_samples(99),
     )
-    unstable, p, spread = windows_disagree(samples)
-    row.update(unstable=unstable, unstable_p=p, window_spread=spread)
-
-
-def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The case's row from its window rows (in window order): figures from all timed
-    steps pooled, intervals over windows and steps, each window's median kept; memory
-    is the largest window's, compile time the median window's.  A case with a window
-    that did not finish takes that window's status and reason."""
-    row = new_row(case)
-    row["windows"] = len(windows)
-    failed = next((w for w in windows if w["status"] != "ok"), None)
-    if failed is not None:
-        row.update(
-            status=failed["status"], reason=f"window {failed['window']} of {len(windows)}: {failed['reason']}"
-        )
-        row["wall_s"] = sum(w.get("wall_s") or 0.0 for w in windows)
-        return row
-    samples = [w["samples_s"][0] for w in windows]
-    pooled = [t for w in samples for t in w]
-
-    def median_of(name: str) -> Any:
-        values = [w[name] for w in windows if w.get(name) is not None]
-        return statistics.median(values) if values else None
-
-    def max_of(name: str) -> Any:
-        values = [w[name] for w in windows if w.get(name) is not None]
-        return max(values) if values else None
-
-    first = windows[0]
-    for name in ("params_total", "params_trainable", "params_non_trainable", "gmacs_per_image", "device_name",
-                 "energy_source", "threads", "replicas_in_sync", "device_peak_source",
-                 "device_peak_analytic_tflops"):  # fmt: skip
-        row[name] = first.get(name)
-    row["warmup_steps"] = max((w.get("warmup_steps") or 0 for w in windows), default=None)
-    row["warmup_s"] = max((w.get("warmup_s") or 0.0 for w in windows), default=None)
-    row["warmup_steady"] = all(w.get("warmup_steady") is not False for w in windows)
-    row.update(metrics_from_times(case, pooled, row["gmacs_per_image"]))
-    row.update(
-        compile_s=median_of("compile_s"),
-        build_s=median_of("build_s"),
-        peak_host_rss_mb=max_of("peak_host_rss_mb"),
-        peak_device_mem_mb=max_of("peak_device_mem_mb"),
-        joules_per_image=median_of("joules_per_image"),
-        harness_overhead_ms=median_of("harness_overhead_ms"),
-        device_peak_tflops=median_of("device_peak_tflops"),
-        rounds=len(pooled),
-        timed_s=sum(pooled),
-        wall_s=sum(w.get("wall_s") or 0.0 for w in windows),
-        samples_s=samples,
-        window_started=[w["window_started"][0] for w in windows],
-        window_images_per_sec=[w["images_per_sec"] for w in windows],
-        machine_speed_series=[p for w in windows for p in (w.get("machine_speed_series") or [])],
-        status="ok",
-    )
-    if row["machine_speed_series"]:
-        row["machine_speed_gflops"] = statistics.median(g for _, g in row["machine_speed_series"])
-    if row["device_peak_tflops"] and row["achieved_tflops"]:
-        row["utilization"] = row["achieved_tflops"] / row["device_peak_tflops"]
-    add_intervals(row, case, samples)
-    return row
-
-
-KIND = register(Kind("case", "window", windows))
+    verdict, p, spread = stability(samples)
+    row.update(stability=verdict, unstable=verdict == "unstable", unstable_p=p, window_spread=spread)

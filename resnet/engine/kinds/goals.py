@@ -129,4 +129,4 @@ def versions(plan: RunPlan) -> list[str]:
     return list(plan.axes.versions)
 
 
-KIND = register(Kind("build", "version", versions))
+KIND = register(Kind("build", "version", versions, noun="builds"))

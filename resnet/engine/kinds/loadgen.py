@@ -324,7 +324,7 @@ def cases(plan: RunPlan) -> list[Case]:
     ]
 
 
-KIND = register(Kind("loadgen", "lg_case", cases))
+KIND = register(Kind("loadgen", "lg_case", cases, noun="LoadGen scenarios"))
 
 
 def run_loadgen(run: Run, case: Case, benchmark: Any, log_root: Path) -> Outcome:

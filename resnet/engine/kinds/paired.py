@@ -307,4 +307,24 @@ def run_paired(run: Run, group: PairedGroup, benchmark: Any) -> Outcome:
     return run.outcome(first)
 
 
-KIND = register(Kind("paired", "group", groups))
+#: Seconds a paired model takes beyond its timed steps (build, compile, warm-up) on the
+#: project's 2-core machines at 224 px.
+MODEL_OVERHEAD_S = 8.0
+
+
+def estimate(plan: RunPlan, found: list[PairedGroup]) -> tuple[float, float]:
+    """(seconds at the least, at the most) for the groups: each model its overhead and its
+    minimum (or, with --paired-width, its maximum) seconds of timed steps; a group without a
+    minimum time counts 1 s a model."""
+    settings = plan.settings
+    least = most = 0.0
+    for group in found:
+        models = len(group.members)
+        low = settings.paired_time(group.mode) or 1.0
+        high = settings.paired_cap(group.mode) if settings.paired_width else None
+        least += models * (MODEL_OVERHEAD_S + low)
+        most += models * (MODEL_OVERHEAD_S + max(low, high or 0.0))
+    return least, most
+
+
+KIND = register(Kind("paired", "group", groups, estimate=estimate, noun="paired groups"))

@@ -380,4 +380,4 @@ def _synthetic(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
     return {"times": core.timed_loop("synthetic", int(msg["n"]))}
 
 
-KIND = register(Kind("pipeline", "pipeline_case", cases, prepare))
+KIND = register(Kind("pipeline", "pipeline_case", cases, prepare, noun="pipeline cases"))

@@ -281,18 +281,23 @@ class WorkerCore:
             "traces": traces,
         }
 
-    def probe(self) -> dict[str, Any]:
-        """The drift probe: a fixed float32 matrix product on the case's device (1024 on
-        a CPU, 4096 on a GPU), repeated for about a quarter of a second; GFLOP/s of the
-        median repetition.  The same work in every case, so its speed tracks the machine."""
+    def probe(self, dtype: str = "float32", seconds: float = 0.25) -> dict[str, Any]:
+        """The machine-speed probe: a fixed matrix product in ``dtype`` (the case's compute
+        dtype: bfloat16 takes the backend's bf16 path, AMX tiles where oneDNN has them) on the
+        case's device (1024 on a CPU, 4096 on a GPU), repeated for about ``seconds``; GFLOP/s
+        of the median repetition.  The same work in every window of a case, so its speed
+        tracks the machine's for that kind of arithmetic."""
         if self.case is None:
             raise CaseFailure("error", "probe before setup: no device yet")
         device = self.case.device
         n = 4096 if is_gpu(device) else 1024
-        first = self.backend.matmul_seconds(device, "float32", n, 3)  # also warms threads and caches
-        reps = max(3, min(100, int(0.25 / max(min(first), 1e-6))))
-        times = sorted(self.backend.matmul_seconds(device, "float32", n, reps))
-        return {"gflops": 2 * n**3 / times[len(times) // 2] / 1e9, "n": n, "reps": reps}
+        first = self.backend.matmul_seconds(device, dtype, n, 3)  # also warms threads and caches
+        reps = max(3, min(100, int(seconds / max(min(first), 1e-6))))
+        # A dtype this device runs slowly (float16 emulated on a CPU) keeps its first readings.
+        times = sorted(
+            first if 3 * min(first) >= seconds else self.backend.matmul_seconds(device, dtype, n, reps)
+        )
+        return {"gflops": 2 * n**3 / times[len(times) // 2] / 1e9, "n": n, "reps": len(times), "dtype": dtype}
 
     def matmul_peak(self, device: str, precision: str, seconds: float) -> dict[str, Any]:
         """Peak matrix-product rate on ``device`` in the precision's compute dtype: on a CPU
@@ -310,16 +315,17 @@ class WorkerCore:
 
         analytic = None
         if is_gpu(device):
-            found = {self.backend.name: backend_tflops(8192)}
+            found = {self.backend.name: (backend_tflops(8192), 8192)}
         else:
             from resnet.engine.machine import cpu_flags, cpu_identity
 
             found = cpu_peaks(backend_tflops, self.backend.name, dtype, seconds)
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
             analytic = analytic_tflops({**cpu_identity(), "cpu_flags": cpu_flags()}, dtype, cores)
-        source = max(found, key=lambda name: found[name])
-        return {"tflops": found[source], "source": source, "by_library": found, "analytic_tflops": analytic,
-                "dtype": dtype}  # fmt: skip
+        source = max(found, key=lambda name: found[name][0])
+        return {"tflops": found[source][0], "size": found[source][1], "source": source,
+                "by_library": {name: tflops for name, (tflops, _) in found.items()},
+                "analytic_tflops": analytic, "dtype": dtype}  # fmt: skip
 
 
 # -- the core's commands ----------------------------------------------------------
@@ -328,7 +334,7 @@ command("setup")(lambda core, msg: core.setup(Case.from_dict(msg["case"]), msg.g
 command("step")(lambda core, msg: {"seconds": core.run_step(msg.get("slot", "main"))})
 command("warm")(lambda core, msg: core.mark_warm())
 command("finish")(lambda core, msg: core.finish())
-command("probe")(lambda core, msg: core.probe())
+command("probe")(lambda core, msg: core.probe(msg.get("dtype", "float32"), msg.get("seconds", 0.25)))
 command("matmul_peak")(
     lambda core, msg: core.matmul_peak(msg["device"], msg["precision"], msg.get("seconds", 2.0))
 )

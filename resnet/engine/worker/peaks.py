@@ -20,7 +20,11 @@ FMA_512_PER_CYCLE = {
     "Zen 4": 1, "Zen 4c": 1, "Zen 5": 2, "Skylake/Cascade Lake": 2, "Ice Lake": 2, "Sapphire Rapids": 2,
     "Emerald Rapids": 2, "Granite Rapids": 2,
 }  # fmt: skip
-SIZES = (2048, 4096)
+#: Square sizes tried, smallest first; a larger one only while one product of it would take at
+#: most MAX_PRODUCT_S at the rate the smaller one ran (AMX and GPUs reach their peak only on
+#: large products; an emulated dtype would take minutes).
+SIZES = (2048, 4096, 8192)
+MAX_PRODUCT_S = 1.0
 
 
 def _best(run: Callable[[], Any], seconds: float) -> float:
@@ -93,16 +97,30 @@ def analytic_tflops(info: dict[str, Any], dtype: str, cores: int) -> float | Non
     return cores * ghz / 1000 * lanes * units * 2 / 1000
 
 
+def best_size(tflops_at: Callable[[int], float]) -> tuple[float, int]:
+    """(the best TFLOP/s over SIZES, its size), trying a larger size only while one product of
+    it would take at most MAX_PRODUCT_S."""
+    best: tuple[float, int] = (0.0, SIZES[0])
+    for n in SIZES:
+        if best[0] and 2 * n**3 / (best[0] * 1e12) > MAX_PRODUCT_S:
+            break
+        rate = tflops_at(n)
+        if rate > best[0]:
+            best = (rate, n)
+    return best
+
+
 def cpu_peaks(
     backend_tflops: Callable[[int], float], backend: str, dtype: str, seconds: float
-) -> dict[str, float]:
-    """TFLOP/s of every library's CPU matrix product in ``dtype``, the best of SIZES each."""
-    found = {backend: max(backend_tflops(n) for n in SIZES)}
+) -> dict[str, tuple[float, int]]:
+    """(TFLOP/s, size) of every library's CPU matrix product in ``dtype``, each its best
+    size (best_size)."""
+    found = {backend: best_size(backend_tflops)}
     for name, fn in CPU_LIBRARIES.items():
         if name == backend:
             continue
         try:
-            found[name] = max(fn(dtype, n, seconds / len(SIZES)) for n in SIZES)
+            found[name] = best_size(lambda n, fn=fn: fn(dtype, n, seconds / len(SIZES)))
         except (ImportError, ValueError, RuntimeError, AttributeError, TypeError):
             continue  # not installed, or not this precision here
     return found

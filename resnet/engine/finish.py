@@ -1,0 +1,58 @@
+"""What a run can say only when it has ended, from all its rows: each row's machine speed
+relative to the run's and whether it drifted (as the loader derives them, so the raw JSON
+says it too), where a rerun of each case is expected to land, and each case's figure at the
+run's median machine speed. The sweep writes these into its JSON; the journal keeps the rows
+as they were measured."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from resnet.stats import DRIFT_LIMIT, MIN_DF, machine_speeds, window_variance
+
+#: Row fields the sweep fills when it ends, from every row of the run.
+RUN_FIELDS = (
+    "machine_speed_rel", "drifted", "rerun_spread_pct", "images_per_sec_rerun_low",
+    "images_per_sec_rerun_high", "images_per_sec_speed_adjusted",
+)  # fmt: skip
+
+
+def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's rows with what only the whole run can say (copies; the journal keeps the
+    rows as measured): each row's machine speed over the run's median reading for its device,
+    threads and probe dtype, and whether it drifted past DRIFT_LIMIT (as the loader derives
+    them); for each case, how far a rerun may land (95%, from the run's window-to-window
+    spread pooled over its cases, where it has MIN_DF degrees of freedom) and its figure at
+    the run's median machine speed (the median of its windows' figures, each over its own
+    probe readings)."""
+    out = [dict(row) for row in rows]
+    series = [r.get("machine_speed_series") or None for r in rows]
+    groups = [
+        (r.get("device"), r.get("threads") or 0, r.get("machine_speed_dtype") or "float32") for r in out
+    ]
+    for row, rel in zip(out, machine_speeds(series, groups), strict=True):
+        if rel is not None:
+            row.update(machine_speed_rel=rel, drifted=abs(rel - 1) > DRIFT_LIMIT)
+    cases = [r for r in out if r.get("kind") == "case" and r.get("status") == "ok" and r.get("samples_s")]
+    variance, df = window_variance([r["samples_s"] for r in cases])
+    windows: dict[str, list[float]] = {}  # each window's images/s at the run's median speed
+    for row in out:
+        if row.get("kind") == "window" and row.get("machine_speed_rel") and row.get("images_per_sec"):
+            windows.setdefault(row["case_id"].split("@w")[0], []).append(
+                row["images_per_sec"] / row["machine_speed_rel"]
+            )
+    for row in cases:
+        if row["case_id"] in windows:
+            row["images_per_sec_speed_adjusted"] = statistics.median(windows[row["case_id"]])
+        elif row.get("machine_speed_rel") and row.get("images_per_sec"):
+            row["images_per_sec_speed_adjusted"] = row["images_per_sec"] / row["machine_speed_rel"]
+        if df >= MIN_DF and row.get("images_per_sec"):
+            half = 1.96 * math.sqrt(2 * variance / len(row["samples_s"]))
+            row.update(
+                rerun_spread_pct=100 * math.expm1(half),
+                images_per_sec_rerun_low=row["images_per_sec"] * math.exp(-half),
+                images_per_sec_rerun_high=row["images_per_sec"] * math.exp(half),
+            )
+    return out
