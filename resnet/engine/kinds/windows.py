@@ -15,6 +15,7 @@ row is combined from the windows it ran and records why it stopped (``windows_st
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import time
 from typing import Any
@@ -49,9 +50,20 @@ def least_windows(plan: RunPlan, case: Case) -> int:
 
 
 def windows(plan: RunPlan) -> list[Window]:
-    """Every window the run's plain cases may run in, in the order they run."""
+    """Every window the run's plain cases may run in, in the order they run: first the
+    windows every case runs in (``--windows`` passes, a case with fewer taking turns between
+    them), then the passes a case may add, each in its own seeded shuffled order; so the
+    time budget is spent on added windows only once every case has its least."""
     settings = plan.settings
-    return window_order(plan.cases(), settings.most_windows, settings.seed, lambda c: windows_of(plan, c))
+    cases = plan.cases()
+    most = {c: windows_of(plan, c) for c in cases}
+    required = window_order(cases, settings.windows, settings.seed, lambda c: least_windows(plan, c))
+    out = [Window(w.case, w.index, most[w.case]) for w in required]
+    for index in range(settings.windows + 1, settings.most_windows + 1):
+        order = [c for c in cases if most[c] >= index]
+        random.Random(settings.seed * 1000 + index).shuffle(order)
+        out += [Window(c, index, most[c]) for c in order]
+    return out
 
 
 def estimate(plan: RunPlan, cases: list[Window]) -> tuple[float, float]:
