@@ -134,6 +134,7 @@ def _store_run(config: pytest.Config, sweep: Sweep) -> None:
     """Add the finished sweep to ``--store``: its JSON when pytest-benchmark wrote one in this
     session, else its journal (an interrupted sweep's finished cases)."""
     from resnet.runs import LoadError, read_run
+    from resnet.store import StoreError
 
     json_path = getattr(config.option, "benchmark_json", None)
     json_file = Path(str(json_path)) if json_path else None
@@ -148,12 +149,15 @@ def _store_run(config: pytest.Config, sweep: Sweep) -> None:
         return
     with config.resnet_store as store:
         try:
-            run_id, new = store.add(read_run(source))
-        except LoadError as err:
+            run_id, what = store.add(read_run(source))
+        except (LoadError, StoreError) as err:
             print(f"resnet-bench: --store: not stored: {err}", flush=True)
             return
-    what = "stored as run" if new else "already in the store as run"
-    print(f"resnet-bench: {source} {what} {run_id} ({store.url})", flush=True)
+    said = {"added": "stored as run", "replaced": "stored as run (replacing its sweep's earlier run)"}
+    print(
+        f"resnet-bench: {source} {said.get(what, 'already in the store as run')} {run_id} ({store.url})",
+        flush=True,
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

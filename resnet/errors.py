@@ -14,9 +14,15 @@ to get it.
 
 from __future__ import annotations
 
+from resnet.text import printable
+
 
 class BenchError(Exception):
-    """A problem resnet-bench reports as one line (a command exits 2 on it)."""
+    """A problem resnet-bench reports as one line (a command exits 2 on it): a control
+    character in what it quotes (a newline in a case id) is written as its escape."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(printable(a) if isinstance(a, str) else a for a in args))
 
 
 class InputError(BenchError, ValueError):

@@ -407,10 +407,12 @@ def row_problems(row: Any) -> list[str]:
         return [f"a row must be an object, not {type(row).__name__}"]
     problems = [f"missing field {name!r}" for name in REQUIRED if row.get(name) is None]
     kind = row.get("kind")
-    if kind is not None and kind not in KINDS:
+    if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
         problems.append(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-    if row.get("status") is not None and row["status"] not in STATUSES:
-        problems.append(f"status {row['status']!r} is not one of {', '.join(STATUSES)}")
+        kind = None
+    status = row.get("status")
+    if status is not None and (not isinstance(status, str) or status not in STATUSES):
+        problems.append(f"status {status!r} is not one of {', '.join(STATUSES)}")
     if isinstance(row.get("stability"), str) and row["stability"] not in STABILITIES:
         problems.append(f"stability {row['stability']!r} is not one of {', '.join(STABILITIES)}")
     for name in REQUIRED_BY_KIND.get(kind, ()):

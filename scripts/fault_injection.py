@@ -22,6 +22,16 @@ then that a rerun without faults completes and leaves no temporary folder behind
 
     .venv/bin/python scripts/fault_injection.py --writers --trials 21 --seed 1 \
         --out results/fault-injection/writers
+
+``--store`` kills ``resnet-bench store add`` instead: each trial adds a small run to a SQLite
+store, starts adding a large one (SIGKILL at a random moment within its usual time) while a
+second writer adds a third run with ``--lock-timeout 2``, and checks that the store then
+holds the first run, the large one whole or not at all, the third whole or not at all (its
+writer either added it or stopped with the one-line lock message, never a traceback), that
+the database passes SQLite's integrity check, and that a rerun of both adds completes.
+
+    .venv/bin/python scripts/fault_injection.py --store --trials 10 --seed 1 \
+        --out results/fault-injection/store
 """
 
 from __future__ import annotations
@@ -232,11 +242,119 @@ def writer_trial(number: int, rng: random.Random, work: Path, durations: dict[st
     return record
 
 
+def _store_state(url: str, runs: dict[str, int]) -> str:
+    """Which runs the store holds (each whole), or what is wrong with it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql("PRAGMA integrity_check").scalar() != "ok":
+                return "fails SQLite's integrity check"
+            held = dict(conn.exec_driver_sql("SELECT source, cases FROM runs").fetchall())
+            rows = dict(conn.exec_driver_sql("SELECT run_id, count(*) FROM cases GROUP BY run_id").fetchall())
+            ids = dict(conn.exec_driver_sql("SELECT source, id FROM runs").fetchall())
+    finally:
+        engine.dispose()
+    for source, cases in held.items():
+        if rows.get(ids[source]) != cases or runs.get(Path(source).name) != cases:
+            return f"{Path(source).name} is partial ({rows.get(ids[source])} of {cases} cases)"
+    return "+".join(sorted(Path(s).stem for s in held)) or "empty"
+
+
+def _write_locked(db: Path) -> bool:
+    """Whether some connection holds the SQLite file's write lock right now."""
+    import sqlite3
+
+    con = sqlite3.connect(db, timeout=0)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.rollback()
+        return False
+    except sqlite3.OperationalError as exc:
+        return "locked" in str(exc)
+    finally:
+        con.close()
+
+
+def _write_lock_span(work: Path, add) -> tuple[float, float]:
+    """When (seconds after its start) ``store add`` of the large run holds the write lock.
+
+    Timed once on a copy of the store holding the first run, polling the lock every 5 ms.
+    """
+    import shutil
+
+    copy = work / "timing.sqlite"
+    shutil.copyfile(work / "store.sqlite", copy)
+    t0 = time.monotonic()
+    proc = add("large", "--db", f"sqlite:///{copy}", wait=False)
+    seen = []
+    while proc.poll() is None:
+        if _write_locked(copy):
+            seen.append(time.monotonic() - t0)
+        time.sleep(0.005)
+    total = time.monotonic() - t0
+    return (seen[0], seen[-1]) if seen else (0.2 * total, total)
+
+
+def store_trial(number: int, rng: random.Random, work: Path, durations: dict[str, float]) -> dict:
+    """One kill of ``store add`` with a second writer waiting on its lock."""
+    from resnet.analysis.synthetic import write_synthetic_runs
+
+    url = f"sqlite:///{work / 'store.sqlite'}"
+    sizes = {"first": 4, "large": 3000, "third": 8}
+    for name, cases in sizes.items():
+        (path,) = write_synthetic_runs(work / name, files=1, cases=cases, steps=20)
+        path.rename(work / f"{name}.json")
+    counts = {f"{name}.json": cases for name, cases in sizes.items()}
+    cli = [sys.executable, "-m", "resnet.cli", "store", "add"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def add(name: str, *more: str, wait: bool = True) -> subprocess.Popen | int:
+        proc = subprocess.Popen([*cli, str(work / f"{name}.json"), "--db", url, *more], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        return proc.wait(timeout=300) if wait else proc
+
+    record = {"trial": number, "fault": "store add SIGKILL", "problems": []}
+    if add("first") != 0:
+        record["problems"].append("the first run was not added")
+    if "lock" not in durations:
+        durations["lock"] = _write_lock_span(work, add)
+    start, end = durations["lock"]
+    # Two trials in three kill while the add holds the write lock, the third at any moment.
+    delay = round(rng.uniform(start, end) if number % 3 else rng.uniform(0.3, 1.1) * end, 2)
+    record["at_s"] = delay
+    large = add("large", wait=False)
+    time.sleep(delay / 2)
+    third = add("third", "--lock-timeout", "2", wait=False)
+    time.sleep(delay / 2)
+    holding = _write_locked(work / "store.sqlite")
+    if large.poll() is not None:
+        record["killed"] = "nothing (it had finished)"
+    else:
+        record["killed"] = "store add, mid-write" if holding else "store add, not writing"
+    large.send_signal(signal.SIGKILL)
+    record["first_exit"] = large.wait(timeout=120)
+    third_exit = third.wait(timeout=300)
+    said = third.stderr.read()
+    if third_exit not in (0, 2) or "Traceback" in said or (third_exit == 2 and "lock" not in said):
+        record["problems"].append(f"the waiting writer ended {third_exit}: {said.strip()[:120]}")
+    record["after_kill"] = _store_state(url, counts)
+    if not record["after_kill"].startswith("first") or "partial" in record["after_kill"]:
+        record["problems"].append(f"after the kill the store holds {record['after_kill']}")
+    record["resume_exit"] = add("large")
+    if add("third") != 0 or _store_state(url, counts) != "first+large+third":
+        record["problems"].append(f"a rerun left the store holding {_store_state(url, counts)}")
+    record["passed"] = not record["problems"]
+    return record
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--writers", action="store_true", help="kill report, dashboard and make-data instead")
+    parser.add_argument("--store", action="store_true", help="kill store add, a second writer waiting")
     parser.add_argument("--out", default=None, help="folder for summary.json and summary.md")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -245,10 +363,15 @@ def main() -> int:
     started = time.time()
     for i in range(1, args.trials + 1):
         with tempfile.TemporaryDirectory(prefix="fault-") as tmp:
-            record = writer_trial(i, rng, Path(tmp), durations) if args.writers else trial(i, rng, Path(tmp))
+            if args.store:
+                record = store_trial(i, rng, Path(tmp), durations)
+            elif args.writers:
+                record = writer_trial(i, rng, Path(tmp), durations)
+            else:
+                record = trial(i, rng, Path(tmp))
         records.append(record)
         verdict = "ok" if record["passed"] else "FAILED: " + "; ".join(record["problems"])
-        state = f", folder then: {record['after_kill']}" if args.writers else ""
+        state = f", then: {record['after_kill']}" if args.writers or args.store else ""
         print(
             f"trial {i:2d}: {record['fault']:17s} at {record['at_s']:5.2f} s, killed {record['killed']}, "
             f"exit {record['first_exit']} then {record['resume_exit']}{state}: {verdict}",
@@ -269,14 +392,20 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         what = (
-            "Each trial writes an output folder, kills the command rewriting it from other inputs "
+            "Each trial adds a run to a SQLite store, kills `store add` of a 3,000-case run (SIGKILL) at a "
+            "random moment (two trials in three while it holds the write lock: 'mid-write') while a second "
+            "writer waits on its lock with `--lock-timeout 2`, and checks the "
+            "store holds every run whole or not at all, the waiting writer ended in one line, the database "
+            "passes its integrity check, and both adds complete when rerun."
+            if args.store
+            else "Each trial writes an output folder, kills the command rewriting it from other inputs "
             "(SIGKILL) at a random moment, checks the folder is the old or the new complete output, "
             "and reruns the command."
             if args.writers
             else "Each trial kills the sweep or a worker at a random moment, resumes, and checks the "
             "journal, the JSON and that no worker is left."
         )
-        flag = " --writers" if args.writers else ""
+        flag = " --store" if args.store else " --writers" if args.writers else ""
         lines = [
             f"# Fault injection{flag}: {passed} of {len(records)} trials passed",
             "",
@@ -284,7 +413,7 @@ def main() -> int:
             f"on {summary['machine']}, {summary['wall_s']} s. {what}",
             "",
             "| trial | fault | at (s) | killed | first exit | "
-            + ("folder after the kill | " if flag else "")
+            + ("after the kill | " if flag else "")
             + "rerun exit | result |",
             "| --: | --- | --: | --- | --: | " + ("--- | " if flag else "") + "--: | --- |",
         ]

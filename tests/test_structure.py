@@ -95,6 +95,7 @@ PACKAGE = ROOT / "resnet"
 #: by side on the runs and never import each other. The root package (``resnet``: the model
 #: API, loaded lazily, and ``__version__``) may be imported from anywhere.
 PACKAGE_LAYERS = (
+    ("text",),
     ("errors",),
     ("specs", "stats", "counting", "parallel"),
     ("schema", "blocks", "weights", "outputs"),

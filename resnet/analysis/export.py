@@ -18,8 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from resnet.analysis.pages import csv_text
 from resnet.errors import InputError
 from resnet.schema import AXES, FIELDS, finite
+from resnet.text import printable
 
 FORMATS = ("bmf", "github-action-benchmark", "github-action-benchmark-smaller", "csv", "openmetrics")
 #: What each format reports: (row field, Bencher measure or metric name, unit, interval fields).
@@ -103,14 +105,15 @@ def flat_csv(df: pd.DataFrame) -> str:
     for col in columns:
         if FIELDS.get(col) is not None and FIELDS[col].role == "samples":
             frame[col] = frame[col].map(lambda v: json.dumps(v) if isinstance(v, list) else v)
-    return frame.to_csv(index=False)
+    return csv_text(frame, index=False)
 
 
 def _label(value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)  # pandas keeps whole-number axes as floats
     text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    text = printable(text)  # CR, LF, ESC and the rest as their escapes, as text: one sample, one line
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def openmetrics(df: pd.DataFrame) -> str:

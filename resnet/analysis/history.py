@@ -344,16 +344,17 @@ CSV_HEADER = "run,commit,machine,"
 
 
 def new_changes(df: pd.DataFrame, table: pd.DataFrame, threshold: Any) -> list[str]:
-    """The gate on a history: changes that begin at their machine's latest run and cross
-    ``threshold`` (a :class:`resnet.analysis.compare.Threshold`; None: no gate): a case's
-    change point, or the run-wide verdict of the latest run against the one before it (the
-    compare gate's rule: a small change of every case that no case alone shows)."""
+    """The gate on a history: what went wrong at each machine's latest run: cases it lost or
+    that failed there (lost_or_failed), and changes that begin there and cross ``threshold``
+    (a :class:`resnet.analysis.compare.Threshold`; None: no gate): a case's change point, or
+    the run-wide verdict of the latest run against the one before it (the compare gate's
+    rule: a small change of every case that no case alone shows)."""
     from resnet.analysis.compare import run_wide
 
     if threshold is None:
         return []
     latest = df.sort_values("run").groupby("machine")["run"].last().to_dict()
-    out = []
+    out = lost_or_failed(df)
     for _, row in table.iterrows():
         if row["run"] == latest.get(row["machine"]) and threshold.crossed(row["change_pct"]):
             out.append(f"{row['case_id']} on {row['machine']}: {row['change_pct']:+.1f}% ({row['status']})")
@@ -368,3 +369,33 @@ def new_changes(df: pd.DataFrame, table: pd.DataFrame, threshold: Any) -> list[s
                 f"over {line['cells']} cases against the run before"
             )
     return out
+
+
+def lost_or_failed(df: pd.DataFrame) -> list[str]:
+    """Per machine, the cases its run before the latest finished that the latest run lacks
+    or did not finish (error, timeout, out of memory, invalid): the gate fails on them as
+    ``compare`` does, so a run that broke cannot pass for one without change points."""
+    out = []
+    for machine, group in df.groupby("machine"):
+        runs = list(dict.fromkeys(group.sort_values("run", kind="stable")["run"]))
+        if len(runs) < 2:
+            continue
+        before, latest = group[group["run"] == runs[-2]], group[group["run"] == runs[-1]]
+        finished = set(before.loc[before["status"] == "ok", "case_id"])
+        status = dict(zip(latest["case_id"], latest["status"], strict=True))
+        lost = sorted(finished - set(status))
+        failed = sorted(c for c in finished & set(status) if status[c] != "ok")
+        if lost:
+            out.append(
+                f"the latest run on {machine} lacks {len(lost)} of the {len(finished)} cases the run "
+                f"before finished: {_some(lost)}"
+            )
+        if failed:
+            shown = _some([f"{c} ({status[c]})" for c in failed])
+            out.append(f"{len(failed)} case(s) did not finish in the latest run on {machine}: {shown}")
+    return out
+
+
+def _some(items: list[str], most: int = 5) -> str:
+    """The first ``most`` items, and how many more."""
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -13,6 +13,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from resnet.text import printable
+
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("resnet.analysis", "templates"),
     autoescape=True,
@@ -50,7 +52,8 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*{}\[\]|#]|(?<!\w)_|_(?!\w))")
 
 def markdown_cell(value: Any) -> str:
     """A cell's text with HTML and Markdown markup escaped (it shows as typed)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(_text(value), quote=False)).replace("\n", " ")
+    text = printable(_text(value).replace("\n", " "))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -75,3 +78,28 @@ def write_page(path: Path, template: str, **context: Any) -> Path:
     """Render ``template`` into ``path``."""
     path.write_text(render(template, **context), encoding="utf-8")
     return path
+
+
+#: What a spreadsheet runs as a formula when a cell begins with it (OWASP's CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(frame: pd.DataFrame, index: bool = True) -> str:
+    """``frame`` as CSV that a spreadsheet opens as data: a text cell (index included) that
+    begins with ``= + - @``, a tab or a carriage return gets a leading ``'`` (numbers stay
+    numbers)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
+            out[column] = out[column].map(_cell_safe)
+    if index and isinstance(out.index, pd.MultiIndex):
+        out.index = out.index.set_levels([level.map(_cell_safe) for level in out.index.levels])
+    elif index:
+        out.index = pd.Index(out.index.map(_cell_safe), name=out.index.name)
+    return out.to_csv(index=index)

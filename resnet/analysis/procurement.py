@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from resnet.analysis.pages import markdown_cell, markdown_table, table_data, write_page
+from resnet.analysis.pages import csv_text, markdown_cell, markdown_table, table_data, write_page
 from resnet.analysis.tables import best_batches, cases, loadgen_rows, ok
 from resnet.errors import InputError
 from resnet.outputs import staged_folder
@@ -234,7 +234,7 @@ def write_machines(
 def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
     from resnet.analysis.plots import embed_figure, plt
 
-    table.to_csv(out / "machines.csv")
+    (out / "machines.csv").write_text(csv_text(table))
     (out / "machines.md").write_text(
         "## Machines\n\n"
         + markdown_table(table)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from resnet.analysis.pages import markdown_cell, markdown_table, table_data, write_page
+from resnet.analysis.pages import csv_text, markdown_cell, markdown_table, table_data, write_page
 from resnet.analysis.plots import embed_figure, report_figures, subtitle
 from resnet.analysis.tables import LATENCY_NOTE, TABLES, compute_tables
 from resnet.outputs import staged_folder
@@ -110,7 +110,7 @@ def _write_report(df: pd.DataFrame, out: Path, title: str) -> None:
         table = tables[stem]
         if table.empty:
             continue
-        table.to_csv(out / f"{stem}.csv")
+        (out / f"{stem}.csv").write_text(csv_text(table))
         markdown = f"## {heading}\n\n{markdown_table(table)}\n"
         (out / f"{stem}.md").write_text(markdown)
         note = SECTION_NOTES.get(stem, "")

@@ -300,6 +300,8 @@ def latency_table(df: pd.DataFrame) -> pd.DataFrame:
         need = percentile_min_samples(q)
         out[f"p{q}"] = [
             f"{r[f'latency_ms_p{q}']:.1f}" + ("" if _num(r["rounds"]) and r["rounds"] >= need else "*")
+            if _num(r[f"latency_ms_p{q}"])
+            else "n/a"
             for _, r in frame.iterrows()
         ]
     out["n"] = [int(r["rounds"]) if _num(r["rounds"]) else None for _, r in frame.iterrows()]

@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pair the cases of two runs; exit 1 if any metric regressed past its threshold."""
     from resnet.analysis import compare as gate
+    from resnet.analysis.pages import csv_text
     from resnet.analysis.summary import append, compare_markdown
     from resnet.commands.common import fail
     from resnet.outputs import check_file, write_file
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
         print(table.to_string(index=False))
     if args.out:
-        write_file(args.out, table.to_csv(index=False))
+        write_file(args.out, csv_text(table, index=False))
     counts = table["verdict"].value_counts().to_dict()
     print(f"{len(table)} comparisons: {', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}")
     wide = gate.run_wide(base, new, thresholds, args.allow_machine_mismatch)

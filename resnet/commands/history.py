@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     a change beyond --fail-on-new (in the bad direction)."""
     from resnet.analysis.compare import parse_threshold
     from resnet.analysis.history import CSV_HEADER, MIN_RUNS, change_points, new_changes
+    from resnet.analysis.pages import csv_text
     from resnet.analysis.summary import append, history_markdown
     from resnet.outputs import check_file, write_file
     from resnet.runs import LoadError
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         with pd.option_context("display.width", 220, "display.max_columns", 20, "display.max_rows", 500):
             print(table.to_string(index=False))
     if args.out:
-        write_file(args.out, table.to_csv(index=False))
+        write_file(args.out, csv_text(table, index=False))
     new = new_changes(df, table, threshold)
     for item in new:
         print(f"NEW CHANGE at the latest run: {item}")

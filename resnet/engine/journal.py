@@ -24,7 +24,9 @@ from typing import Any
 from resnet.engine.errors import UsageError
 
 #: Header keys that do not change what a case measures (a resume may differ in them).
-NOT_MEASURED = frozenset({"type", "profile", "pid", "started", "machine_info", "datetime", "commit_info"})
+NOT_MEASURED = frozenset(
+    {"type", "profile", "pid", "started", "machine_info", "datetime", "commit_info", "sweep_id"}
+)
 
 
 @dataclass
@@ -101,6 +103,8 @@ class Journal:
     def __init__(self, path: str | os.PathLike, header: dict[str, Any], resume: bool) -> None:
         self.path = Path(path)
         self.done: dict[str, dict[str, Any]] = {}
+        #: The header in effect: an earlier sweep's, when this one resumes it.
+        self.header: dict[str, Any] = header
         self._lock_file = self._lock()
         try:
             self._open(header, resume)
@@ -146,6 +150,7 @@ class Journal:
             old = read_journal(self.path)
             if old.header is not None:
                 self._check_settings(old.header, header)
+                self.header = old.header
             for row in old.rows:
                 if not isinstance(row.get("case_id"), str):
                     raise UsageError(

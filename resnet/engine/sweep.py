@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ class Sweep:
         self._state: dict[str, dict[str, Any]] = {}
         # The run's machine, date and commit: a run that leaves only its journal keeps them.
         header = {
+            "sweep_id": uuid.uuid4().hex,
             "profile": self.profile,
             "backend": self.backend,
             **self.plan.to_dict(),
@@ -70,6 +72,8 @@ class Sweep:
             "commit_info": commit_info(),
         }
         self.journal = Journal(journal_path, header, resume) if journal_path is not None else None
+        #: The sweep's identity, kept when it is resumed: a store holds one run per sweep.
+        self.sweep_id = (self.journal.header if self.journal is not None else header).get("sweep_id")
         #: Rows an earlier sweep of this journal finished (--resume), by case id.
         self.journaled = self.journal.done if self.journal is not None else {}
 
@@ -140,6 +144,7 @@ class Sweep:
         the ones that failed, were skipped or came from a resumed journal, and what
         the workers' backend reported (machine_info holds only the machine)."""
         return {
+            "sweep_id": self.sweep_id,
             "profile": self.profile,
             "backend": self.backend,
             "backend_info": self.worker_info,

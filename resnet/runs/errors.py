@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from resnet.errors import InputError
+from resnet.text import printable
 
 
 class LoadError(InputError):
@@ -13,7 +14,7 @@ class LoadError(InputError):
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
-        self.problem = problem
+        self.problem = printable(problem)
 
     def __reduce__(self):  # keeps the class and both parts across processes
         return type(self), (self.path, self.problem)

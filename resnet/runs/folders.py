@@ -35,7 +35,11 @@ def load(
         paths = [paths]
     unique, seen = [], set()
     for path in paths:  # the same file given twice is read once
-        if (key := Path(path).resolve()) not in seen:
+        try:
+            key = Path(path).resolve()
+        except (RuntimeError, OSError):  # a link that loops: read_run says so
+            key = Path(path).absolute()
+        if key not in seen:
             seen.add(key)
             unique.append(path)
     rows: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@ import pandas as pd
 from resnet.engine.machine import identities_conflict
 from resnet.schema import FIELDS
 from resnet.stats import DRIFT_LIMIT, machine_speeds
+from resnet.text import printable
 
 #: Columns the loader adds to the schema's row fields.
 SOURCE_COLUMNS = (
@@ -59,6 +60,7 @@ def to_frame(
             df[col] = df[col].where(~empty, None)
         elif len(df) and empty.all():
             df[col] = pd.Series([None] * len(df), index=df.index, dtype=object)
+    _printable(df)
     if len(df):
         df["run"] = _run_names(df["source"].astype(str)) if names else None
         if speeds:
@@ -66,6 +68,25 @@ def to_frame(
         for col in ("machine_speed_rel", "drifted"):  # one dtype whichever way they came
             df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df[[*columns, *[c for c in df.columns if c not in columns]]]
+
+
+#: What pandas infers of a column that may hold text (its ``.str`` accessor reads these).
+TEXT_KINDS = ("string", "mixed", "mixed-integer")
+
+
+def _printable(df: pd.DataFrame) -> None:
+    """Every text cell as outputs may show it (resnet.text.printable): a control character
+    in a case id or a label never reaches a terminal, a table or a page raw."""
+    for column in df.columns:
+        values = df[column]
+        text = pd.api.types.is_string_dtype(values.dtype) and values.dtype != object  # pandas' str dtype
+        if not text and (
+            values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in TEXT_KINDS
+        ):
+            continue
+        found = values.str.contains(r"[\x00-\x1f\x7f-\x9f]", regex=True, na=False).astype(bool)
+        if found.any():
+            df.loc[found, column] = values[found].map(printable)
 
 
 def _machine_speed(df: pd.DataFrame) -> None:

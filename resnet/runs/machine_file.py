@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet.engine.machine import IDENTITY, identities_conflict, machine_identity, machine_label, slug
+from resnet.errors import InputError
 from resnet.outputs import OutputError, write_file
 from resnet.runs.errors import LoadError
 
@@ -60,7 +61,12 @@ def describe(info: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     """A machine file's content for the machine ``info`` describes: its label (``name``, else
     derived from its facts), slug and facts."""
     facts = {k: info[k] for k in FACTS if info.get(k) is not None}
-    label = name or machine_label(info)
+    label = machine_label(info) if name is None else name
+    if not slug(label) or any(ord(c) < 32 or ord(c) == 127 for c in label):
+        raise InputError(
+            f"--name {label!r}: a machine's name needs a letter or a digit and no control characters "
+            "(it names the folder results/<slug>/), e.g. 'AMD EPYC Zen 4 x2'"
+        )
     return {"tool": "resnet-bench", "label": label, "slug": slug(label), "facts": facts}
 
 

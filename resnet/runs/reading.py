@@ -5,10 +5,13 @@ written without; failed and skipped cases are kept (never zeros)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import hashlib
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from resnet.runs.machine_file import with_machine_file
 from resnet.schema import (
     AXES,
     AXIS_DEFAULTS,
+    FIELDS,
     invalid_figures,
     invalid_samples,
     machine_problems,
@@ -64,6 +68,9 @@ def _checked(path: Path, row: Any, where: str) -> dict[str, Any]:
     problems = row_problems(row) or shape_problems(row)
     if problems:
         raise LoadError(path, f"{where}: {problems[0]}")
+    for key, value in row.items():
+        if key not in FIELDS and _depth(value, MAX_DEPTH) > MAX_DEPTH:
+            raise LoadError(path, f"{where}: row key {key!r} nests deeper than {MAX_DEPTH} levels")
     utilization = row.get("utilization")
     if isinstance(utilization, (int, float)) and not isinstance(utilization, bool) and utilization > 1.0:
         row.update(utilization=None, above_peak=True)  # counted work past the peak: not a utilization
@@ -163,6 +170,7 @@ def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None)
     info = with_machine_file(path, info)
     if when is not None and not isinstance(when, str):
         raise LoadError(path, f"datetime is {when!r}, not a date string")
+    when = instant(when) if when is not None else None
     commit = commit if isinstance(commit, dict) else {}
     commit_id = commit.get("id")
     if commit_id is not None and not isinstance(commit_id, str):
@@ -180,6 +188,17 @@ def _run_facts(path: Path, info: Any, commit: Any, when: Any, label: str | None)
         "commit": commit_id,
         "source": str(path),
     }
+
+
+def instant(when: str) -> str:
+    """A run's date as an instant to sort by: ISO 8601 in UTC where it names its offset (so
+    ``-05:00`` and ``Z`` runs sort with the rest), as given where it names none (pytest-
+    benchmark's own, UTC already); a text that is no date is a LoadError's business."""
+    try:
+        moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00") if when.endswith("Z") else when)
+    except ValueError:
+        return when
+    return when if moment.tzinfo is None else moment.astimezone(dt.timezone.utc).isoformat()
 
 
 def versions_text(versions: Any) -> str | None:
@@ -253,22 +272,64 @@ class RunFile:
     datetime: str | None
     profile: str | None
     backend: str | None
+    #: The sweep it came from (its journal's id; None before #40): a resumed sweep's run
+    #: replaces its earlier state in a store.
+    sweep_id: str | None = None
+
+
+#: The largest results file read (bytes): a run of thousands of cases with every step is a few
+#: tens of MB; a larger file is refused, never read into memory.
+MAX_BYTES = 512 * 2**20
+#: How deep a row's value that the schema does not name may nest (the store keeps such values
+#: as JSON).
+MAX_DEPTH = 32
+
+
+def _read_bytes(p: Path) -> bytes:
+    """A results file's bytes: a regular file (links followed, a loop refused), at most
+    MAX_BYTES, readable; anything else a LoadError in one line (FIFOs and devices are never
+    opened)."""
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise LoadError(p, "no such file") from None
+    except (RuntimeError, OSError) as err:  # a link that loops, a path too long, no permission
+        looped = isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP
+        reason = "a link that loops" if looped else (getattr(err, "strerror", None) or str(err))
+        raise LoadError(p, f"cannot be followed ({reason})") from None
+    if stat.S_ISDIR(mode):
+        raise LoadError(p, "is a directory, not a results file")
+    if not stat.S_ISREG(mode):
+        raise LoadError(p, "not a regular file (a FIFO, socket or device); a run is a file")
+    size = p.stat().st_size
+    if size > MAX_BYTES:
+        raise LoadError(p, f"{size / 2**20:.0f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB a run may have")
+    try:
+        return p.read_bytes()
+    except OSError as err:
+        raise LoadError(p, f"cannot be read ({err.strerror or err})") from None
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests, counted up to ``limit`` + 1."""
+    if limit < 0 or not isinstance(value, (list, dict)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
 def read_run(path: str | os.PathLike, label: str | None = None) -> RunFile:
     """One JSON file or journal, read and checked; raises LoadError with a one-line problem."""
     p = Path(path)
-    if not p.exists():
-        raise LoadError(p, "no such file")
-    if p.is_dir():
-        raise LoadError(p, "is a directory, not a results file")
-    raw = p.read_bytes()
+    raw = _read_bytes(p)
     digest = hashlib.sha256(raw).hexdigest()
     if p.name.endswith(".jsonl"):
         try:
             journal = parse_journal(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise LoadError(p, "not a journal (not text)") from None
+        except RecursionError:
+            raise LoadError(p, "a line nests deeper than a JSON reader can follow") from None
         rows = _rows_from_journal(p, journal, label)
         header = journal.header or {}
         section: dict[str, Any] = header
@@ -280,6 +341,8 @@ def read_run(path: str | os.PathLike, label: str | None = None) -> RunFile:
             raise LoadError(p, "not JSON (not text)") from None
         except json.JSONDecodeError as err:
             raise LoadError(p, f"not JSON ({err.msg} at line {err.lineno})") from None
+        except RecursionError:
+            raise LoadError(p, "nests deeper than a JSON reader can follow; not a run") from None
         rows = _rows_from_json(p, data, label)
         section = data.get("resnet_bench") if isinstance(data.get("resnet_bench"), dict) else {}
         info, commit, when = data.get("machine_info"), data.get("commit_info"), data.get("datetime")
@@ -291,9 +354,10 @@ def read_run(path: str | os.PathLike, label: str | None = None) -> RunFile:
         digest=digest,
         machine_info=info,
         commit_info=commit if isinstance(commit, dict) else {},
-        datetime=when if isinstance(when, str) else None,
+        datetime=instant(when) if isinstance(when, str) else None,
         profile=section.get("profile") if isinstance(section.get("profile"), str) else None,
         backend=backend if isinstance(backend, str) else None,
+        sweep_id=section.get("sweep_id") if isinstance(section.get("sweep_id"), str) else None,
     )
 
 

@@ -37,8 +37,6 @@ from resnet.store.migrations import (
 )
 
 DEFAULT_URL = "sqlite:///.benchmarks/resnet-bench.sqlite"
-#: How long a writer waits for another's lock before giving up (SQLite's busy timeout).
-BUSY_TIMEOUT_MS = 60_000
 #: Run-level columns the loader adds to every row, stored once per run.
 RUN_FACTS = frozenset(SOURCE_COLUMNS)
 #: An advisory-lock key for PostgreSQL migrations (any constant; "rnbench").
@@ -56,39 +54,82 @@ def resolve_url(url: str | None) -> str:
     return default_url() if url in (None, "default") else url
 
 
+def redact(url: str) -> str:
+    """``url`` as it may be shown: anything between the user name and the host's ``@`` masked
+    (``***``), whether or not the URL parses (a password holding ``@`` included)."""
+    text = str(url)
+    start = text.find("://")
+    if start < 0:
+        return text
+    end = text.find("/", start + 3)
+    netloc = text[start + 3 : end if end >= 0 else len(text)]
+    if "@" not in netloc or ":" not in netloc.rpartition("@")[0]:
+        return text
+    user, _, host = netloc.rpartition("@")
+    masked = f"{user.partition(':')[0]}:***@{host}"
+    return text[: start + 3] + masked + (text[end:] if end >= 0 else "")
+
+
 def _engine_url(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         raise StoreError(
-            f"{url!r} is not a database URL; valid: sqlite:///PATH or postgresql://USER@HOST/DB"
+            f"{redact(url)!r} is not a database URL; valid: sqlite:///PATH or postgresql://USER@HOST/DB"
         ) from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise StoreError(f"{url!r}: a store is SQLite or PostgreSQL, not {backend!r}")
+        raise StoreError(f"{redact(url)!r}: a store is SQLite or PostgreSQL, not {backend!r}")
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the postgres extra
     if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
-        raise StoreError(f"{url!r}: a store is a file (sqlite:///PATH), not an in-memory database")
+        raise StoreError(f"{redact(url)!r}: a store is a file (sqlite:///PATH), not an in-memory database")
     return parsed
+
+
+#: How long a writer waits for another's lock before giving up, by default (seconds).
+LOCK_TIMEOUT_S = 60.0
+#: Row keys a store keeps for itself: a run's row may not carry them (they would name its
+#: columns on the way back).
+RESERVED_KEYS = frozenset({"run_id", "seq", "extra", "store_run", "sweep"})
 
 
 class Store:
     """A results store at ``url``; ``create``: make it (and migrate it) if needed, else a
-    missing SQLite file is a StoreError (a reader never makes an empty store)."""
+    missing SQLite file is a StoreError (a reader never makes an empty store). A writer waits
+    at most ``lock_timeout`` seconds for another's lock. A SQLite store this process may not
+    write (a read-only file or folder) is opened read-only, for reading."""
 
-    def __init__(self, url: str | None = None, create: bool = False) -> None:
-        self.url = url or default_url()
-        parsed = _engine_url(self.url)
+    def __init__(
+        self, url: str | None = None, create: bool = False, lock_timeout: float = LOCK_TIMEOUT_S
+    ) -> None:
+        given = url or default_url()
+        #: The store's URL as it may be shown (a password masked); the real one stays inside.
+        self.url = redact(given)
+        self.lock_timeout = lock_timeout
+        self.read_only = False
+        parsed = _engine_url(given)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             path = Path(parsed.database or "")
             if not path.exists():
                 if not create:
                     raise StoreError(f"no store at {path} (add runs with: resnet-bench store add PATH...)")
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as err:
+                    raise StoreError(f"cannot make the store {path}: {err.strerror}") from None
+            elif path.is_dir() or not os.access(path, os.R_OK):
+                raise StoreError(
+                    f"{path}: {'a folder' if path.is_dir() else 'not readable'}, not a store file"
+                )
+            self.read_only = path.exists() and not (
+                os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+            )
+            if self.read_only:  # read as it is, nothing written beside it (no WAL files)
+                parsed = parsed.set(database=f"file:{path.absolute()}?immutable=1", query={"uri": "true"})
             self.engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
-            sa.event.listen(self.engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine, "connect", self._sqlite_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         else:
             try:
@@ -99,10 +140,28 @@ class Store:
                 ) from None
             self.engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
         self.tables = Tables()
-        try:
+        with self.translated("cannot open the store"):
             self._open(create)
-        except sa.exc.OperationalError as err:
-            raise StoreError(f"cannot open the store {self.url}: {_first_line(err)}") from None
+
+    def _sqlite_connect(self, dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions begin where _sqlite_begin says
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+        if not self.read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @contextlib.contextmanager
+    def translated(self, doing: str) -> Iterator[None]:
+        """A database's error as one line naming the store and what to do (StoreError)."""
+        try:
+            yield
+        except StoreError as err:
+            text = str(err)
+            raise StoreError(text if self.url in text else f"{self.url}: {text}") from None
+        except sa.exc.SQLAlchemyError as err:
+            raise StoreError(f"{doing} {self.url}: {_explain(err, self.lock_timeout)}") from None
 
     def _open(self, create: bool) -> None:
         with self.engine.connect() as conn:
@@ -118,20 +177,26 @@ class Store:
             raise StoreError(
                 f"{self.url} holds no resnet-bench store (add runs with: resnet-bench store add)"
             )
-        try:
-            with self.writing() as conn:
-                migrate(conn)
-        except StoreError as err:  # a store newer than this code
-            raise StoreError(f"{self.url}: {err}") from None
+        if self.read_only:
+            raise StoreError(
+                f"{self.url} is read-only here and at an older schema version (or lacks columns): open it "
+                "once where it can be written, to migrate it"
+            )
+        with self.writing() as conn:
+            migrate(conn)
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[sa.Connection]:
         """One write transaction holding the store's write lock (SQLite: BEGIN IMMEDIATE;
         PostgreSQL: a transaction with an advisory lock for schema changes)."""
-        with self.engine.connect() as conn:
+        if self.read_only:
+            raise StoreError(f"{self.url} is read-only here: nothing can be written to it")
+        with self.translated("cannot write to the store"), self.engine.connect() as conn:
             conn.info["immediate"] = True
             with conn.begin():
                 if self.dialect == "postgresql":
+                    timeout = int(self.lock_timeout * 1000)
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = {timeout}"))
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
                 yield conn
 
@@ -146,21 +211,34 @@ class Store:
         self.close()
 
     # -- adding ------------------------------------------------------------------
-    def add(self, run: RunFile) -> tuple[str, bool]:
-        """Add one run, whole or not at all; returns (its id, whether it was new). A run
-        already there (same digest) is left as it is."""
+    def add(self, run: RunFile) -> tuple[str, str]:
+        """Add one run, whole or not at all; returns (its id, ``added``, ``replaced`` or ``""``).
+        A run already there (same digest) is left as it is (``""``); a run of a sweep the store
+        holds an earlier state of (a sweep resumed, or resumed after it finished) replaces it,
+        so a sweep is one run. A row key the store keeps for itself is refused."""
+        for row in run.rows:
+            reserved = sorted(RESERVED_KEYS & set(row))
+            if reserved:
+                raise StoreError(
+                    f"{run.path}: case {row.get('case_id')!r} has a row key {reserved[0]!r}, a name the "
+                    f"store keeps for itself ({', '.join(sorted(RESERVED_KEYS))}); rename it to store the run"
+                )
         run_id = run.digest[:12]
         cases, samples = _case_rows(run, run_id)
         first = run.rows[0]
+        runs = self.tables.runs
         with self.writing() as conn:
-            if conn.execute(
-                sa.select(self.tables.runs.c.id).where(self.tables.runs.c.digest == run.digest)
-            ).first():
-                return run_id, False
+            if conn.execute(sa.select(runs.c.id).where(runs.c.digest == run.digest)).first():
+                return run_id, ""
+            earlier = None
+            if run.sweep_id:
+                earlier = conn.execute(sa.select(runs.c.id).where(runs.c.sweep == run.sweep_id)).scalar()
+                if earlier is not None:
+                    self._delete(conn, earlier)
             machine_id = self._machine(conn, first, run.machine_info)
             commit = run.commit_info
             conn.execute(
-                self.tables.runs.insert().values(
+                runs.insert().values(
                     id=run_id,
                     digest=run.digest,
                     machine_id=machine_id,
@@ -175,6 +253,7 @@ class Store:
                     cpu_cores=first.get("cpu_cores"),
                     cases=len(cases),
                     added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    sweep=run.sweep_id,
                 )
             )
             for start in range(0, len(cases), 500):
@@ -182,7 +261,7 @@ class Store:
                 _pause_for_tests()
             for start in range(0, len(samples), 2000):
                 conn.execute(self.tables.samples.insert(), samples[start : start + 2000])
-        return run_id, True
+        return run_id, "replaced" if earlier is not None else "added"
 
     def sample_series(self, runs: pd.Series, case_ids: pd.Series, field: str = "samples_s") -> pd.Series:
         """One sample field of the rows named by their run ids (``store_run``) and case ids,
@@ -192,7 +271,7 @@ class Store:
         wanted = set(zip(runs, case_ids, strict=True))
         found: dict[tuple[str, str], Any] = {}
         ids = sorted(set(runs))
-        with self.engine.connect() as conn:
+        with self.translated("cannot read the store"), self.engine.connect() as conn:
             for start in range(0, len(ids), 400):
                 query = sa.select(table.c.run_id, table.c.case_id, table.c.data).where(
                     table.c.field == field,
@@ -241,7 +320,7 @@ class Store:
             runs.c.source, runs.c.added, runs.c.digest,
         ).join(machines, runs.c.machine_id == machines.c.id)  # fmt: skip
         query = (selection or Selection()).where(query, runs, machines)
-        with self.engine.connect() as conn:
+        with self.translated("cannot read the store"), self.engine.connect() as conn:
             out = [dict(r._mapping) for r in conn.execute(query.order_by(runs.c.datetime, runs.c.id))]
         last = (selection or Selection()).last
         return out[-last:] if last else out
@@ -266,19 +345,22 @@ class Store:
 
     def remove(self, run_id: str) -> dict[str, Any]:
         """Remove one run (its cases and samples); returns what it was."""
-        runs, cases, samples, machines = (
-            self.tables.runs, self.tables.cases, self.tables.samples, self.tables.machines,
-        )  # fmt: skip
+        runs, machines = self.tables.runs, self.tables.machines
         with self.writing() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
             if row is None:
                 raise StoreError(f"{run_id!r} is not a run in {self.url}; see: resnet-bench store list")
-            conn.execute(samples.delete().where(samples.c.run_id == run_id))
-            conn.execute(cases.delete().where(cases.c.run_id == run_id))
-            conn.execute(runs.delete().where(runs.c.id == run_id))
+            self._delete(conn, run_id)
             still = sa.select(runs.c.id).where(runs.c.machine_id == row.machine_id).exists()
             conn.execute(machines.delete().where((machines.c.id == row.machine_id) & ~still))
         return dict(row._mapping)
+
+    def _delete(self, conn: sa.Connection, run_id: str) -> None:
+        """A run's samples, cases and row, inside the caller's write transaction."""
+        runs, cases, samples = self.tables.runs, self.tables.cases, self.tables.samples
+        conn.execute(samples.delete().where(samples.c.run_id == run_id))
+        conn.execute(cases.delete().where(cases.c.run_id == run_id))
+        conn.execute(runs.delete().where(runs.c.id == run_id))
 
     # -- reading ------------------------------------------------------------------
     def load(
@@ -311,7 +393,7 @@ class Store:
         picked = [c for c in cases.columns if c.name in _CASE_KEYS or wanted is None or c.name in wanted]
         parts, facts, found = [], [], []
         ids = list(order)
-        with self.engine.connect() as conn:
+        with self.translated("cannot read the store"), self.engine.connect() as conn:
             for start in range(0, len(ids), 400):
                 part = ids[start : start + 400]
                 query = (
@@ -504,15 +586,6 @@ def _insert(dialect: str, table: sa.Table):
     return insert(table)
 
 
-def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
-    dbapi_conn.isolation_level = None  # transactions begin where _sqlite_begin says
-    cursor = dbapi_conn.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
-
-
 def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
 
@@ -530,3 +603,24 @@ def _pause_for_tests() -> None:
 def _first_line(err: BaseException) -> str:
     text = str(getattr(err, "orig", None) or err)
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
+
+def _explain(err: BaseException, lock_timeout: float) -> str:
+    """A database error in one line, with what to do for the common ones."""
+    text = _first_line(err)
+    low = text.lower()
+    if "database is locked" in low or "lock timeout" in low or "canceling statement due to lock" in low:
+        return (
+            f"another writer held the store's lock for more than {lock_timeout:g} s; try again when it "
+            "is done, or give a longer --lock-timeout"
+        )
+    if "file is not a database" in low or "database disk image is malformed" in low:
+        return "not a SQLite database, or a damaged one; give the path of a resnet-bench store"
+    if "readonly database" in low or "read-only" in low:
+        return "read-only here; give a store this user may write, or read it where it is"
+    if "permission denied" in low:
+        need = "SELECT, INSERT and DELETE on the store's tables (CREATE to make them)"
+        return f"{text}; the database role needs {need}"
+    if "unable to open database file" in low:
+        return "cannot open the file (a missing or read-only folder?)"
+    return text

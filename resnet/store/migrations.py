@@ -24,7 +24,7 @@ from resnet.errors import InputError
 from resnet.schema import FIELDS, Field
 
 #: The schema version this code writes; every store is migrated up to it on opening.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: pytest-benchmark's statistics of the timed steps, kept as columns (``step_median_s``).
 STEP_COLUMNS = tuple(f"step_{k}_s" for k in ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3"))
 #: Row fields stored per case in ``samples`` (lists), not as columns of ``cases``.
@@ -74,7 +74,10 @@ def _machines(meta: sa.MetaData) -> sa.Table:
     )
 
 
-def _runs(meta: sa.MetaData) -> sa.Table:
+def _runs(meta: sa.MetaData, version: int = SCHEMA_VERSION) -> sa.Table:
+    # Since version 3: the sweep a run came from (its journal's id), so a resumed sweep
+    # replaces its earlier partial run instead of adding a second one.
+    sweep = [sa.Column("sweep", sa.Text, index=True)] if version >= 3 else []
     return sa.Table(
         "runs",
         meta,
@@ -92,6 +95,7 @@ def _runs(meta: sa.MetaData) -> sa.Table:
         sa.Column("cpu_cores", sa.Integer),
         sa.Column("cases", sa.Integer, nullable=False),
         sa.Column("added", sa.Text, nullable=False),
+        *sweep,
         sa.Index("runs_machine_datetime", "machine_id", "datetime"),
     )
 
@@ -145,11 +149,12 @@ class Tables:
 
 
 def tables_of_version(version: int, columns: dict[str, sa.types.TypeEngine] | None = None) -> sa.MetaData:
-    """The DDL of a schema version (1: samples inline in ``cases.samples``; 2: ``samples``)."""
+    """The DDL of a schema version (1: samples inline in ``cases.samples``; 2: ``samples``;
+    3: ``runs.sweep``)."""
     meta = sa.MetaData()
     _meta_table(meta)
     _machines(meta)
-    _runs(meta)
+    _runs(meta, version)
     _cases(meta, columns or case_columns(), inline_samples=version == 1)
     if version >= 2:
         _samples(meta)
@@ -175,8 +180,14 @@ def _to_v2(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE cases DROP COLUMN samples"))
 
 
+def _to_v3(conn: sa.Connection) -> None:
+    """Version 2 -> 3: ``runs.sweep``, the sweep a run came from (empty for runs added before)."""
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN sweep TEXT"))
+    conn.execute(sa.text("CREATE INDEX ix_runs_sweep ON runs (sweep)"))
+
+
 #: Migration to version N (from N - 1).
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2, 3: _to_v3}
 
 
 class StoreError(InputError):
@@ -188,7 +199,10 @@ def stored_version(conn: sa.Connection) -> int:
     if not sa.inspect(conn).has_table("resnet_bench_meta"):
         return 0
     value = conn.execute(sa.text("SELECT value FROM resnet_bench_meta WHERE key = 'schema_version'")).scalar()
-    return int(value) if value is not None else 0
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        raise StoreError(f"its schema version reads {value!r}, not a number: it is damaged") from None
 
 
 def migrate(conn: sa.Connection) -> list[str]:
@@ -202,6 +216,12 @@ def migrate(conn: sa.Connection) -> list[str]:
             f"({SCHEMA_VERSION}): upgrade resnet-bench to read it"
         )
     if version == 0:
+        foreign = sorted(sa.inspect(conn).get_table_names())
+        if foreign:
+            raise StoreError(
+                f"holds another application's tables ({', '.join(foreign[:5])}), not a resnet-bench store; "
+                "nothing was created in it: give a database of its own"
+            )
         tables_of_version(SCHEMA_VERSION).create_all(conn)
         done.append(f"created the tables (schema version {SCHEMA_VERSION})")
     for step in range(version + 1 if version else SCHEMA_VERSION + 1, SCHEMA_VERSION + 1):
