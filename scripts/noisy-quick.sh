@@ -17,16 +17,17 @@ mkdir -p "$out"
 export TF_CPP_MIN_LOG_LEVEL=2
 noise=${NOISE:---cores 2 --on 1 --off 4 --jitter 0.5 --seed 1}
 # shellcheck disable=SC2086
-python3 "$neighbour" $noise --duration 7200 &
+setsid python3 "$neighbour" $noise --duration 7200 &
 neighbour_pid=$!
-trap 'kill $neighbour_pid 2>/dev/null' EXIT
+# Its own process group, stopped whole (the neighbour's workers too) however this script ends.
+trap 'kill -- -$neighbour_pid 2>/dev/null' EXIT
 for run in a b; do
   echo "== $label-$run, $(date -u +%H:%M:%S)"
   (cd "$code" && PYTHONPATH="$code" "$root/.venv/bin/python" -m pytest -p no:cacheprovider bench \
     --benchmark-json "$out/$label-$run.json" > "$out/$label-$run.log" 2>&1)
   tail -1 "$out/$label-$run.log"
 done
-kill $neighbour_pid 2>/dev/null
+kill -- -$neighbour_pid 2>/dev/null
 .venv/bin/python scripts/reproducibility.py "$out/$label-a.json" "$out/$label-b.json" \
   --out "$out/$label-reproducibility.md" | tail -8
 .venv/bin/resnet-bench compare "$out/$label-a.json" "$out/$label-b.json" > "$out/$label-compare.txt" 2>&1
