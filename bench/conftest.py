@@ -9,17 +9,27 @@ import pytest
 
 from resnet.engine.errors import UsageError, typed
 from resnet.engine.kinds.base import case_id
-from resnet.engine.options import OPTIONS, SWEEP_FLAGS, parse_case_timeout, parse_profile
+from resnet.engine.options import (
+    OPTIONS,
+    PROFILING_PLUGIN,
+    SWEEP_FLAGS,
+    ignored_benchmark_options,
+    parse_case_timeout,
+    parse_profile,
+)
 from resnet.engine.sweep import Sweep, default_journal, sweep_machine_info
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("resnet-bench", "ResNet benchmark axes")
+    # --profile is also pytest-profiling's option: the old name only where that plugin is absent.
+    names = ["--bench-profile"] + ([] if pluginmanager.has_plugin(PROFILING_PLUGIN) else ["--profile"])
     group.addoption(
-        "--profile",
+        *names,
+        dest="profile",
         default=None,
-        type=typed("--profile", parse_profile),
-        help=SWEEP_FLAGS["--profile"],
+        type=typed("--bench-profile", parse_profile),
+        help=SWEEP_FLAGS["--bench-profile"],
     )
     for option in OPTIONS:
         group.addoption(
@@ -57,6 +67,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.help:
         return
+    import os
+    import shlex
+
+    given = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    refused = ignored_benchmark_options([str(a) for a in given])
+    if refused:
+        raise pytest.UsageError(refused)
     options = {o.dest: config.getoption(o.dest) for o in OPTIONS}
     options["profile"] = config.getoption("profile")
     options["allow_oversubscribe"] = config.getoption("allow_oversubscribe")

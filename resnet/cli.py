@@ -16,12 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from resnet.commands import COMMANDS
-from resnet.commands.common import Parser, fail
+from resnet.commands.common import Parser, fail, version_line
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every sub-command, each module's own options on the shared groups."""
     parser = Parser(prog="resnet-bench", description="ResNet-50 v1/v1.5/v2 benchmark tools")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"resnet.commands.{module_name}")

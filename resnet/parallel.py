@@ -14,6 +14,8 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -63,15 +65,43 @@ def _shutdown() -> None:
         _pool = None
 
 
-def parallel_map(fn: Callable[[T], R], items: Sequence[T], worth: bool = True) -> list[R]:
+#: Work of at least this many items says what it is doing on stderr (a long history's build
+#: takes minutes): a line when it starts, one every PROGRESS_EVERY seconds, one when done.
+PROGRESS_ITEMS = 100
+PROGRESS_EVERY = 10.0
+
+
+def parallel_map(
+    fn: Callable[[T], R], items: Sequence[T], worth: bool = True, what: str | None = None
+) -> list[R]:
     """``[fn(x) for x in items]``, in order, over ``jobs()`` processes when ``worth`` (the
     caller's judgement that the work pays for the processes) and there is more than one
-    item; ``fn`` must be a module-level function and its items and results picklable."""
+    item; ``fn`` must be a module-level function and its items and results picklable.
+    ``what`` (e.g. "run files"): work of PROGRESS_ITEMS items or more shows its progress."""
     size = min(jobs(), len(items))
-    if not worth or size < 2:
-        return [fn(x) for x in items]
-    chunk = max(1, len(items) // (size * 4))
-    return list(_executor(size).map(fn, items, chunksize=chunk))
+    parallel = worth and size >= 2
+    results = (
+        _executor(size).map(fn, items, chunksize=max(1, len(items) // (size * 4)))
+        if parallel
+        else (fn(x) for x in items)
+    )
+    if what is None or len(items) < PROGRESS_ITEMS:
+        return list(results)
+    start = last = time.monotonic()
+    processes = f" over {size} processes" if parallel else ""
+    _say(f"{what}: {len(items)} to go{processes}")
+    out = []
+    for result in results:
+        out.append(result)
+        if time.monotonic() - last >= PROGRESS_EVERY:
+            last = time.monotonic()
+            _say(f"{what}: {len(out)} of {len(items)} ({last - start:.0f} s)")
+    _say(f"{what}: {len(items)} done in {time.monotonic() - start:.1f} s")
+    return out
+
+
+def _say(line: str) -> None:
+    print(f"[resnet-bench] {line}", file=sys.stderr, flush=True)
 
 
 def split(items: Sequence[Any], parts: int) -> list[Sequence[Any]]:

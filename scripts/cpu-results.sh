@@ -54,7 +54,7 @@ for part in "${parts[@]}"; do
       echo "history run $i done"
     done
     .venv/bin/resnet-bench history "$out" --metric images_per_sec_best \
-      --fail-on-new images_per_sec_best:-5% > "$out/history.txt" 2>&1
+      --fail-on images_per_sec_best:-5% > "$out/history.txt" 2>&1
     .venv/bin/resnet-bench dashboard "$out" --out "$out/dashboard" > /dev/null 2>&1
     ;;
   faults)

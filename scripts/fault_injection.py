@@ -51,7 +51,14 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = ["bench/test_throughput.py", "bench/test_paired.py", "--profile", "smoke", "--versions", "v1,v1.5"]
+SWEEP = [
+    "bench/test_throughput.py",
+    "bench/test_paired.py",
+    "--bench-profile",
+    "smoke",
+    "--versions",
+    "v1,v1.5",
+]
 SWEEP += ["--modes", "inference", "--devices", "cpu", "--min-time", "0.5", "--repeat", "2"]
 CASES = {"v1-inference-bs2-float32-cpu-32px", "v1.5-inference-bs2-float32-cpu-32px"}
 #: Every row the finished sweep holds: the cases, their windows, the paired ratio.

@@ -30,7 +30,7 @@ installed() { .venv/bin/python -c "import importlib.util, sys; sys.exit(importli
 # (each is mostly process starts and compilation; their figures are not compared).
 if installed tensorflow; then
   step "smoke profile, KERAS_BACKEND=tensorflow"
-  KERAS_BACKEND=tensorflow .venv/bin/python -m pytest -p no:cacheprovider bench --profile smoke \
+  KERAS_BACKEND=tensorflow .venv/bin/python -m pytest -p no:cacheprovider bench --bench-profile smoke \
     --benchmark-json "$out/smoke-tensorflow.json"
 else
   step "smoke profile, KERAS_BACKEND=tensorflow: skipped (tensorflow is not installed)"
@@ -42,7 +42,7 @@ names=()
 for backend in jax torch; do
   if installed "$backend"; then
     step "smoke profile, KERAS_BACKEND=$backend (beside the other backend's)"
-    KERAS_BACKEND=$backend .venv/bin/python -m pytest -p no:cacheprovider bench --profile smoke --repeat 1 \
+    KERAS_BACKEND=$backend .venv/bin/python -m pytest -p no:cacheprovider bench --bench-profile smoke --repeat 1 \
       --paired off --benchmark-json "$out/smoke-$backend.json" > "$out/smoke-$backend.log" 2>&1 &
     pids+=($!)
     names+=("$backend")

@@ -38,6 +38,33 @@ def test_no_cpuinfo_gives_no_flags(tmp_path):
     assert machine.cpu_flags(str(tmp_path / "missing")) == []
 
 
+@pytest.mark.parametrize(
+    ("cpu", "label"),
+    [
+        ({"vendor_id_raw": "AuthenticAMD", "family": 26, "model": 2, "stepping": 1,
+          "flags": ["avx512f", "avx512_bf16"]}, "AMD EPYC Zen 5 x2 (AVX-512 BF16)"),
+        ({"vendor_id_raw": "GenuineIntel", "family": 6, "model": 207, "stepping": 2,
+          "flags": ["amx_bf16", "avx512_bf16"]}, "Intel Xeon Emerald Rapids x2 (AMX)"),
+        ({"vendor_id_raw": "AuthenticAMD", "family": "26", "flags": "avx512f"}, "AMD EPYC x2"),
+        ("not a dict", "AMD EPYC x2"),
+    ],
+)  # fmt: skip
+def test_a_run_s_py_cpuinfo_names_its_cpu_where_our_own_facts_are_missing(cpu, label):
+    brand = "AMD EPYC" if "AMD" in str(cpu) or cpu == "not a dict" else "Intel(R) Xeon(R) Processor"
+    info = {"cpu_model": brand, "cpu_affinity": 2, "cpu": cpu}  # a run before we recorded family and flags
+    assert machine.machine_label(info) == label
+    ours = {
+        **info,
+        "cpu_family": 25,
+        "cpu_model_number": 17,
+        "cpu_vendor": "AuthenticAMD",
+        "cpu_flags": ["avx2"],
+    }
+    if isinstance(cpu, dict) and cpu.get("family") == 26:  # our own facts win over py-cpuinfo's
+        assert machine.machine_label(ours) == "AMD EPYC Zen 4 x2 (no BF16)"
+        assert machine.machine_identity(info)["cpu_family"] == 26
+
+
 # -- OpenVINO's capabilities ------------------------------------------------------------
 def _fake_openvino(capabilities: list[str], ran: str) -> types.SimpleNamespace:
     class Compiled:

@@ -54,6 +54,20 @@ def test_different_machines_refused_unless_allowed(tmp_path, capsys):
     assert main(["compare", str(base), str(new), "--allow-machine-mismatch"]) == 0
 
 
+def test_a_run_copied_out_of_its_machine_folder_is_still_that_machine(tmp_path, capsys):
+    from pathlib import Path
+
+    run = (
+        Path(__file__).resolve().parents[1]
+        / "results/amd-epyc-zen-5-x2-avx-512-bf16/2026-12-02-quick/quick.json"
+    )
+    copy = tmp_path / "baseline.json"  # as a CI job downloads a baseline: no machine.json beside it
+    copy.write_bytes(run.read_bytes())
+    assert main(["compare", str(copy), str(run)]) == 0
+    out = capsys.readouterr()
+    assert "different machines" not in out.err and "comparisons" in out.out
+
+
 @pytest.mark.parametrize(
     "text,message",
     [

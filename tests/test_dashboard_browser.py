@@ -83,13 +83,13 @@ def browser():
         chromium.close()
 
 
-def _open(browser, page_file: Path):
+def _open(browser, page_file: Path | str):
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
-    page.goto(page_file.as_uri())
+    page.goto(page_file if isinstance(page_file, str) else page_file.as_uri())
     page.wait_for_selector("body[data-explorer=ready]")
     page.wait_for_selector(".chart .main-svg")
     return page, errors
@@ -149,6 +149,54 @@ def test_markup_in_a_run_is_text_and_runs_nothing(browser, page_file):
     page.close()
 
 
+def _trace_names(page) -> list[str]:
+    page.wait_for_selector(".chart .main-svg")
+    return page.evaluate("Array.from(document.querySelector('.chart').data).map(t => t.name)")
+
+
+def test_the_page_opens_on_the_gates_metric_and_draws_its_marks_only_there(browser, page_file):
+    page, errors = _open(browser, page_file)
+    assert page.evaluate("document.getElementById('metric').value") == "images_per_sec_best"  # the gate's
+    page.fill("#search", "case0")
+    names = _trace_names(page)
+    assert "regression" in names and "change point" in names, names
+    page.select_option("#metric", "images_per_sec")
+    names = _trace_names(page)
+    assert "regression" not in names and "change point" not in names, names
+    summary = page.evaluate("document.getElementById('marks-summary').textContent")
+    assert "of images_per_sec_best" in summary
+    assert errors == []
+    page.close()
+
+
+def test_the_view_is_kept_in_the_url_and_a_link_opens_it(browser, page_file):
+    page, errors = _open(browser, page_file)
+    page.select_option("#metric", "latency_ms_p50")
+    page.select_option("#xaxis", "run")
+    page.select_option("#filter-version", "v1.5")
+    page.check("#speed")
+    link = page.url
+    assert "#" in link and all(
+        part in link for part in ("metric=latency_ms_p50", "x=run", "f.version=v1.5", "speed=1")
+    )
+    page.close()
+    shared, errors2 = _open(browser, link)
+    values = shared.evaluate(
+        "['metric', 'xaxis', 'filter-version'].map(id => document.getElementById(id).value)"
+        ".concat([document.getElementById('speed').checked])"
+    )
+    assert values == ["latency_ms_p50", "run", "v1.5", True]
+    assert _series_shown(shared) == 1
+    title = shared.evaluate("document.querySelector('.chart').layout.yaxis.title.text")
+    assert title.startswith("latency_ms_p50")
+    shared.close()
+    junk, errors3 = _open(browser, page_file.as_uri() + "#metric=nope&x=%3Cscript%3E&f.version=v9")
+    assert junk.evaluate("document.getElementById('metric').value") == "images_per_sec_best"
+    assert _series_shown(junk) == 5
+    junk.close()
+    assert errors == errors2 == errors3 == []
+
+
 def test_the_page_has_no_network_reference(page_file):
     """Self-contained: no script, style or image fetched from anywhere."""
     html = page_file.read_text()
@@ -203,6 +251,19 @@ def test_the_machines_table_sorts_filters_and_compares_two(browser, machines_fil
         "Array.from(document.querySelectorAll('#machines-table td')).map(td => td.textContent)"
     )
     assert any(re_interval(c) for c in cells)  # a figure with its interval beside it
+    column = page.evaluate(
+        "Array.from(document.querySelectorAll('#machines-table th'))"
+        ".findIndex(th => th.dataset.key === 'speedup_vs_reference')"
+    )
+    speedups = page.evaluate(
+        "Array.from(document.querySelectorAll('#machines-table tbody tr'))"
+        f".map(tr => tr.children[{column}].textContent)"
+    )
+    assert speedups and all(re_interval(c) for c in speedups), speedups  # every speed-up with its interval
+    dates = page.evaluate(
+        "Array.from(document.querySelectorAll('#machines-table th')).map(th => th.textContent)"
+    )
+    assert any(d.startswith("run date") for d in dates)
     page.select_option("#pair-a", index=0)
     page.select_option("#pair-b", index=1)
     ratios = page.evaluate(
@@ -224,7 +285,8 @@ def re_interval(text: str) -> bool:
 def test_a_long_history_draws_its_interval_as_a_band_and_every_chart_in_view(browser, tmp_path):
     runs = tmp_path / "runs"
     write_synthetic_runs(runs, files=200, cases=12, steps=3, dated=True)
-    assert main(["dashboard", str(runs), "--out", str(tmp_path / "site")]) == 0
+    site = str(tmp_path / "site")
+    assert main(["dashboard", str(runs), "--out", site, "--fail-on", "images_per_sec:-5%"]) == 0
     page, errors = _open(browser, tmp_path / "site" / "index.html")
     first = page.evaluate(
         "Array.from(document.querySelector('.chart').data).map(t => [t.mode, t.fill || '', !!t.error_y])"

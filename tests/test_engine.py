@@ -78,7 +78,7 @@ def test_cases_are_the_product_of_the_axes():
         ({"threads": "-1"}, "--threads: '-1' is not a positive integer"),
         ({"image_size": "16"}, "--image-size: 16 is too small; the smallest is 32"),
         ({"jit": "maybe"}, "--jit: unknown value 'maybe'; valid: off, on"),
-        ({"profile": "huge"}, "--profile: unknown profile 'huge'; valid: smoke, quick, full"),
+        ({"profile": "huge"}, "--bench-profile: unknown profile 'huge'; valid: smoke, quick, full"),
     ],
 )
 def test_bad_axes_are_usage_errors(kw, message):
@@ -214,6 +214,18 @@ def test_bench_bad_option_is_a_usage_error_before_any_case(tmp_path):
     assert out.returncode == 4
     assert "--versions: unknown value 'v9'" in out.stderr
     assert "start" not in out.stdout
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_pytest_benchmark_calibration_options_are_refused_not_ignored(tmp_path):
+    from resnet.engine.options import BENCHMARK_CALIBRATION, ignored_benchmark_options
+
+    assert ignored_benchmark_options(["bench", "--rounds", "5", "--benchmark-json", "x.json"]) is None
+    for flag, instead in BENCHMARK_CALIBRATION.items():
+        said = ignored_benchmark_options(["bench", f"{flag}=3"])
+        assert said.startswith(f"{flag} tunes pytest-benchmark's own calibration") and instead in said
+    out = run_bench("bench", "--benchmark-min-rounds", "3", "--benchmark-json", str(tmp_path / "o.json"))
+    assert out.returncode == 4 and "use --rounds" in out.stderr and "start" not in out.stdout
     assert not (tmp_path / "o.json").exists()
 
 
@@ -535,3 +547,33 @@ def test_warm_up_goes_on_until_the_step_time_is_steady():
     # Slow steps stop at the time cap.
     times, settled = warm_up(lambda: 3.0 if not settled else 0.0, 1)
     assert len(times) == 2 and sum(times) >= 5.0
+
+
+@pytest.mark.parametrize(
+    ("profiling", "names"), [(False, ("--bench-profile", "--profile")), (True, ("--bench-profile",))]
+)
+def test_profile_is_also_profile_only_where_pytest_profiling_does_not_claim_it(profiling, names):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("bench_conftest_options", path)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    added = []
+
+    class Group:
+        def addoption(self, *flags, **_):
+            added.append(flags)
+
+    class Parser:
+        def getgroup(self, *_):
+            return Group()
+
+    class Plugins:
+        def has_plugin(self, name):
+            return profiling and name == "profiling"
+
+    plugin.pytest_addoption(Parser(), Plugins())
+    assert added[0] == names
+    assert len({flag for flags in added for flag in flags}) == sum(len(flags) for flags in added)

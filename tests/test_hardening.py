@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from resnet.cli import main
 from resnet.runs import LoadError, RunFile, load, read_run
 from resnet.store import Store, StoreError
 from resnet.store.core import redact
@@ -349,3 +350,19 @@ def test_a_postgresql_role_without_the_rights_it_needs_is_one_line(tmp_path, url
             conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
             conn.execute(sa.text(f'DROP ROLE "{role}"'))
         admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "command", [["store", "list"], ["history", "--db", "default"], ["store", "add", "x.json"]]
+)
+def test_an_empty_store_variable_is_refused_not_read_as_the_local_file(
+    tmp_path, monkeypatch, capsys, command
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RESNET_BENCH_DB", "  ")
+    if command[-1] == "x.json":
+        command = [*command[:-1], _one_run(tmp_path)]
+    assert main(command) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "RESNET_BENCH_DB is set but empty" in err
+    assert not (tmp_path / ".benchmarks").exists()

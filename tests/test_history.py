@@ -11,10 +11,6 @@ import pytest
 from resnet.cli import main
 from tests.test_results import _row, make_run
 
-pytest.importorskip(
-    "signal_processing_algorithms", reason="pip install --no-deps signal-processing-algorithms"
-)
-
 
 def _write_history(tmp_path, speeds, name="runs"):
     """One run per speed, oldest first, each a v1 inference case at batch 8."""
@@ -80,9 +76,20 @@ def test_the_gate_fails_on_a_change_that_starts_at_the_latest_run(tmp_path, caps
     steady = _write_history(tmp_path, _noisy(12, 5), "steady")
     assert main(["history", str(steady), "--fail-on-new", "images_per_sec:-5%"]) == 0
     dropped = _write_history(tmp_path, [*_noisy(11, 6), 80.0], "dropped")
-    assert main(["history", str(dropped), "--fail-on-new", "images_per_sec:-5%"]) == 1
+    assert main(["history", str(dropped), "--fail-on", "images_per_sec:-5%"]) == 1  # compare's spelling
     assert "NEW CHANGE at the latest run" in capsys.readouterr().out
     assert main(["history", str(tmp_path / "nope"), "--fail-on-new", "images_per_sec:-5%"]) == 2
+
+
+@pytest.mark.parametrize("command", ["history", "dashboard"])
+def test_a_command_that_follows_one_metric_takes_one_fail_on(tmp_path, capsys, command):
+    runs = _write_history(tmp_path, _noisy(6, 5))
+    twice = ["--fail-on", "images_per_sec:-5%", "--fail-on", "latency_ms_p50:+5%"]
+    out = ["--out", str(tmp_path / "site")] if command == "dashboard" else []
+    assert main([command, str(runs), *twice, *out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--fail-on given 2 times" in err and "follows one metric" in err
+    assert not (tmp_path / "site").exists()
 
 
 def test_the_dashboard_lists_change_points(tmp_path):
@@ -113,3 +120,17 @@ def test_the_interval_of_a_best_step_figure_comes_from_the_runs_not_the_median_s
     first = table[table["status"] == "confirmed"].iloc[0]
     lo, hi = (float(x) for x in first["before_95"].strip("[]").split(","))
     assert lo <= first["before"] <= hi
+
+
+def test_the_statistic_is_e_divisive_s_by_its_definition():
+    from resnet.analysis.history import _distances, _t_stats
+
+    x = np.random.default_rng(3).normal(100, 2, 30)
+    x[12:] += 5
+    stats = _t_stats(_distances(x))
+    assert stats[0] == 0
+    for tau in range(1, len(x)):
+        a, b = x[:tau], x[tau:]
+        e = 2 * np.abs(a[:, None] - b).mean() - np.abs(a[:, None] - a).mean() - np.abs(b[:, None] - b).mean()
+        assert stats[tau] == pytest.approx(tau * len(b) / len(x) * e, rel=1e-9, abs=1e-9)
+    assert int(np.argmax(stats)) == 12

@@ -126,6 +126,21 @@ def test_machine_write_keeps_a_file_it_did_not_write(tmp_path, capsys):
     assert path.read_text() == '{"mine": true}'
 
 
+def test_machine_write_keeps_a_file_that_knows_fewer_facts_and_refuses_one_that_differs(tmp_path, capsys):
+    assert main(["machine", "--write", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*/machine.json")
+    data = json.loads(path.read_text())
+    fewer = {**data, "facts": {k: v for k, v in data["facts"].items() if k != "cpu_stepping"}}
+    path.write_text(json.dumps(fewer))  # a file written from a run that did not record the stepping
+    assert main(["machine", "--write", str(tmp_path)]) == 0
+    assert json.loads(path.read_text()) == fewer  # the same machine: kept as it was
+    other = {**data, "facts": {**data["facts"], "cpu_model": "Another CPU"}}
+    path.write_text(json.dumps(other))
+    assert main(["machine", "--write", str(tmp_path)]) == 2
+    assert "holds another machine's file" in capsys.readouterr().err
+    assert json.loads(path.read_text()) == other
+
+
 # -- the committed results ------------------------------------------------------------------
 def test_every_committed_run_is_filed_under_a_machine_or_a_demonstration():
     from resnet.analysis.index import run_folders

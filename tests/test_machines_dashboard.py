@@ -128,3 +128,31 @@ def test_dashboard_marks_a_regression_whose_case_did_not_finish(tmp_path):
     folder = Path(__file__).resolve().parents[1] / "results" / "amd-epyc-zen-4-x2-avx-512-bf16"
     assert main(["dashboard", str(folder), "--out", str(tmp_path / "dash")]) == 0
     assert "regressions" in (tmp_path / "dash" / "index.html").read_text()
+
+
+def test_the_reference_is_a_machine_with_intervals_and_other_software_paths_are_marked(tmp_path, capsys):
+    import pandas as pd
+
+    from resnet.analysis.procurement import clean_version
+
+    # No interval on the first machine's figures; the second's carry theirs and ran OpenVINO.
+    plain = make_run(tmp_path / "a.json", [_row("v1", "inference", 8, ips=10.0)], SLOW)
+    openvino = _row(
+        "v1", "inference", 8, ips=30.0, images_per_sec_ci_low=28.0, images_per_sec_ci_high=31.0,
+        runtime="openvino", runtime_version="2026.4.1-22982-e213a147257-releases/2026/4",
+    )  # fmt: skip
+    fast = make_run(tmp_path / "b.json", [openvino], FAST)
+    out = tmp_path / "m"
+    assert main(["machines", str(plain), str(fast), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "machines.csv").set_index("machine")
+    text = (out / "machines.md").read_text()
+    assert "Reference machine: Fast x8 (the first whose best figures carry intervals" in text
+    assert table.loc["Slow x2", "speedup_vs_reference"] == pytest.approx(1 / 3, abs=1e-3)
+    assert pd.isna(table.loc["Slow x2", "speedup_ci_low"])  # its own figure has none: none made up
+    assert table.loc["Fast x8", "speedup_ci_low"] == pytest.approx(28 / 31, abs=1e-3)
+    assert not table.loc["Slow x2", "same_software_as_reference"]
+    assert "1 speed-up(s) compare a different software path" in text
+    assert table.loc["Fast x8", "software"] == "tensorflow -> openvino 2026.4.1"
+    assert table.loc["Fast x8", "date"] == "2026-11-26"
+    assert clean_version("1.23.2") == "1.23.2" and clean_version("nightly") == "nightly"
+    assert clean_version(None) is None

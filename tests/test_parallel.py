@@ -18,10 +18,6 @@ from resnet.analysis.compare import Threshold, compare_consecutive
 from resnet.analysis.synthetic import write_synthetic_runs
 from resnet.cli import main
 
-pytest.importorskip(
-    "signal_processing_algorithms", reason="pip install --no-deps signal-processing-algorithms"
-)
-
 
 def _series(kind: str, n: int, seed: int) -> np.ndarray:
     x = np.random.default_rng(seed).normal(100, 2, n)
@@ -38,7 +34,11 @@ def _series(kind: str, n: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["flat", "step", "two", "outlier"])
 @pytest.mark.parametrize("n", [12, 150])
 def test_the_search_finds_the_library_s_own_change_points(kind, n):
-    from signal_processing_algorithms.energy_statistics import energy_statistics
+    energy_statistics = pytest.importorskip(
+        "signal_processing_algorithms.energy_statistics.energy_statistics",
+        reason="the library to compare with: pip install --no-deps signal-processing-algorithms "
+        "more-itertools structlog (it pins numpy<2)",
+    )
 
     for seed in range(3):
         x = _series(kind, n, seed)
@@ -129,3 +129,28 @@ def test_a_bad_jobs_setting_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"RESNET_BENCH_JOBS='{value}'" in err and "1 or more" in err
     assert not (tmp_path / "site").exists()
+
+
+def test_the_statistic_is_the_library_s():
+    es = pytest.importorskip(
+        "signal_processing_algorithms.energy_statistics.energy_statistics",
+        reason="the library to compare with: pip install --no-deps signal-processing-algorithms",
+    )
+    for kind in ("flat", "step", "outlier"):
+        x = _series(kind, 80, 1)
+        theirs = es._calculate_t_stats(es._get_distance_matrix(es._get_valid_input(x)))
+        np.testing.assert_allclose(history._t_stats(history._distances(x)), theirs, rtol=1e-9, atol=1e-9)
+
+
+def test_long_work_says_what_it_is_doing_and_short_work_stays_quiet(monkeypatch, capsys):
+    from resnet.parallel import PROGRESS_ITEMS, parallel_map
+
+    monkeypatch.setenv("RESNET_BENCH_JOBS", "1")
+    assert parallel_map(abs, list(range(-PROGRESS_ITEMS + 1, 0)), what="negatives") == list(
+        range(PROGRESS_ITEMS - 1, 0, -1)
+    )
+    assert capsys.readouterr().err == ""
+    assert parallel_map(abs, list(range(PROGRESS_ITEMS)), what="numbers") == list(range(PROGRESS_ITEMS))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"[resnet-bench] numbers: {PROGRESS_ITEMS} to go"
+    assert lines[-1].startswith(f"[resnet-bench] numbers: {PROGRESS_ITEMS} done in ")

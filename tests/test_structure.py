@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -374,3 +375,15 @@ def test_a_production_worker_has_no_test_only_commands():
         with pytest.raises(CaseFailure, match="unknown command 'crash'"):
             worker.call("crash", code=3)
         assert worker.proc.poll() is None  # still serving
+
+
+def test_version_names_the_package_keras_its_backends_and_python(capsys):
+    from resnet import __version__
+    from resnet.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"resnet-bench {__version__} (keras ") and "tensorflow " in line
+    assert line.endswith(f"python {'.'.join(map(str, sys.version_info[:3]))})")

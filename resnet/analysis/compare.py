@@ -227,7 +227,9 @@ def compare_consecutive(runs: list[pd.DataFrame], thresholds: list[Threshold]) -
     pairs = list(range(1, len(runs)))
     slices = split(pairs, jobs()) if pairs else []
     work = [(runs[s[0] - 1 : s[-1] + 1], thresholds) for s in slices]
-    tables = parallel_map(_consecutive, work, worth=len(runs) >= PARALLEL_RUNS)
+    tables = parallel_map(
+        _consecutive, work, worth=len(runs) >= PARALLEL_RUNS, what="comparing consecutive runs"
+    )
     return [None, *(t for part in tables for t in part)]
 
 

@@ -45,6 +45,19 @@ def _change_summary(changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).sort_values("run", ascending=False)
 
 
+#: The regressions table's columns as the page names them.
+LABELS = {
+    "run": "run",
+    "previous": "previous run",
+    "case_id": "case",
+    "base": "before",
+    "new": "after",
+    "change_pct": "change %",
+    "interval_pct": "interval %",
+    "rule": "rule",
+}
+
+
 def write_dashboard(
     df: pd.DataFrame,
     out: str | Path,
@@ -117,9 +130,11 @@ def write_dashboard(
             changes=table_data(_change_summary(changes)),
             summary=table_data(pd.DataFrame(summary)),
             summary_flags=flags,
-            regressions=table_data(regs[reg_cols] if not regs.empty else pd.DataFrame()),
+            regressions=table_data(
+                regs[reg_cols].rename(columns=LABELS) if not regs.empty else pd.DataFrame()
+            ),
             commit_url=commit_url,
-            data_json=page_json(explorer_data(df, changes, regs, commit_url)),
+            data_json=page_json(explorer_data(df, changes, regs, commit_url, metric)),
             plotly_js=plotly_js().replace("</script", "<\\/script"),
             explorer_js=explorer_js().replace("</script", "<\\/script"),
         )

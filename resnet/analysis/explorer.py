@@ -72,11 +72,17 @@ def group_of(row: pd.Series) -> str:
 
 
 def explorer_data(
-    df: pd.DataFrame, changes: pd.DataFrame, regressions: pd.DataFrame, commit_url: str | None
+    df: pd.DataFrame,
+    changes: pd.DataFrame,
+    regressions: pd.DataFrame,
+    commit_url: str | None,
+    metric: str | None = None,
 ) -> dict[str, Any]:
     """The page's data: runs (date, commit, machine speed), series (one per machine, backend
     and case: the runs it has, each metric's values and intervals, steps, flags), the filter
-    axes, and the change points and regressions to draw."""
+    axes, and the change points and regressions to draw.  ``metric``: the one the change
+    points and regressions were found on; the page opens on it and draws the marks only on it."""
+    gate = metric
     cases = df[df["kind"] == "case"]
     run_names = list(dict.fromkeys(cases["run"]))
     run_index = {name: i for i, name in enumerate(run_names)}
@@ -135,6 +141,8 @@ def explorer_data(
             for m in metrics
         ],
         "axes": _axes(series),
+        "metric": gate if gate in metrics else (metrics[0] if metrics else None),
+        "marks_metric": gate,
         "changes": _marks(changes, where, run_index, status=True),
         "regressions": _marks(regressions, where, run_index, status=False),
         "commit_url": commit_url,

@@ -1,10 +1,13 @@
 """Change points over a history of runs: where a change began, how big it is, how sure.
 
 Each case's history (per machine and backend, runs ordered by their time) goes through
-E-Divisive with means, MongoDB's change-point detection (``signal-processing-algorithms``,
-the method of "Change Point Detection in Software Performance Testing", ICPE 2020): a
-permutation test decides whether splitting the series somewhere makes its two parts
-differ more than chance would.  On top of it, the rules a CI needs:
+E-Divisive with means, the change-point detection MongoDB uses (the method of "Change Point
+Detection in Software Performance Testing", ICPE 2020, whose library is
+``signal-processing-algorithms``): a permutation test decides whether splitting the series
+somewhere makes its two parts differ more than chance would.  The statistic and the search
+are written here in NumPy (the library pins numpy<2 and so cannot be installed beside
+TensorFlow); the tests check the points are the library's own where it is installed.  On
+top of it, the rules a CI needs:
 
 - a change is confirmed once it persists: a change point that would cut off a single
   run in the middle of the history is that run being an outlier, and is listed as such;
@@ -28,28 +31,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resnet.errors import Unavailable
 from resnet.stats import median_interval
 
 #: The fewest runs a history needs before change points mean anything.
 MIN_RUNS = 5
 PVALUE = 0.05
 PERMUTATIONS = 200
-INSTALL = "pip install --no-deps signal-processing-algorithms more-itertools structlog"
 
 
-class HistoryUnavailable(Unavailable):
-    """The change-point library is not installed; the message names the install command."""
+def _distances(series: np.ndarray) -> np.ndarray:
+    """The matrix of absolute differences between every two values of the series."""
+    return np.abs(series[:, None] - series[None, :])
 
 
-def _e_divisive() -> Any:
-    try:
-        from signal_processing_algorithms.energy_statistics import energy_statistics
-    except ImportError as err:
-        raise HistoryUnavailable(
-            f"change points need signal-processing-algorithms ({INSTALL}): {err}"
-        ) from None
-    return energy_statistics
+def _t_stats(distances: np.ndarray) -> np.ndarray:
+    """E-Divisive's test statistic for every split ``tau`` of a series (first part
+    ``[0, tau)``, second ``[tau, n)``), from its distance matrix: with ``x`` and ``y`` the
+    sums of distances within each part (each pair once) and ``xy`` between them,
+    ``tau*m/n * (2*xy/(tau*m) - 2*x/tau**2 - 2*y/m**2)``, 0 where a part is empty."""
+    n = len(distances)
+    upper = np.triu(distances, 1)
+    # x(tau): pairs i < j < tau; before(tau): pairs i < tau, i < j (any j): x + xy.
+    x = np.concatenate(([0.0], np.cumsum(upper.sum(axis=0))))[:n]
+    before = np.concatenate(([0.0], np.cumsum(upper.sum(axis=1))))[:n]
+    xy = before - x
+    y = upper.sum() - before
+    tau = np.arange(n, dtype=np.float64)
+    m = n - tau
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = 2 * xy / (tau * m) - 2 * x / tau**2 - 2 * y / m**2
+    return np.where(tau > 0, tau * m / n * e, 0.0)
 
 
 def e_divisive(values: np.ndarray) -> list[int]:
@@ -67,12 +78,13 @@ def e_divisive(values: np.ndarray) -> list[int]:
 def e_divisive_tested(values: np.ndarray) -> list[tuple[int, float]]:
     """:func:`e_divisive`'s points in the order found, each with the p-value of the
     permutation test that made it a change point (exceedances over permutations + 1)."""
-    es = _e_divisive()
-    series = es._get_valid_input(values)
-    distances = es._get_distance_matrix(series)
+    series = np.asarray(values, dtype=np.float64).ravel()
+    if not len(series):
+        raise ValueError("a change-point search needs at least one value")
+    distances = _distances(series)
     found: list[tuple[int, float]] = []
     memo: dict[tuple[int, int], tuple[int, float]] = {}
-    while tested := _next_point(es, series, distances, [p for p, _ in found], memo):
+    while tested := _next_point(series, distances, [p for p, _ in found], memo):
         if tested[0] == 0:  # the library's loop: a point at 0 ends it
             break
         found.append(tested)
@@ -80,7 +92,6 @@ def e_divisive_tested(values: np.ndarray) -> list[tuple[int, float]]:
 
 
 def _next_point(
-    es: Any,
     series: np.ndarray,
     distances: np.ndarray,
     points: list[int],
@@ -88,13 +99,13 @@ def _next_point(
 ) -> tuple[int, float] | None:
     """The next significant change point within the segments the points bound, with its
     p-value, or None.
-    A permutation's distance matrix is computed from the permuted series (the library's C
-    code), which gives the library's gathered matrix exactly, in under half its time."""
+    A permutation's distance matrix is computed from the permuted series, which gives the
+    library's gathered matrix exactly, in under half its time."""
     windows = list(itertools.pairwise([0, *sorted(points), len(distances)]))
     candidates = []
     for a, b in windows:
         if (a, b) not in memo:
-            stats = es._calculate_t_stats(distances[a:b, a:b])
+            stats = _t_stats(distances[a:b, a:b])
             best = int(np.argmax(stats))
             memo[(a, b)] = (best + a, stats[best])
         candidates.append(memo[(a, b)])
@@ -105,7 +116,7 @@ def _next_point(
         for a, b in windows:
             rows = np.arange(b - a) + a
             np.random.shuffle(rows)
-            top = max(top, float(np.max(es._calculate_t_stats(es._get_distance_matrix(series[rows])))))
+            top = max(top, float(np.max(_t_stats(_distances(series[rows])))))
         if top >= statistic:
             better += 1
             if better / (PERMUTATIONS + 1) > PVALUE:  # the full test's rule, already decided
@@ -323,10 +334,9 @@ def change_points(
             )
             continue
         cases.append((machine, case_id, group, done))
-    if cases:
-        _e_divisive()  # a missing library said once, here, not by each process
     jobs = [(done[metric].astype(float).to_numpy(), 0, threshold_pct) for *_, done in cases]
-    found = parallel_map(analyse, jobs, worth=sum(len(v) ** 2 for v, *_ in jobs) >= PARALLEL_WORK)
+    worth = sum(len(v) ** 2 for v, *_ in jobs) >= PARALLEL_WORK
+    found = parallel_map(analyse, jobs, worth=worth, what="change-point search, series")
     for (machine, case_id, group, done), result in zip(cases, found, strict=True):
         changes, outliers = case_changes(group, metric, threshold_pct, samples=samples, found=result)
         rows += [c.as_row() for c in changes]

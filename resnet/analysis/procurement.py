@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def machines_table(
             else math.nan,
             "best_ci_low": _number(top.get("images_per_sec_ci_low")),
             "best_ci_high": _number(top.get("images_per_sec_ci_high")),
+            "date": _day(top.get("datetime")),
             **_system(top),
         }
         if prices is not None and machine in prices.index:
@@ -139,7 +141,9 @@ def machines_table(
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    ref = reference or table["machine"].iloc[0]
+    with_intervals = table[table["best_ci_low"].notna()]["machine"]
+    # The first machine whose figures carry intervals, so the speed-ups get theirs.
+    ref = reference or (with_intervals.iloc[0] if not with_intervals.empty else table["machine"].iloc[0])
     if ref not in set(table["machine"]):
         raise InputError(
             f"--reference {ref!r} is not among the machines: {', '.join(sorted(set(table['machine'])))}"
@@ -159,8 +163,30 @@ def machines_table(
     table["speedup_ci_high"] = [
         r["best_ci_high"] / low.get(k, math.nan) for k, (_, r) in zip(key, table.iterrows(), strict=True)
     ]
+    # A speed-up between different software paths (OpenVINO here, Keras there) is marked.
+    paths = table[table["machine"] == ref].set_index(CONFIG)["software"]
+    table["same_software_as_reference"] = [
+        (paths.get(k) == r["software"]) if k in paths.index else None
+        for k, (_, r) in zip(key, table.iterrows(), strict=True)
+    ]
     table.attrs["reference"] = ref
+    table.attrs["reference_chosen"] = reference is None
     return table.set_index(["machine", *CONFIG]).round(3)
+
+
+def _day(value: object) -> str | None:
+    """A run's date as YYYY-MM-DD (None where it has none)."""
+    text = str(value) if value is not None and not (isinstance(value, float) and math.isnan(value)) else ""
+    return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}", text) else None
+
+
+def clean_version(text: object) -> str | None:
+    """A runtime's version as people write it: OpenVINO's build string
+    ``2026.4.1-22982-e213a147257-releases/2026/4`` is 2026.4.1; others are kept as they are."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    found = re.match(r"\d+(\.\d+)+", str(text))
+    return found.group(0) if found else str(text)
 
 
 def _number(value: object) -> float:
@@ -183,7 +209,7 @@ def _system(top: pd.Series) -> dict[str, object]:
     runtime = top.get("runtime")
     software = str(top.get("backend"))
     if runtime and runtime != "keras":
-        software += f" -> {runtime} {top.get('runtime_version') or ''}".rstrip()
+        software += f" -> {runtime} {clean_version(top.get('runtime_version')) or ''}".rstrip()
     cores = top.get("cpu_cores")
     try:
         versions = json.loads(top.get("versions") or "{}")
@@ -250,8 +276,11 @@ def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
         if column not in flat or flat[column].isna().all():
             continue
         pivot = flat.pivot_table(index="config", columns="machine", values=column)
-        fig, ax = plt.subplots(figsize=(max(6.5, 0.8 * len(pivot) + 3), 4.6))
+        fig, ax = plt.subplots(figsize=(max(6.5, 0.8 * len(pivot) + 3) + 2.5, 4.6))
         pivot.plot.bar(ax=ax, rot=30)
+        ax.legend(
+            title="machine", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8
+        )  # beside, not on, the bars
         ax.set_ylabel(label)
         ax.set_xlabel("")
         ax.grid(True, axis="y", alpha=0.3)
@@ -281,7 +310,16 @@ def _write_machines(table: pd.DataFrame, out: Path, notes: list[str]) -> None:
 def notes(table: pd.DataFrame, prices: pd.DataFrame | None) -> list[str]:
     """What the procurement page says beside its table: the reference machine, the machines
     without a price, and whether any energy counter was readable."""
-    out = [f"Reference machine: {table.attrs['reference']}."]
+    chosen = " (the first whose best figures carry intervals; --reference picks another)"
+    said = chosen if table.attrs.get("reference_chosen") else ""
+    out = [f"Reference machine: {table.attrs['reference']}{said}."]
+    different = table["same_software_as_reference"].eq(False)
+    if different.any():
+        out.append(
+            f"{int(different.sum())} speed-up(s) compare a different software path with the reference's "
+            "(same_software_as_reference false; marked * on the page): the speed-up is of machine "
+            "and software together."
+        )
     machines = sorted(set(table.index.get_level_values("machine")))
     priced = set(prices.index) if prices is not None else set()
     unpriced = [m for m in machines if m not in priced]

@@ -26,6 +26,33 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def version_line() -> str:
+    """``resnet-bench --version``: this package's version and, without importing them, the
+    Keras and backend versions installed beside it, and Python's."""
+    import platform
+    from importlib import metadata
+
+    from resnet import __version__
+
+    found = []
+    for dist in ("keras", "tensorflow", "jax", "torch"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found.append(f"{dist} {metadata.version(dist)}")
+    found.append(f"python {platform.python_version()}")
+    return f"resnet-bench {__version__} ({', '.join(found)})"
+
+
+def one_threshold(given: list[str] | None, command: str) -> str | None:
+    """The one ``--fail-on METRIC:CHANGE`` a command that follows one metric takes (compare
+    takes several, in the same syntax)."""
+    if given and len(given) > 1:
+        raise UsageError(
+            f"--fail-on given {len(given)} times ({', '.join(given)}): {command} follows one metric; "
+            "give one (compare takes several)"
+        )
+    return given[0] if given else None
+
+
 def fail(message: str) -> int:
     """Say what was wrong in one line on stderr; the exit code of bad input."""
     print(f"resnet-bench: error: {message}", file=sys.stderr)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from resnet.commands.common import add_store_options, fail, folder_history, history, inputs, is_directory
+from resnet.commands.common import (
+    add_store_options,
+    fail,
+    folder_history,
+    history,
+    inputs,
+    is_directory,
+    one_threshold,
+)
 
 HELP = "static HTML dashboard over a directory of runs"
 
@@ -17,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory for index.html")
     parser.add_argument(
         "--fail-on",
-        default="images_per_sec_best:-5%",
+        action="append",
+        metavar="METRIC:CHANGE",
         help="regression threshold, METRIC:+-N%% (default images_per_sec_best:-5%%: the fastest step, "
         "steady on shared machines)",
     )
@@ -36,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from resnet.outputs import check_folder
     from resnet.runs import LoadError
 
-    threshold = parse_threshold(args.fail_on)
+    threshold = parse_threshold(one_threshold(args.fail_on, "dashboard") or "images_per_sec_best:-5%")
     with history(args, None) as (frame, _):
         if frame is None and not is_directory(args.directory):
             return fail(f"{args.directory}: not a directory of runs")

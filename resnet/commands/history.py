@@ -7,7 +7,15 @@ import argparse
 
 import pandas as pd
 
-from resnet.commands.common import add_store_options, fail, folder_history, history, inputs, is_directory
+from resnet.commands.common import (
+    add_store_options,
+    fail,
+    folder_history,
+    history,
+    inputs,
+    is_directory,
+    one_threshold,
+)
 
 HELP = "change points over a directory of runs (CI gate on the latest)"
 
@@ -21,10 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metric", default="images_per_sec", help="the figure to follow (default images_per_sec)"
     )
     parser.add_argument(
-        "--fail-on-new",
-        default=None,
+        "--fail-on",
+        "--fail-on-new",  # its name before compare's and dashboard's spelling was adopted
+        dest="fail_on",
+        action="append",
         metavar="METRIC:CHANGE",
-        help="exit 1 when the latest run starts a change beyond this, e.g. images_per_sec:-5%%",
+        help="exit 1 when the latest run starts a change beyond this, e.g. images_per_sec:-5%% "
+        "(compare's syntax; one metric)",
     )
     parser.add_argument("--out", default=None, help="also write the change points as CSV")
     parser.add_argument(
@@ -34,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Change points over a directory of runs or a store's; exit 1 when the latest run starts
-    a change beyond --fail-on-new (in the bad direction)."""
+    a change beyond --fail-on (in the bad direction)."""
     from resnet.analysis.compare import parse_threshold
     from resnet.analysis.history import CSV_HEADER, MIN_RUNS, change_points, new_changes
     from resnet.analysis.pages import csv_text
@@ -43,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from resnet.runs import LoadError
     from resnet.schema import METRICS
 
-    threshold = parse_threshold(args.fail_on_new) if args.fail_on_new else None
+    threshold = parse_threshold(one_threshold(args.fail_on, "history")) if args.fail_on else None
     metric = threshold.metric if threshold else args.metric
     if metric not in METRICS:
         return fail(f"--metric {metric!r} is not a figure with a direction; valid: {', '.join(METRICS)}")

@@ -158,6 +158,33 @@ GENERATIONS: tuple[tuple[str, int, range, str], ...] = (
 )
 
 
+#: py-cpuinfo's keys (pytest-benchmark's ``machine_info.cpu``) for the facts a run names its CPU by.
+PY_CPUINFO = {"vendor_id_raw": "cpu_vendor", "family": "cpu_family", "model": "cpu_model_number",
+              "stepping": "cpu_stepping", "brand_raw": "cpu_model", "flags": "cpu_flags"}  # fmt: skip
+
+
+def recorded(info: dict[str, Any]) -> dict[str, Any]:
+    """A run's machine facts with what py-cpuinfo recorded (``machine_info.cpu``, written by
+    pytest-benchmark into every run) filling the CPU facts the run lacks, so a run made
+    before resnet-bench recorded them itself still names its CPU's family, model and flags,
+    wherever its file lies."""
+    cpu = info.get("cpu")
+    if not isinstance(cpu, dict):
+        return info
+    out = dict(info)
+    for theirs, ours in PY_CPUINFO.items():
+        value = cpu.get(theirs)
+        if out.get(ours) in (None, "", []) and value not in (None, "", []):
+            if ours in ("cpu_family", "cpu_model_number", "cpu_stepping") and not isinstance(value, int):
+                continue
+            if ours == "cpu_flags" and not (
+                isinstance(value, list) and all(isinstance(f, str) for f in value)
+            ):
+                continue
+            out[ours] = value
+    return out
+
+
 def cpu_generation(info: dict[str, Any]) -> str | None:
     """The CPU's generation from its vendor, family and model number (None: unknown)."""
     vendor, family, model = info.get("cpu_vendor"), info.get("cpu_family"), info.get("cpu_model_number")
@@ -199,6 +226,7 @@ def machine_label(info: dict[str, Any]) -> str:
     "AMD EPYC") gets the generation its family and model number name (``AMD EPYC Zen 5``)."""
     if info.get("label"):
         return str(info["label"])
+    info = recorded(info)
     gpus = info.get("gpus") or []
     if gpus:
         name = gpus[0].get("name", "GPU")
@@ -295,6 +323,7 @@ IDENTITY = ("cpu_model", "cpu_vendor", "cpu_family", "cpu_model_number", "cpu_st
 
 def machine_identity(info: dict[str, Any]) -> dict[str, Any]:
     """The facts of ``info`` that identify the hardware (unknown ones left out)."""
+    info = recorded(info)
     out = {k: info.get(k) for k in IDENTITY if info.get(k) not in (None, [], "")}
     if "gpus" in out:
         out["gpus"] = [g.get("name") for g in out["gpus"] if isinstance(g, dict)]

@@ -9,7 +9,7 @@ downstream re-parses text. What the values add up to is resnet.engine.plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,7 +278,7 @@ def parse_profile(text: Any) -> str:
     """A profile name."""
     name = str(text).strip()
     if name not in PROFILES:
-        raise UsageError(f"--profile: unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+        raise UsageError(f"--bench-profile: unknown profile {name!r}; valid: {', '.join(PROFILES)}")
     return name
 
 
@@ -288,9 +288,41 @@ def parse_options(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if v is None else parsers[k](v)) for k, v in raw.items()}
 
 
+#: pytest-benchmark's options for its own calibration of ``benchmark(fn)``, which the cases
+#: do not use (they time their rounds themselves): each -> what does its job here.
+BENCHMARK_CALIBRATION: dict[str, str] = {
+    "--benchmark-min-rounds": "--rounds",
+    "--benchmark-min-time": "--min-time",
+    "--benchmark-max-time": "--min-time and --time-budget",
+    "--benchmark-warmup": "--warmup-rounds",
+    "--benchmark-warmup-iterations": "--warmup-rounds",
+    "--benchmark-calibration-precision": "--rounds and --min-time",
+    "--benchmark-timer": "nothing: every step is timed with time.perf_counter after its result is ready",
+    "--benchmark-disable-gc": "nothing: the timed steps run in a worker process this option does not reach",
+}
+
+
+def ignored_benchmark_options(args: Sequence[str]) -> str | None:
+    """One line refusing pytest-benchmark's calibration options among ``args`` (they would be
+    silently ignored), naming what does each one's job here; None where none was given."""
+    for arg in args:
+        flag = str(arg).split("=", 1)[0]
+        if flag in BENCHMARK_CALIBRATION:
+            return (
+                f"{flag} tunes pytest-benchmark's own calibration, which resnet-bench's cases do not "
+                f"use (they time their rounds themselves); use {BENCHMARK_CALIBRATION[flag]} "
+                "(resnet-bench options lists them)"
+            )
+    return None
+
+
+#: The name pytest-profiling registers as a pytest11 plugin; it claims ``--profile``.
+PROFILING_PLUGIN = "profiling"
+
 #: The sweep's other flags (not axes or settings): flag -> help, as ``pytest bench --help`` lists them.
 SWEEP_FLAGS: dict[str, str] = {
-    "--profile": "axes and settings preset: smoke, quick (default) or full; explicit options override it",
+    "--bench-profile": "axes and settings preset: smoke, quick (default) or full; explicit options "
+    "override it (also `--profile`, unless another plugin such as pytest-profiling claims that name)",
     "--allow-oversubscribe": "allow --threads or --workers beyond the cores this run may use",
     "--journal": "journal path (default: next to --benchmark-json)",
     "--resume": "skip cases already in the journal",
@@ -335,4 +367,17 @@ def options_reference() -> str:
         lines.append(f"| {flags} | {option.help.replace('%%', '%')} | " + " | ".join(cells) + " |")
     lines += ["", "## The run itself", "", "| option | meaning |", "| --- | --- |"]
     lines += [f"| `{flag}` | {text} |" for flag, text in SWEEP_FLAGS.items()]
+    lines += [
+        "",
+        "## pytest-benchmark's own options",
+        "",
+        "Its output and storage options work as usual (`--benchmark-json`, `--benchmark-autosave`,",
+        "`--benchmark-save`, `--benchmark-storage`, `--benchmark-compare`, `--benchmark-columns`,",
+        "`--benchmark-sort`, ...). Its calibration of `benchmark(fn)` is not what times a case, so",
+        "its options for it stop the run with one line naming what does the job here:",
+        "",
+        "| pytest-benchmark option | here |",
+        "| --- | --- |",
+        *(f"| `{flag}` | {instead} |" for flag, instead in BENCHMARK_CALIBRATION.items()),
+    ]
     return "\n".join(lines) + "\n"

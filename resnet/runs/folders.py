@@ -43,7 +43,12 @@ def load(
             seen.add(key)
             unique.append(path)
     rows: list[dict[str, Any]] = []
-    read = parallel_map(_read_rows, [(str(p), label) for p in unique], worth=len(unique) >= PARALLEL_FILES)
+    read = parallel_map(
+        _read_rows,
+        [(str(p), label) for p in unique],
+        worth=len(unique) >= PARALLEL_FILES,
+        what="reading run files",
+    )
     for got in read:
         if isinstance(got, LoadError):
             if errors is None:

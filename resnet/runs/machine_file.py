@@ -88,7 +88,8 @@ def write(folder: str | Path, data: dict[str, Any], renamed: bool) -> tuple[Path
         ours = (
             isinstance(old, dict) and old.get("tool") == "resnet-bench" and isinstance(old.get("facts"), dict)
         )
-        if not ours or machine_identity(old["facts"]) != machine_identity(data["facts"]):
+        # Another machine's: a fact both know differs (one may know more: a stepping, say).
+        if not ours or identities_conflict(machine_identity(old["facts"]), machine_identity(data["facts"])):
             raise OutputError(f"--write {path}: holds another machine's file; it is left untouched")
         if not renamed or old.get("label") == data["label"]:
             return path, old.get("label", data["label"]), False

@@ -44,8 +44,18 @@ _PG_LOCK = 0x726E62656E6368
 
 
 def default_url() -> str:
-    """``RESNET_BENCH_DB``, else the SQLite file beside pytest-benchmark's storage."""
-    return os.environ.get("RESNET_BENCH_DB") or DEFAULT_URL
+    """``RESNET_BENCH_DB``, else (unset) the SQLite file beside pytest-benchmark's storage.
+    Set but empty is refused: it is what a CI secret the job cannot read looks like (a pull
+    request from a fork), and falling back to a local file would gate on no history."""
+    value = os.environ.get("RESNET_BENCH_DB")
+    if value is None:
+        return DEFAULT_URL
+    if not value.strip():
+        raise StoreError(
+            "RESNET_BENCH_DB is set but empty (a CI secret this job cannot read, as in a pull "
+            "request from a fork?): set it to a store URL, or unset it for the local SQLite file"
+        )
+    return value
 
 
 def resolve_url(url: str | None) -> str:

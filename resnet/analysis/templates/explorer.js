@@ -2,10 +2,37 @@
 // one Plotly chart per group of comparable cases (drawn when scrolled into view), change points
 // and regressions drawn and listed. Every string from the data goes into the page as text
 // (textContent) or, inside Plotly's labels, escaped: nothing from a results file is markup.
+// The view (metric, x axis, filters, search, machine speed) is kept in the URL's fragment, so
+// a link opens the page as it was shown; change points and regressions are drawn on the
+// metric they were found on, which the page opens on.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("explorer-data").textContent);
-  var state = { metric: data.metrics.length ? data.metrics[0].name : null, x: "date", search: "", speed: false, filters: {} };
+  var state = { metric: data.metric || (data.metrics.length ? data.metrics[0].name : null), x: "date", search: "", speed: false, filters: {} };
+  var XAXES = ["date", "commit", "run"];
+  function readView() {
+    // #metric=...&x=...&q=...&speed=1&f.version=v1.5: unknown names and values are ignored.
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var view = { filters: {} };
+    params.forEach(function (value, key) {
+      if (key === "metric" && data.metrics.some(function (m) { return m.name === value; })) view.metric = value;
+      else if (key === "x" && XAXES.indexOf(value) >= 0) view.x = value;
+      else if (key === "q") view.search = value.toLowerCase();
+      else if (key === "speed") view.speed = value === "1";
+      else if (key.indexOf("f.") === 0 && (data.axes[key.slice(2)] || []).indexOf(value) >= 0) view.filters[key.slice(2)] = value;
+    });
+    return view;
+  }
+  function writeView() {
+    var params = new URLSearchParams();
+    if (state.metric !== (data.metric || (data.metrics.length ? data.metrics[0].name : null))) params.set("metric", state.metric);
+    if (state.x !== "date") params.set("x", state.x);
+    if (state.search) params.set("q", state.search);
+    if (state.speed) params.set("speed", "1");
+    Object.keys(state.filters).forEach(function (axis) { if (state.filters[axis]) params.set("f." + axis, state.filters[axis]); });
+    var hash = params.toString();
+    if (hash !== location.hash.replace(/^#/, "")) history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+  }
   var observer = null;
   var renders = 0;
   var EAGER = 1;
@@ -37,6 +64,12 @@
     return !state.search || s.case.toLowerCase().indexOf(state.search) >= 0;
   }
   function dateOf(run) { return run.date ? run.date.replace("T", " ").slice(0, 19) : run.name; }
+  // A run's time as people read it: to the minute, with its zone (runs are stored in UTC).
+  function whenOf(run) {
+    if (!run.date) return null;
+    var zone = /(Z|[+-]\d\d:?\d\d)$/.exec(run.date);
+    return run.date.replace("T", " ").slice(0, 16) + (zone ? (zone[1] === "Z" || /^[+-]00:?00$/.test(zone[1]) ? " UTC" : " " + zone[1]) : "");
+  }
   function xOf(index) {
     var run = data.runs[index];
     if (state.x === "commit") return run.commit ? run.commit.slice(0, 10) + " #" + index : "#" + index;
@@ -52,7 +85,7 @@
     var lines = [
       "<b>" + esc(s.case) + "</b> | " + esc(s.machine),
       "run: " + esc(run.name),
-      "date: " + esc(run.date || "unknown"),
+      "date: " + esc(whenOf(run) || "unknown"),
       "commit: " + esc(run.commit || "unknown"),
       esc(state.metric) + ": " + esc(value) + (low !== null && low !== undefined ? " [" + esc(low) + ", " + esc(high) + "]" : ""),
     ];
@@ -102,6 +135,7 @@
   }
   function marksOf(list, kind, members) {
     var x = [], y = [], text = [];
+    if (data.marks_metric && data.marks_metric !== state.metric) return null;  // found on another metric
     list.forEach(function (mark) {
       if (!(mark.series in members)) return;
       var s = data.series[mark.series];
@@ -158,6 +192,7 @@
     });
   }
   function render() {
+    writeView();
     var charts = document.getElementById("charts");
     Array.prototype.forEach.call(charts.querySelectorAll(".chart"), function (div) { if (div.data) Plotly.purge(div); });
     charts.textContent = "";
@@ -215,7 +250,8 @@
     var items = data.changes.map(function (m) { return [m, "change"]; })
       .concat(data.regressions.map(function (m) { return [m, "regression"]; }))
       .sort(function (a, b) { return b[0].run - a[0].run; });
-    document.getElementById("marks-summary").textContent = items.length + " change point(s) and regression(s), newest first";
+    document.getElementById("marks-summary").textContent = items.length + " change point(s) and regression(s)" +
+      (data.marks_metric ? " of " + data.marks_metric + " (drawn on its charts)" : "") + ", newest first";
     if (items.length <= 10) document.getElementById("marks-box").open = true;
     if (!items.length) { list.appendChild(make("li", "none")); return; }
     items.forEach(function (item) {
@@ -225,7 +261,7 @@
       li.appendChild(link);
       var pct = mark.change_pct === null ? "" : (mark.change_pct > 0 ? "+" : "") + mark.change_pct + "% ";
       li.appendChild(document.createTextNode(": " + (item[1] === "change" ? "change point " : "regression ") + pct +
-        (mark.status ? "(" + mark.status + ") " : "") + "at " + (run.date || run.name) + ", commit "));
+        (mark.status ? "(" + mark.status + ") " : "") + "at " + (whenOf(run) || run.name) + ", commit "));
       var url = commitUrl(run.commit);
       li.appendChild(url ? make("a", (run.commit || "").slice(0, 10), { href: url, "class": "commit-link" })
                          : make("code", (run.commit || "unknown").slice(0, 10)));
@@ -233,6 +269,8 @@
     });
   }
   function setup() {
+    var view = readView();
+    ["metric", "x", "search", "speed"].forEach(function (k) { if (view[k] !== undefined) state[k] = view[k]; });
     control("Metric", select("metric", data.metrics.map(function (m) { return [m.name, m.name + (m.unit ? " (" + m.unit + ")" : "")]; }), state.metric))
       .addEventListener("change", function (e) { state.metric = e.target.value; render(); });
     control("Against", select("xaxis", [["date", "date"], ["commit", "commit"], ["run", "run (even spacing)"]], state.x))
@@ -240,13 +278,15 @@
     Object.keys(data.axes).forEach(function (axis) {
       var values = data.axes[axis];
       if (values.length < 2) return;
-      state.filters[axis] = "";
-      control(axis, select("filter-" + axis, [["", "all"]].concat(values.map(function (v) { return [v, v]; })), ""))
+      state.filters[axis] = view.filters[axis] || "";
+      control(axis, select("filter-" + axis, [["", "all"]].concat(values.map(function (v) { return [v, v]; })), state.filters[axis]))
         .addEventListener("change", function (e) { state.filters[axis] = e.target.value; render(); });
     });
     var search = control("Search", make("input", null, { id: "search", type: "search", placeholder: "case id" }));
+    search.value = state.search;
     search.addEventListener("input", function (e) { state.search = e.target.value.toLowerCase(); render(); });
     var speed = control("Machine speed", make("input", null, { id: "speed", type: "checkbox" }));
+    speed.checked = state.speed;
     speed.addEventListener("change", function (e) { state.speed = e.target.checked; render(); });
     listMarks();
     render();

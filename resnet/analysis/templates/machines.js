@@ -13,6 +13,7 @@
     ["best_images_per_sec", "best images/s [95%]"], ["best_batch", "batch"], ["latency_ms_bs1", "latency bs1 ms"],
     ["largest_batch_that_fit", "largest batch"], ["speedup_vs_reference", "speed-up vs " + (data.reference || "reference")],
     ["joules_per_image", "J/image"], ["images_per_dollar_rented", "images/$ rented"], ["images_per_dollar_owned", "images/$ owned"],
+    ["date", "run date"],
   ].filter(function (c) { return rows.some(function (r) { return r[c[0]] !== null && r[c[0]] !== undefined; }); });
 
   function make(tag, text, attrs) {
@@ -30,8 +31,13 @@
   function cell(r, key) {
     if (key === "best_images_per_sec" && r.best_ci_low !== null && r.best_ci_low !== undefined)
       return fmt(r[key]) + " [" + fmt(r.best_ci_low) + ", " + fmt(r.best_ci_high) + "]";
-    if (key === "speedup_vs_reference" && r.speedup_ci_low !== null && r.speedup_ci_low !== undefined)
-      return fmt(r[key]) + " [" + fmt(r.speedup_ci_low) + ", " + fmt(r.speedup_ci_high) + "]";
+    if (key === "speedup_vs_reference") {
+      // * : the reference's best figure came from another software path (machine and software together)
+      var mark = r.same_software_as_reference === false ? " *" : "";
+      if (r.speedup_ci_low !== null && r.speedup_ci_low !== undefined)
+        return fmt(r[key]) + " [" + fmt(r.speedup_ci_low) + ", " + fmt(r.speedup_ci_high) + "]" + mark;
+      return fmt(r[key]) + mark;
+    }
     return fmt(r[key]);
   }
   function shown() {
