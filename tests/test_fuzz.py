@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ from resnet.text import printable
 
 #: Examples per test: the issue asks for 1,000 at least, in CI time.
 EXAMPLES = 1000
+#: The same examples every run, so CI cannot fail on a draw it never saw before (a failure
+#: found once becomes a test of its own); RESNET_BENCH_FUZZ_RANDOM=1 draws new ones.
+FIXED = not os.environ.get("RESNET_BENCH_FUZZ_RANDOM")
 
 scalars = (
     st.none()
@@ -90,7 +94,13 @@ def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+    derandomize=FIXED,
+)
 @given(data=runs)
 def test_the_loader_takes_or_refuses_any_file_in_one_line(folder, data):
     path = folder / "run.json"
@@ -108,7 +118,13 @@ def test_the_loader_takes_or_refuses_any_file_in_one_line(folder, data):
             assert not (isinstance(value, str) and ("\r" in value or "\x1b" in value))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+    derandomize=FIXED,
+)
 @given(data=runs)
 def test_the_store_takes_or_refuses_any_run_in_one_line_and_reads_it_back(folder, data):
     path = folder / "stored.json"

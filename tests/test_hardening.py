@@ -366,3 +366,11 @@ def test_an_empty_store_variable_is_refused_not_read_as_the_local_file(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "RESNET_BENCH_DB is set but empty" in err
     assert not (tmp_path / ".benchmarks").exists()
+
+
+def test_windows_that_kept_no_step_give_no_step_statistics_not_a_traceback():
+    """Found by the fuzz test in CI (a random draw): samples_s of empty windows."""
+    from resnet.runs.reading import _step_stats
+
+    assert _step_stats({"samples_s": [[]]})["step_median_s"] is None
+    assert _step_stats({"samples_s": [[], "x", [0.1, 0.3]]})["step_median_s"] == 0.2

@@ -213,8 +213,9 @@ def _step_stats(row: dict[str, Any]) -> dict[str, Any]:
     """pytest-benchmark's statistics of the steps, from the row's own samples where it
     kept them (rows combined from several windows have no single pytest-benchmark entry)."""
     samples = row.get("samples_s")
-    if row.get("step_median_s") is None and isinstance(samples, list) and samples:
-        steps = np.concatenate([np.asarray(w, dtype=float) for w in samples if w])
+    windows = [w for w in samples if isinstance(w, list) and w] if isinstance(samples, list) else []
+    if row.get("step_median_s") is None and windows:  # windows that kept no step: no statistics
+        steps = np.concatenate([np.asarray(w, dtype=float) for w in windows])
         q1, median, q3 = np.quantile(steps, [0.25, 0.5, 0.75])
         row.update(
             step_min_s=float(steps.min()),
