@@ -73,16 +73,11 @@ def write_dashboard(
 
     regs = regressions(df, threshold)
     metric = threshold.metric if threshold.metric in df.columns else "images_per_sec"
-    notes: list[str] = []
-    try:
-        from resnet.analysis.history import change_points
+    from resnet.analysis.history import change_points
 
-        changes, found = change_points(df, metric, threshold.limit)
-        notes += [f"Too short for change points: {x}." for x in found["too_short"][:5]]
-        notes += [f"Outlier run, not a change: {x}." for x in found["outliers"]]
-    except Exception as err:  # HistoryUnavailable: the page is still written, and says why
-        changes = pd.DataFrame()
-        notes.append(f"No change points: {err}")
+    changes, found = change_points(df, metric, threshold.limit)
+    notes = [f"Too short for change points: {x}." for x in found["too_short"][:5]]
+    notes += [f"Outlier run, not a change: {x}." for x in found["outliers"]]
     runs = list(dict.fromkeys(df["run"]))
     # Latest against previous, per machine.
     summary, flags = [], []

@@ -82,7 +82,6 @@ def explorer_data(
     and case: the runs it has, each metric's values and intervals, steps, flags), the filter
     axes, and the change points and regressions to draw.  ``metric``: the one the change
     points and regressions were found on; the page opens on it and draws the marks only on it."""
-    gate = metric
     cases = df[df["kind"] == "case"]
     run_names = list(dict.fromkeys(cases["run"]))
     run_index = {name: i for i, name in enumerate(run_names)}
@@ -125,12 +124,12 @@ def explorer_data(
             "low": {},
             "high": {},
         }
-        for metric in metrics:
-            low, high = EXPLORER_METRICS[metric]
-            entry["values"][metric] = [_num(v) for v in group[metric]]
+        for name in metrics:
+            low, high = EXPLORER_METRICS[name]
+            entry["values"][name] = [_num(v) for v in group[name]]
             if low and low in group and group[low].notna().any():
-                entry["low"][metric] = [_num(v) for v in group[low]]
-                entry["high"][metric] = [_num(v) for v in group[high]]
+                entry["low"][name] = [_num(v) for v in group[low]]
+                entry["high"][name] = [_num(v) for v in group[high]]
         where[(machine, case_id)] = len(series)
         series.append(entry)
     return {
@@ -141,8 +140,8 @@ def explorer_data(
             for m in metrics
         ],
         "axes": _axes(series),
-        "metric": gate if gate in metrics else (metrics[0] if metrics else None),
-        "marks_metric": gate,
+        "metric": metric if metric in metrics else (metrics[0] if metrics else None),
+        "marks_metric": metric,
         "changes": _marks(changes, where, run_index, status=True),
         "regressions": _marks(regressions, where, run_index, status=False),
         "commit_url": commit_url,

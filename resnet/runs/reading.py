@@ -291,18 +291,18 @@ def _read_bytes(p: Path) -> bytes:
     MAX_BYTES, readable; anything else a LoadError in one line (FIFOs and devices are never
     opened)."""
     try:
-        mode = p.stat().st_mode
+        info = p.stat()
     except FileNotFoundError:
         raise LoadError(p, "no such file") from None
     except (RuntimeError, OSError) as err:  # a link that loops, a path too long, no permission
         looped = isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP
         reason = "a link that loops" if looped else (getattr(err, "strerror", None) or str(err))
         raise LoadError(p, f"cannot be followed ({reason})") from None
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(info.st_mode):
         raise LoadError(p, "is a directory, not a results file")
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise LoadError(p, "not a regular file (a FIFO, socket or device); a run is a file")
-    size = p.stat().st_size
+    size = info.st_size
     if size > MAX_BYTES:
         raise LoadError(p, f"{size / 2**20:.0f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB a run may have")
     try:
