@@ -53,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         metavar="URL",
         help=SWEEP_FLAGS["--store"],
     )
+    group.addoption("--fail-on", default=None, metavar="CHANGE", help=SWEEP_FLAGS["--fail-on"])
+    group.addoption("--markdown", default=None, metavar="FILE", help=SWEEP_FLAGS["--markdown"])
     group.addoption("--journal", default=None, help=SWEEP_FLAGS["--journal"])
     group.addoption("--resume", action="store_true", help=SWEEP_FLAGS["--resume"])
     group.addoption(
@@ -93,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
             else:
                 print(line, flush=True)
 
+    config.resnet_ab_gate = _ab_gate(config, options)
     config.resnet_store = _open_store(config.getoption("store"))
     journal = config.getoption("journal") or default_journal(json_name)
     try:
@@ -132,6 +135,55 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def _ab_gate(config: pytest.Config, options: dict[str, Any]) -> Any:
+    """``--fail-on``'s threshold, checked before any case runs (it gates A/B runs only)."""
+    given, markdown = config.getoption("fail_on"), config.getoption("markdown")
+    if (given or markdown) and not options.get("ab"):
+        flag = "--fail-on" if given else "--markdown"
+        raise pytest.UsageError(
+            f"{flag} gates an A/B run (--ab SPEC); to gate two runs against each other use "
+            "resnet-bench compare BASE NEW"
+        )
+    if not given:
+        return None
+    from resnet.analysis.ab import parse_ab_threshold
+    from resnet.errors import InputError
+
+    try:
+        return parse_ab_threshold(given)
+    except InputError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def _ab_verdict(session: pytest.Session) -> None:
+    """An A/B run's ending: each case's B/A, the run-wide B/A, the stacks; with --fail-on the
+    gate's verdict (exit 1 on a regression), with --markdown the job summary."""
+    import pandas as pd
+
+    from resnet.analysis import ab
+
+    config = session.config
+    sweep = config.resnet_sweep
+    frame = pd.DataFrame([r for r in sweep.rows if r.get("kind") == "ab"])
+    if frame.empty:
+        return
+    threshold = config.resnet_ab_gate
+    table, wide = ab.case_table(frame, threshold), ab.run_wide(frame, threshold)
+    lines = [*ab.stacks_line(frame)] + ([ab.wide_line(wide)] if wide else ["run-wide B/A: no case finished"])
+    failed = ab.failed(table, wide) if threshold is not None else False
+    if threshold is not None:
+        lines.append(f"A/B gate ({threshold.limit:+g}% on images/s): " + ("FAILED" if failed else "passed"))
+    for line in lines:
+        sweep.line(line, stamp=False)
+    if config.getoption("markdown"):
+        ab.append(
+            config.getoption("markdown"),
+            ab.ab_markdown(table, wide, failed, ab.stacks_line(frame), "pytest bench --ab"),
+        )
+    if failed and session.exitstatus == 0:
+        session.exitstatus = 1
 
 
 def _open_store(url: str | None) -> Any:
@@ -189,9 +241,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """pytest-benchmark writes no JSON when no case produced timings (all skipped,
-    failed or resumed); write it then, with every case's row."""
+    """An A/B run's verdict (_ab_verdict). pytest-benchmark writes no JSON when no case
+    produced timings (all skipped, failed or resumed); write it then, with every case's row."""
     config = session.config
+    if getattr(config, "resnet_sweep", None) is not None and not config.option.collectonly:
+        _ab_verdict(session)
     bench = getattr(config, "_benchmarksession", None)
     if getattr(config, "resnet_sweep", None) is None or bench is None or not bench.json or bench.benchmarks:
         return

@@ -57,10 +57,11 @@ STATUSES = ("ok", "skipped", "oom", "timeout", "error", "invalid", "pending")
 #: What a case's ``stability`` says of its windows (resnet.stats.stability).
 STABILITIES = ("stable", "unstable", "unknown")
 #: What a row measures: a throughput case, a model build, a goal (a ratio measured
-#: within one worker), a paired comparison, or a measurement of the tool itself.
+#: within one worker), a paired comparison, an A/B comparison of two software stacks
+#: ("ab"), or a measurement of the tool itself.
 #: A "window" row is one window of a case measured in several (``--repeat``); its case row
 #: combines them.
-KINDS = ("case", "window", "build", "goal", "paired", "pipeline", "loader")
+KINDS = ("case", "window", "build", "goal", "paired", "ab", "pipeline", "loader")
 
 
 def device_index(device: str) -> int:
@@ -361,7 +362,12 @@ ROW_FIELDS: tuple[Field, ...] = (
     ),
     Field("data_dir", "info", _STR, doc="the generated data set read"),
     # -- paired comparisons (resnet/engine/kinds/paired.py) --
-    Field("comparison", "info", _STR, doc="what a paired ratio compares: version or precision"),
+    Field(
+        "comparison",
+        "info",
+        _STR,
+        doc="what a paired ratio compares: version, precision, runtime, peer (across processes) or ab",
+    ),
     Field("numerator", "info", _STR, doc="the version or precision over ..."),
     Field("denominator", "info", _STR, doc="... this one (v1, float32)"),
     Field("ratio_ci_low", "metric", _NUM, doc="95% interval of the ratio, low end"),
@@ -370,6 +376,9 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("pairs", "metric", (int,), "rounds", doc="alternating rounds behind a paired ratio"),
     Field("numerator_images_per_sec", "metric", _NUM, "images/s", "higher"),
     Field("denominator_images_per_sec", "metric", _NUM, "images/s", "higher"),
+    # -- A/B runs of two software stacks (resnet/engine/kinds/ab.py) --
+    Field("stack_a", "info", _STR, doc="stack A of an A/B row: versions, where resnet came from, settings"),
+    Field("stack_b", "info", _STR, doc="stack B of an A/B row (its ratio is B's images/s over A's)"),
 )
 FIELDS: dict[str, Field] = {f.name: f for f in ROW_FIELDS}
 #: Every metric with a direction: what ``compare`` can gate on and ``dashboard`` plots.
@@ -383,6 +392,7 @@ REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "goal": ("goal",),
     "window": ("version", "mode", "batch_size", "precision", "device", "backend", "window"),
     "paired": ("mode", "batch_size", "device", "backend", "comparison", "numerator", "denominator"),
+    "ab": ("version", "mode", "batch_size", "precision", "device", "backend", "numerator", "denominator"),
     "loader": (),
     "pipeline": ("pipeline", "stage", "workers", "batch_size"),
 }

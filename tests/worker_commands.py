@@ -28,3 +28,22 @@ def _raise(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
 def _crash(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
     """Die at once with an exit code (tests of a worker that dies)."""
     os._exit(int(msg.get("code", 1)))
+
+
+#: With RESNET_BENCH_TEST_DIE_AFTER=N the worker kills itself (SIGKILL) at its Nth timed
+#: ``step`` command (tests of an A/B run whose stack B dies part way).
+_DIE_AFTER = int(os.environ.get("RESNET_BENCH_TEST_DIE_AFTER") or 0)
+if _DIE_AFTER:
+    import signal
+
+    from resnet.engine.worker.protocol import HANDLERS
+
+    _step = HANDLERS["step"]
+    _count = [0]
+
+    @command("step")
+    def _dying_step(core: Any, msg: dict[str, Any]) -> dict[str, Any]:
+        _count[0] += 1
+        if _count[0] >= _DIE_AFTER:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _step(core, msg)

@@ -8,6 +8,7 @@ the runs and the store. :data:`COMMANDS` lists them in the order ``--help`` show
 COMMANDS = {
     "report": "report",
     "compare": "compare",
+    "ab": "ab",
     "machines": "machines",
     "dashboard": "dashboard",
     "history": "history",

@@ -28,6 +28,7 @@ from resnet.engine.parsers import (
     turned_off,
 )
 from resnet.engine.profiles import PROFILES
+from resnet.engine.stacks import parse_spec
 from resnet.schema import (
     ALL_VERSIONS,
     DATA,
@@ -226,6 +227,17 @@ OPTIONS: tuple[Option, ...] = (
         "windows of a case that a paired group also times (default: --windows): its speed is "
         "measured interleaved there; its own windows give memory, compile time and the figure",
     ),
+    Option(
+        "--ab",
+        "ab",
+        parse_spec("--ab"),
+        "A/B run: every case in a worker of this stack (B) and of the sweep's own (A), stepped "
+        "alternately; SPEC: KEY=VALUE settings, a Python or virtual environment, a checkout "
+        "(bench/test_ab.py; its rounds follow --paired-*)",
+    ),
+    Option(
+        "--ab-a", "ab_a", parse_spec("--ab-a"), "stack A of an A/B run, as --ab (default: the sweep's own)"
+    ),
     Option("--data", "data", choices("--data", DATA), "training data: synthetic (on the device), jpeg"),
     Option(
         "--pipelines",
@@ -327,6 +339,10 @@ SWEEP_FLAGS: dict[str, str] = {
     "--journal": "journal path (default: next to --benchmark-json)",
     "--resume": "skip cases already in the journal",
     "--case-timeout": "seconds one case may take (default 1800)",
+    "--fail-on": "A/B runs (--ab): fail (exit 1) when B's images/s is below A's by more than this, "
+    "beyond its 95%% interval, in a case or run-wide: -N%% (or images_per_sec:-N%%)",
+    "--markdown": "A/B runs (--ab): append the verdict, the run-wide B/A and the cases to FILE, "
+    'e.g. "$GITHUB_STEP_SUMMARY"',
     "--store": "when the sweep ends, add its run to a results store: `--store` alone is RESNET_BENCH_DB "
     "or sqlite:///.benchmarks/resnet-bench.sqlite, `--store URL` names one; an interrupted sweep's "
     "finished cases go in from its journal",
@@ -366,7 +382,7 @@ def options_reference() -> str:
         cells = [_cell(PROFILES[n].get(option.dest)) for n in names]
         lines.append(f"| {flags} | {option.help.replace('%%', '%')} | " + " | ".join(cells) + " |")
     lines += ["", "## The run itself", "", "| option | meaning |", "| --- | --- |"]
-    lines += [f"| `{flag}` | {text} |" for flag, text in SWEEP_FLAGS.items()]
+    lines += [f"| `{flag}` | {text.replace('%%', '%')} |" for flag, text in SWEEP_FLAGS.items()]
     lines += [
         "",
         "## pytest-benchmark's own options",

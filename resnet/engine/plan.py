@@ -103,6 +103,9 @@ class Settings:
     stages: tuple[str, ...] = STAGES
     workers: tuple[int, ...] = (1, 2)
     data_images: int = 512
+    #: A/B run: stack B's SPEC (resnet.engine.stacks), and stack A's (None: the sweep's own).
+    ab: str | None = None
+    ab_a: str | None = None
 
     @property
     def most_windows(self) -> int:

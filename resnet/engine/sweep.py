@@ -53,7 +53,10 @@ class Sweep:
         self.profile = options.get("profile") or DEFAULT_PROFILE
         self.plan: RunPlan = resolve(options, self.backend)
         #: What pytest parametrizes: each kind's cases, by the fixture its bench file takes.
-        self.cases: dict[str, list[Any]] = {kind.fixture: kind.cases(self.plan) for kind in KINDS.values()}
+        self.cases: dict[str, list[Any]] = {
+            kind.fixture: kind.cases(self.plan) if kind.ab == bool(self.plan.settings.ab) else []
+            for kind in KINDS.values()
+        }
         self.data_dir: str | None = None
         self.case_timeout = case_timeout
         self.progress = Progress(write)

@@ -70,6 +70,8 @@ class Kind:
     estimate: Callable[[RunPlan, list[Any]], tuple[float, float]] | None = None
     #: What its cases are called in a sentence ("case windows", "paired groups").
     noun: str = "cases"
+    #: Whether it runs in A/B runs (``--ab``) only; every other kind runs only outside them.
+    ab: bool = False
 
 
 #: Every kind, by name, in the order its module registered it (resnet.engine.kinds).

@@ -72,6 +72,8 @@ class WorkerClient:
         env: extra environment variables for the worker.
         cpu_devices: split the CPU into this many devices for data-parallel cases (JAX
             needs it before it starts; TensorFlow splits the CPU itself, in the worker).
+        python: the interpreter the worker runs (None: this one; another stack's, for A/B).
+        cwd: where the worker starts (a checkout's folder: ``python -m`` imports its code).
     """
 
     def __init__(
@@ -80,6 +82,8 @@ class WorkerClient:
         timeout: float = 1800.0,
         env: dict[str, str] | None = None,
         cpu_devices: int | None = None,
+        python: str | None = None,
+        cwd: str | None = None,
     ) -> None:
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
@@ -97,7 +101,8 @@ class WorkerClient:
         child_env["RESNET_BENCH_PARENT_PID"] = str(os.getpid())  # the worker ends with us
         child_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "resnet.engine.worker"],
+            [python or sys.executable, "-m", "resnet.engine.worker"],
+            cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None if os.environ.get("RESNET_BENCH_WORKER_LOG") else subprocess.DEVNULL,
