@@ -237,6 +237,28 @@ def paired_ratio(
     return math.exp(centre), math.exp(low), math.exp(high)
 
 
+def paired_median_ratio(
+    numerator_s: Sequence[float], denominator_s: Sequence[float], level: float = LEVEL
+) -> tuple[float, float, float]:
+    """images/s of the numerator over the denominator's, from step times measured in
+    alternating rounds: the median of the per-round log(denominator time / numerator time)
+    with its distribution-free (sign test) ``level`` interval, back as ratios.
+
+    For rounds of models in different processes, stepped one after the other: a neighbour
+    that starts or stops between the two steps of a round slows one side only, and on a
+    shared machine that is a third of the rounds or more. Such rounds make the per-round
+    ratios heavy-tailed; the median's interval is set by the middle rounds alone, where the
+    Hodges-Lehmann interval (:func:`paired_ratio`) widens with every pair of them (measured
+    on this project's noisy-neighbour runs: results/*/2026-12-06-ab/)."""
+    a = np.asarray(numerator_s, dtype=float)
+    b = np.asarray(denominator_s, dtype=float)
+    if len(a) != len(b) or not len(a):
+        raise ValueError("paired step times must come in equal, non-empty rounds")
+    logs = np.log(b / a)
+    low, high = order_statistic_interval(logs, level)
+    return math.exp(float(np.median(logs))), math.exp(low), math.exp(high)
+
+
 def window_variance(cases: Sequence[Sequence[Sequence[float]]]) -> tuple[float, int]:
     """(variance, degrees of freedom) of the log median of one window about its case's
     mean, pooled over ``cases`` (each a list of windows of step times): how much the

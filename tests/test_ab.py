@@ -18,7 +18,7 @@ from resnet.cli import main as cli
 from resnet.engine.errors import CaseFailure, UsageError
 from resnet.engine.kinds.rounds import Alternation, Budget, Member
 from resnet.engine.stacks import Stack, parse_stack
-from resnet.stats import paired_ratio
+from resnet.stats import paired_median_ratio
 from tests.sweeps import run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +182,7 @@ def test_identical_stacks_give_an_interval_that_holds_1(tmp_path):
     assert row["status"] == "ok" and row["pairs"] >= 30 and row["stack_b"].endswith("; this stack")
     # The row's 95% interval misses 1 once in 20 identical runs by design; at 99.9% the
     # same rounds must hold it (a test must not fail by chance).
-    _, low, high = paired_ratio(*row["samples_s"], level=0.999)
+    _, low, high = paired_median_ratio(*row["samples_s"], level=0.999)
     assert low <= 1 <= high, (low, high)
     assert "A/B gate (-5% on images/s): passed" in out.stdout
 

@@ -5,8 +5,9 @@ narrow interval where two separate runs would not (Bulej et al.'s duet benchmark
 asv's interleaved ``continuous``).
 
 Stack A is the stack the sweep runs in, or ``--ab-a SPEC``; stack B is ``--ab SPEC``.  Each
-case gives one row of kind ``ab``: B's images/s over A's with its 95% interval (the
-Hodges-Lehmann ratio of the per-round step times), both figures, and which stacks they were.
+case gives one row of kind ``ab``: B's images/s over A's with its 95% interval (the median
+of the per-round ratios, resnet.stats.paired_median_ratio), both figures, and which stacks
+they were.
 How long a case alternates follows the paired settings (``--paired-rounds``,
 ``--paired-min-time``, ``--paired-width``, ``--paired-max-time``).  A stack that cannot run
 a case (a package missing there) skips that case with its reason; a worker that dies fails
@@ -121,9 +122,8 @@ def measure_ab(run: Run, ab: ABCase, benchmark: Any, seed: int | None = None) ->
         with contextlib.ExitStack() as held:
             workers = {}
             for label in LABELS:
-                workers[label] = _worker(stacks[label], label, case, run.case_timeout)
-                held.callback(workers[label].close)
-                held.callback(workers[label].kill)
+                # closed as the case ends, killed at once if it ends in an error
+                workers[label] = held.enter_context(_worker(stacks[label], label, case, run.case_timeout))
                 if label == "A":
                     run.remember_info(workers[label].info)
             members = [Member(label, workers[label], label=f"stack {label}") for label in LABELS]

@@ -18,7 +18,7 @@ from typing import Any
 
 from resnet.engine.errors import CaseFailure
 from resnet.engine.worker.client import WorkerClient
-from resnet.stats import paired_ratio
+from resnet.stats import paired_median_ratio
 
 #: The most rounds one alternation may run.
 MAX_ROUNDS = 2000
@@ -85,13 +85,14 @@ class Alternation:
 
     def ratio(self, numerator: str, denominator: str) -> dict[str, Any]:
         """images/s of ``numerator`` over ``denominator`` over the rounds both ran in: the
-        Hodges-Lehmann ratio of per-round times and its 95% interval (NaN under 6 rounds)."""
+        median of the per-round ratios and its distribution-free 95% interval (NaN under 6
+        rounds; resnet.stats.paired_median_ratio says why the median)."""
         a, b = self.times[numerator], self.times[denominator]
         shared = sorted(a.keys() & b.keys())
         num, den = [a[i] for i in shared], [b[i] for i in shared]
         if not shared:
             return {"pairs": 0, "samples_s": [num, den]}
-        ratio, low, high = paired_ratio(num, den)
+        ratio, low, high = paired_median_ratio(num, den)
         return {
             "ratio": ratio,
             "ratio_ci_low": low,
