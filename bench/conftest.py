@@ -95,7 +95,6 @@ def pytest_configure(config: pytest.Config) -> None:
             else:
                 print(line, flush=True)
 
-    config.resnet_ab_gate = _ab_gate(config, options)
     config.resnet_store = _open_store(config.getoption("store"))
     journal = config.getoption("journal") or default_journal(json_name)
     try:
@@ -108,6 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except UsageError as err:
         raise pytest.UsageError(str(err)) from None
+    config.resnet_ab_gate = _ab_gate(config, bool(config.resnet_sweep.plan.settings.ab))
     bench = getattr(config, "_benchmarksession", None)
     if bench is not None and bench.disabled and not config.option.collectonly:
         raise pytest.UsageError(
@@ -137,10 +137,10 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _ab_gate(config: pytest.Config, options: dict[str, Any]) -> Any:
+def _ab_gate(config: pytest.Config, is_ab: bool) -> Any:
     """``--fail-on``'s threshold, checked before any case runs (it gates A/B runs only)."""
     given, markdown = config.getoption("fail_on"), config.getoption("markdown")
-    if (given or markdown) and not options.get("ab"):
+    if (given or markdown) and not is_ab:
         flag = "--fail-on" if given else "--markdown"
         raise pytest.UsageError(
             f"{flag} gates an A/B run (--ab SPEC); to gate two runs against each other use "
@@ -166,7 +166,7 @@ def _ab_verdict(session: pytest.Session) -> None:
 
     config = session.config
     sweep = config.resnet_sweep
-    frame = pd.DataFrame([r for r in sweep.rows if r.get("kind") == "ab"])
+    frame = ab.ab_rows(pd.DataFrame(sweep.rows))
     if frame.empty:
         return
     threshold = config.resnet_ab_gate

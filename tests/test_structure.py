@@ -20,13 +20,13 @@ MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 60
 #: The engine's layers, lowest first: a module imports from its own layer or below.
 LAYERS = (
-    ("errors", "parsers", "profiles", "progress", "energy", "finish", "worker"),
+    ("errors", "parsers", "profiles", "progress", "energy", "finish", "worker", "stacks"),
     ("options", "machine", "backends"),
     ("plan", "journal", "worker.protocol", "worker.peaks"),
     ("worker.core", "worker.client"),
-    ("kinds.base",),
+    ("kinds.base", "kinds.rounds"),
     ("kinds.case", "kinds.paired", "kinds.goals", "kinds.loadgen", "kinds.runtimes", "kinds.pipelines",
-     "kinds.peers", "kinds.windows"),
+     "kinds.peers", "kinds.windows", "kinds.ab", "kinds.crossed"),
     ("kinds", "sweep", "worker.__main__"),
 )  # fmt: skip
 
@@ -230,7 +230,15 @@ def test_the_sweep_and_the_pytest_plugin_name_no_kind():
     import resnet.engine.kinds  # noqa: F401  (registers every kind)
     from resnet.engine.kinds.base import KINDS
 
-    assert {k.name for k in KINDS.values()} == {"case", "paired", "loadgen", "pipeline", "build"}
+    assert {k.name for k in KINDS.values()} == {
+        "case",
+        "paired",
+        "loadgen",
+        "pipeline",
+        "build",
+        "ab",
+        "crossed",
+    }
     for kind in KINDS.values():
         assert kind.cases.__module__.startswith("resnet.engine.kinds."), kind
     names = {k.name for k in KINDS.values()} | {k.fixture for k in KINDS.values()}

@@ -30,7 +30,11 @@ EXPLORER_METRICS: dict[str, tuple[str | None, str | None]] = {
     "peak_device_mem_mb": (None, None),
     "utilization": (None, None),
     "joules_per_image": (None, None),
+    # paired, cross-process and A/B ratios (rows of kind paired and ab), over runs
+    "ratio": ("ratio_ci_low", "ratio_ci_high"),
 }
+#: Rows whose figure is a ratio measured side by side, shown as series of their own.
+RATIO_KINDS = ("paired", "ab")
 #: The axes a reader can filter on (those with more than one value in the runs are shown).
 FILTER_AXES = (
     "machine",
@@ -66,6 +70,9 @@ def group_of(row: pd.Series) -> str:
     """The chart a case goes on: what it shares with the cases it is set beside (every
     version, runtime and machine of one mode, batch, precision and device)."""
     parts = [row.get("mode"), f"bs{_text(row.get('batch_size'))}", row.get("precision"), row.get("device")]
+    if row.get("kind") in RATIO_KINDS:  # ratios on charts of their own, by what they compare
+        parts = [f"{row.get('comparison')} ratios", row.get("mode"), f"bs{_text(row.get('batch_size'))}",
+                 row.get("device")]  # fmt: skip
     if isinstance(row.get("scenario"), str):
         parts.append(f"lg-{row['scenario']}")
     return "-".join(str(p) for p in parts if p is not None)
@@ -82,14 +89,17 @@ def explorer_data(
     and case: the runs it has, each metric's values and intervals, steps, flags), the filter
     axes, and the change points and regressions to draw.  ``metric``: the one the change
     points and regressions were found on; the page opens on it and draws the marks only on it."""
-    cases = df[df["kind"] == "case"]
+    measured = df[df["kind"] == "case"]
+    ratios = df[df["kind"].isin(RATIO_KINDS)] if "ratio" in df else df.iloc[0:0]
+    ratios = ratios[pd.to_numeric(ratios["ratio"], errors="coerce").notna()] if not ratios.empty else ratios
+    cases = pd.concat([measured, ratios]) if not ratios.empty else measured
     run_names = list(dict.fromkeys(cases["run"]))
     run_index = {name: i for i, name in enumerate(run_names)}
     speeds = (
-        pd.to_numeric(cases["machine_speed_gflops"], errors="coerce")
-        .groupby(cases["run"], sort=False)
+        pd.to_numeric(measured["machine_speed_gflops"], errors="coerce")
+        .groupby(measured["run"], sort=False)
         .median()
-        if "machine_speed_gflops" in cases
+        if "machine_speed_gflops" in measured
         else pd.Series(dtype=float)
     )
     firsts = cases.groupby("run", sort=False)[["datetime", "commit", "machine"]].first()

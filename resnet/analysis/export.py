@@ -49,8 +49,8 @@ FLAGS = ("unstable", "drifted", "above_peak")
 
 
 def _cases(df: pd.DataFrame) -> pd.DataFrame:
-    """The finished case and paired rows, one per case id, machine and run."""
-    frame = df[df["kind"].isin(("case", "paired")) & (df["status"] == "ok")]
+    """The finished case, paired and A/B rows, one per case id, machine and run."""
+    frame = df[df["kind"].isin(("case", "paired", "ab")) & (df["status"] == "ok")]
     keys = ["machine", "run", "case_id"] if "run" in frame else ["machine", "case_id"]
     return frame.drop_duplicates(keys, keep="last")
 
@@ -113,7 +113,7 @@ def github_action_benchmark(df: pd.DataFrame, smaller: bool = False) -> list[dic
             if lo is not None and hi is not None:
                 # its page shows range as "± x": the interval's wider side (the interval in extra)
                 entry["range"] = f"± {max(value - lo, hi - value):.4g}"
-                noun = "alternating rounds" if row.get("kind") == "paired" else "steps"
+                noun = "alternating rounds" if row.get("kind") in ("paired", "ab") else "steps"
                 extra.append(f"95% interval [{lo:.4g}, {hi:.4g}], {int(row.get('rounds') or 0)} {noun}")
             extra += [flag for flag in FLAGS if row.get(flag) is True]
             if extra:

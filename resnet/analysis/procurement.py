@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from resnet.analysis.pages import csv_text, markdown_cell, markdown_table, table_data, write_page
-from resnet.analysis.tables import best_batches, cases, loadgen_rows, ok
+from resnet.analysis.tables import best_batches, cases, loadgen_rows, ok, ratio_text, side_by_side_rows
 from resnet.errors import InputError
 from resnet.outputs import staged_folder
 from resnet.runs import identity_conflicts
@@ -85,6 +85,9 @@ def machines_table(
         raise InputError(conflicts[0])
     frame = cases(df)
     runs = df.groupby("machine")["source"].nunique()
+    paired_runtimes = side_by_side_rows(df)
+    if not paired_runtimes.empty:
+        paired_runtimes = paired_runtimes[paired_runtimes["comparison"] == "runtime"]
     rows = []
     for _, best in best_batches(frame, ["machine", *CONFIG]).iterrows():
         if best["best_row"] is None:
@@ -110,6 +113,10 @@ def machines_table(
             "date": _day(top.get("datetime")),
             **_system(top),
         }
+        if best["mode"] == "inference" and not paired_runtimes.empty:
+            text = runtimes_over_keras(paired_runtimes, machine, best["version"], best["precision"])
+            if text:
+                row["runtimes_over_keras"] = text
         if prices is not None and machine in prices.index:
             price = prices.loc[machine]
             if pd.notna(price.get("price_per_hour")) and price["price_per_hour"] > 0:
@@ -172,6 +179,19 @@ def machines_table(
     table.attrs["reference"] = ref
     table.attrs["reference_chosen"] = reference is None
     return table.set_index(["machine", *CONFIG]).round(3)
+
+
+def runtimes_over_keras(rows: pd.DataFrame, machine: str, version: str, precision: str) -> str:
+    """Each runtime's images/s over Keras's, stepped alternately in one worker (a paired
+    group), for one machine, version and precision: ``openvino/keras bs32: 1.32 [1.28, 1.36]``."""
+    mine = rows[
+        (rows["comparison"] == "runtime") & (rows["machine"] == machine) & (rows["version"] == version)
+    ]
+    mine = mine[mine["precision"] == precision]
+    return "; ".join(
+        f"{r['ratio_of']} bs{int(r['batch_size'])}: {ratio_text(r)}"
+        for _, r in mine.sort_values(["numerator", "batch_size"]).iterrows()
+    )
 
 
 def _day(value: object) -> str | None:

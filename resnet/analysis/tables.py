@@ -20,7 +20,7 @@ from resnet.stats import percentile_min_samples
 #: (only where needed to keep runs apart) and every other case axis.
 CONFIG = ["machine", *[a for a in AXES if a not in ("version", "batch_size", "scenario")]]
 #: Keys a reader always needs, even when they do not vary.
-ALWAYS = {"mode", "precision", "device", "version", "ratio_of"}
+ALWAYS = {"mode", "precision", "device", "version", "ratio_of", "comparison"}
 
 
 def cases(df: pd.DataFrame) -> pd.DataFrame:
@@ -122,8 +122,10 @@ def paired_steps(df: pd.DataFrame) -> dict[tuple, list[float]]:
         common = tuple(row.get(k) for k in PAIRED_KEYS)
         if row["comparison"] == "version":  # numerator and denominator versions, one precision
             models = [(row["numerator"], row["precision"]), (row["denominator"], row["precision"])]
-        else:  # one version, two precisions
+        elif row["comparison"] == "precision":  # one version, two precisions
             models = [(row["version"], row["numerator"]), (row["version"], row["denominator"])]
+        else:  # a runtime's or a peer's ratio: not a Keras model's own figure
+            continue
         for (version, precision), steps in zip(models, samples, strict=True):
             key = (*common, version, precision)
             if isinstance(steps, list) and len(steps) > len(out.get(key, [])):
@@ -385,6 +387,45 @@ def version_cost_table(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> 
     out = _ratio_to(df, "version", "v1")
     out["version"] = out["version"] + "/v1"
     return _ratio_table(out, 3)
+
+
+#: Ratios of models measured side by side that are not a version's or a precision's: a
+#: deployment runtime over Keras (one process), a peer over ours (two processes), stack B
+#: over stack A (an A/B run).
+SIDE_BY_SIDE = ("runtime", "peer", "ab")
+
+
+def side_by_side_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The finished ratios of SIDE_BY_SIDE, with ``ratio_of`` (``openvino/keras``, ``B/A``)."""
+    if "kind" not in df or "comparison" not in df:
+        return df.iloc[0:0]
+    rows = df[
+        df["kind"].isin(("paired", "ab")) & df["comparison"].isin(SIDE_BY_SIDE) & (df["status"] == "ok")
+    ]
+    rows = rows[rows["ratio"].map(_num)].copy()
+    if rows.empty:
+        return rows
+    rows["threads"] = rows["threads"].fillna(0).astype(int)
+    rows["replicas"] = rows["replicas"].fillna(1).astype(int)
+    rows["batch_size"] = rows["batch_size"].astype(int)
+    rows["runtime"] = rows["runtime"].fillna("keras")
+    rows["ratio_of"] = rows["numerator"] + "/" + rows["denominator"]
+    return rows
+
+
+def side_by_side_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Each runtime's images/s over Keras's, each peer's over ours, stack B's over stack A's:
+    measured alternately (in one process, across two, across two stacks), with the ratio's
+    95% interval, batch sizes as columns."""
+    rows = side_by_side_rows(df)
+    if rows.empty:
+        return pd.DataFrame()
+    config = [k for k in CONFIG if k not in ("version", "precision", "runtime", "jit")]
+    keys = index_keys(rows, ["comparison", *config, "version", "precision", "ratio_of"], ["batch_size"])
+    rows = rows.assign(cell=[ratio_text(r) for _, r in rows.iterrows()])
+    table = rows.pivot(index=keys, columns="batch_size", values="cell")
+    table.columns = [f"bs {c}" for c in table.columns]
+    return table
 
 
 def best_batches(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -678,6 +719,10 @@ TABLES = {
     "speed_adjusted": (
         "Figures at the run's median machine speed, where that narrows the window-to-window spread",
         speed_adjusted_table,
+    ),
+    "side_by_side": (
+        "Measured side by side (stepped alternately): runtimes over Keras, peers over ours, stack B over A",
+        side_by_side_table,
     ),
     "ours_vs_theirs": (
         "Ours against references and peers of the same layout (not ours: keras-v1, keras-v2, "

@@ -61,6 +61,8 @@
       var want = state.filters[axes[i]];
       if (want !== "" && String(axisValue(s, axes[i])) !== want) return false;
     }
+    // A series with no figure of this metric (a ratio's, or memory on a CPU) has no chart here.
+    if (!(s.values[state.metric] || []).some(function (v) { return v !== null; })) return false;
     return !state.search || s.case.toLowerCase().indexOf(state.search) >= 0;
   }
   function dateOf(run) { return run.date ? run.date.replace("T", " ").slice(0, 19) : run.name; }

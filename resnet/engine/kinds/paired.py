@@ -20,6 +20,13 @@ the rounds come the version-cost ratios (each version over v1, in each precision
 the mixed-precision speed-ups (each precision over float32, for each version), each
 with its distribution-free 95% interval.  Memory and compile time stay per model in
 the isolated cases: a shared process cannot tell them apart.
+
+With deployment runtimes in the run (``--runtimes keras,onnxruntime,openvino``), an
+inference group also holds each runtime's model of every version in every precision,
+stepped in the same rounds as Keras's (in its precision's block): each runtime's images/s
+over Keras's for the same model, precision and batch, with its interval (comparison
+``runtime``).  A runtime that cannot run a precision here (ONNX Runtime in bfloat16) gives
+its rows that status and reason; the rest of the group goes on.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from resnet.engine.errors import CaseFailure
 from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, register
 from resnet.engine.plan import RunPlan
 from resnet.engine.progress import paired_text
@@ -54,8 +62,11 @@ class PairedGroup:
     backend: str
     versions: tuple[str, ...]
     precisions: tuple[str, ...]
+    #: Deployment runtimes stepped beside Keras (inference groups): each runs every version
+    #: in every precision it can, and gives its ratio to Keras's own model.
+    runtimes: tuple[str, ...] = ()
 
-    def case(self, version: str, precision: str) -> Case:
+    def case(self, version: str, precision: str, runtime: str = "keras") -> Case:
         """The case of one member."""
         return Case(
             version=version,
@@ -67,12 +78,18 @@ class PairedGroup:
             image_size=self.image_size,
             threads=self.threads,
             backend=self.backend,
+            runtime=runtime,
         )
 
     @property
     def members(self) -> list[tuple[str, str]]:
-        """(version, precision) of every model in the group."""
+        """(version, precision) of every Keras model in the group."""
         return [(v, p) for p in self.precisions for v in self.versions]
+
+    @property
+    def runtime_members(self) -> list[tuple[str, str, str]]:
+        """(version, precision, runtime) of every deployment runtime's model in the group."""
+        return [(v, p, rt) for p in self.precisions for v in self.versions for rt in self.runtimes]
 
     @property
     def id(self) -> str:
@@ -82,8 +99,9 @@ class PairedGroup:
 
     def comparisons(self) -> list[tuple[str, str, str, str]]:
         """(comparison, numerator, denominator, fixed) for every ratio the group gives:
-        each version over v1 in each precision; each precision over float32 per version."""
-        out = []
+        each version over v1 in each precision; each precision over float32 per version;
+        each runtime over Keras per version and precision (fixed: ``v1.5-float32``)."""
+        out = [("runtime", rt, "keras", f"{v}-{p}") for v, p, rt in self.runtime_members]
         if "v1" in self.versions:
             out += [("version", v, "v1", p) for p in self.precisions for v in self.versions if v != "v1"]
         if "float32" in self.precisions:
@@ -96,8 +114,20 @@ class PairedGroup:
         return out
 
 
-def _slot(version: str, precision: str) -> str:
-    return f"{version}/{precision}"
+def _slot(version: str, precision: str, runtime: str = "keras") -> str:
+    return f"{version}/{precision}" if runtime == "keras" else f"{version}/{precision}/{runtime}"
+
+
+def _slots(comparison: tuple[str, str, str, str]) -> tuple[str, str, tuple[str, str, str]]:
+    """The numerator's and the denominator's slots of a comparison, and the (version,
+    precision, runtime) its row describes."""
+    kind, numerator, denominator, fixed = comparison
+    if kind == "version":
+        return _slot(numerator, fixed), _slot(denominator, fixed), (numerator, fixed, "keras")
+    if kind == "precision":
+        return _slot(fixed, numerator), _slot(fixed, denominator), (fixed, numerator, "keras")
+    version, _, precision = fixed.partition("-")
+    return _slot(version, precision, numerator), _slot(version, precision), (version, precision, numerator)
 
 
 #: The most rounds --paired-min-time may ask of one precision block.
@@ -116,24 +146,35 @@ def block_rounds(warm_s: dict[str, list[float]], rounds: int, min_time: float | 
     return out
 
 
+def _block(times: dict[str, dict[int, float]], group: PairedGroup, precision: str) -> list[str]:
+    """The slots of a precision block that run: its versions', then its runtimes' (those set up)."""
+    slots = [_slot(v, precision) for v in group.versions]
+    return slots + [
+        _slot(v, p, rt) for v, p, rt in group.runtime_members if p == precision and _slot(v, p, rt) in times
+    ]
+
+
 def _timed(times: dict[str, dict[int, float]], group: PairedGroup, precision: str) -> float:
     """Timed seconds of the block's model with the fewest."""
-    return min(sum(times[_slot(v, precision)].values()) for v in group.versions)
+    return min(sum(times[slot].values()) for slot in _block(times, group, precision))
 
 
 def narrow(times: dict[str, dict[int, float]], group: PairedGroup, precision: str, width: float) -> bool:
     """Whether every version ratio of the block (each version over v1, on the rounds the
-    block ran) has its 95% interval within ``width`` percent of the ratio, both ways.
-    Stopping on the interval's width, which the spread of the rounds sets and not their
-    centre, leaves the interval's coverage as it was (the stopping test checks it)."""
-    if "v1" not in group.versions:
-        return True
+    block ran) and every runtime's ratio to Keras has its 95% interval within ``width``
+    percent of the ratio, both ways.  Stopping on the interval's width, which the spread
+    of the rounds sets and not their centre, leaves the interval's coverage as it was (the
+    stopping test checks it)."""
     limit = math.log1p(width / 100)
-    base = times[_slot("v1", precision)]
-    for version in group.versions:
-        if version == "v1":
-            continue
-        own = times[_slot(version, precision)]
+    pairs = [(_slot(v, precision), _slot("v1", precision)) for v in group.versions if v != "v1"]
+    pairs = pairs if "v1" in group.versions else []
+    pairs += [
+        (_slot(v, p, rt), _slot(v, p))
+        for v, p, rt in group.runtime_members
+        if p == precision and _slot(v, p, rt) in times
+    ]
+    for numerator, denominator in pairs:
+        own, base = times[numerator], times[denominator]
         shared = sorted(own.keys() & base.keys())
         if not shared:
             return False
@@ -158,9 +199,19 @@ def groups(plan: RunPlan) -> list[PairedGroup]:
     of the run in each of its precisions (at least two models)."""
     axes = plan.axes
     ours = tuple(v for v in VERSIONS if v in axes.versions)
+    runtimes = tuple(rt for rt in axes.runtimes if rt != "keras")
     found = [
         PairedGroup(
-            mode, batch, d, axes.jit[0], axes.image_size, axes.threads[0], plan.backend, ours, axes.precisions
+            mode,
+            batch,
+            d,
+            axes.jit[0],
+            axes.image_size,
+            axes.threads[0],
+            plan.backend,
+            ours,
+            axes.precisions,
+            runtimes if mode == "inference" else (),
         )
         for mode, batch in plan.settings.paired
         for d in axes.devices
@@ -176,9 +227,10 @@ def row_ids(group: PairedGroup) -> list[str]:
 class _Rounds:
     """The rounds of one paired group in one worker: each model's step time per round."""
 
-    def __init__(self, worker: WorkerClient, group: PairedGroup, seed: int) -> None:
+    def __init__(self, worker: WorkerClient, group: PairedGroup, seed: int, runtimes: list[str] = ()) -> None:
         self.worker, self.group = worker, group
         self.times: dict[str, dict[int, float]] = {_slot(v, p): {} for v, p in group.members}
+        self.times.update({slot: {} for slot in runtimes})  # the runtimes' slots that were set up
         self.plan: list[list[str]] = []
         self.order = random.Random(seed)
         self.counter = itertools.count()
@@ -187,8 +239,9 @@ class _Rounds:
         """Every model stepped ``rounds`` times (at least once), untimed; their times per precision."""
         warm: dict[str, list[float]] = {p: [] for p in self.group.precisions}
         for _ in range(max(rounds, 1)):
-            for version, precision in self.group.members:
-                warm[precision].append(self.worker.call("step", slot=_slot(version, precision))["seconds"])
+            for precision in self.group.precisions:
+                for slot in _block(self.times, self.group, precision):
+                    warm[precision].append(self.worker.call("step", slot=slot)["seconds"])
         return warm
 
     def one_round(self) -> None:
@@ -196,8 +249,8 @@ class _Rounds:
         i = next(self.counter)
         blocks = self.plan[i]
         for precision in self.order.sample(blocks, len(blocks)):
-            for version in self.order.sample(self.group.versions, len(self.group.versions)):
-                slot = _slot(version, precision)
+            slots = _block(self.times, self.group, precision)
+            for slot in self.order.sample(slots, len(slots)):
                 self.times[slot][i] = self.worker.call("step", slot=slot)["seconds"]
 
     def more(self, needs: Callable[[str], bool], limit: int) -> None:
@@ -230,11 +283,20 @@ def measure_paired(
     )
     outcome: dict[str, Any] = {"status": "ok"}
     rounds: _Rounds | None = None
-    with in_worker(run, outcome, group.threads, run.case_timeout * len(group.members)) as worker:
+    missing: dict[str, tuple[str, str]] = {}  # runtimes' slots that could not be set up
+    models = len(group.members) + len(group.runtime_members)
+    with in_worker(run, outcome, group.threads, run.case_timeout * models) as worker:
         for version, precision in group.members:
             worker.call("setup", case=group.case(version, precision), slot=_slot(version, precision))
+        for version, precision, runtime in group.runtime_members:
+            slot = _slot(version, precision, runtime)
+            try:
+                worker.call("setup", case=group.case(version, precision, runtime), slot=slot)
+            except CaseFailure as err:  # this runtime cannot run this model here; the rest go on
+                missing[slot] = (err.status, err.reason)
         worker.call("warm")
-        rounds = _Rounds(worker, group, settings.seed if seed is None else seed)
+        present = [_slot(*m) for m in group.runtime_members if _slot(*m) not in missing]
+        rounds = _Rounds(worker, group, settings.seed if seed is None else seed, present)
         rounds.plan = schedule(
             block_rounds(rounds.warm_up(settings.warmup_rounds), settings.paired_rounds, min_time)
         )
@@ -253,21 +315,29 @@ def measure_paired(
             )
         worker.call("finish")
     times = rounds.times if rounds is not None else {}
-    return [_ratio_row(group, c, times, outcome) for c in group.comparisons()]
+    return [_ratio_row(group, c, times, outcome, missing) for c in group.comparisons()]
 
 
-def _ratio_row(group: PairedGroup, comparison: tuple[str, str, str, str], times: dict, outcome: dict) -> dict:
+def _ratio_row(
+    group: PairedGroup,
+    comparison: tuple[str, str, str, str],
+    times: dict,
+    outcome: dict,
+    missing: dict[str, tuple[str, str]] | None = None,
+) -> dict:
     """One ratio's row: the Hodges-Lehmann ratio over the rounds both models ran in."""
     kind, numerator, denominator, fixed = comparison
-    version, precision = (numerator, fixed) if kind == "version" else (fixed, numerator)
-    row = new_row(group.case(version, precision), kind="paired")
+    top, bottom, (version, precision, runtime) = _slots(comparison)
+    row = new_row(group.case(version, precision, runtime), kind="paired")
     row["case_id"] = f"{group.id}-{fixed}-{numerator}/{denominator}"
     row.update(comparison=kind, numerator=numerator, denominator=denominator, wall_s=outcome["wall_s"])
     if outcome["status"] != "ok":
         row.update(status=outcome["status"], reason=outcome["reason"])
         return row
-    a = times[_slot(*((numerator, fixed) if kind == "version" else (fixed, numerator)))]
-    b = times[_slot(*((denominator, fixed) if kind == "version" else (fixed, denominator)))]
+    if missing and top in missing:
+        row.update(status=missing[top][0], reason=missing[top][1])
+        return row
+    a, b = times[top], times[bottom]
     shared = sorted(a.keys() & b.keys())  # the rounds both ran in
     num, den = [a[i] for i in shared], [b[i] for i in shared]
     ratio, low, high = paired_ratio(num, den)
@@ -291,7 +361,7 @@ def run_paired(run: Run, group: PairedGroup, benchmark: Any) -> Outcome:
     resumed = run.resumed(row_ids(group))
     if resumed is not None:
         return resumed
-    t0 = run.start(f"{group.id} ({len(group.members)} models alternating)")
+    t0 = run.start(f"{group.id} ({len(group.members) + len(group.runtime_members)} models alternating)")
     rows = measure_paired(run, group, benchmark)
     benchmark.group = group.id  # its rounds in pytest-benchmark's table, a group of their own
     if getattr(benchmark, "stats", None) is not None:
@@ -319,7 +389,7 @@ def estimate(plan: RunPlan, found: list[PairedGroup]) -> tuple[float, float]:
     settings = plan.settings
     least = most = 0.0
     for group in found:
-        models = len(group.members)
+        models = len(group.members) + len(group.runtime_members)
         low = settings.paired_time(group.mode) or 1.0
         high = settings.paired_cap(group.mode) if settings.paired_width else None
         least += models * (MODEL_OVERHEAD_S + low)
