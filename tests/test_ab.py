@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sys
+import typing
 from pathlib import Path
 
 import pandas as pd
@@ -231,3 +232,49 @@ def test_a_killed_b_worker_leaves_a_s_figures_and_a_clear_status(tmp_path):
         assert row["reason"] == "stack B: worker killed by SIGKILL"
         assert row["denominator_images_per_sec"] > 0 and len(row["samples_s"][1]) >= 1  # A's steps kept
     assert "Traceback" not in out.stdout
+
+
+class _StackWorker:
+    """A worker of a stack whose settings say WHO it is: steps of 0.1 s (B: 0.098 s)."""
+
+    started: typing.ClassVar[list[str]] = []
+
+    def __init__(self, threads=None, timeout=None, env=None, python=None, cwd=None):
+        self.who = env["WHO"]
+        _StackWorker.started.append(self.who)
+        self.info = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def call(self, cmd, **args):
+        return {"seconds": 0.098 if self.who == "B" else 0.1} if cmd == "step" else {}
+
+    def kill(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_each_session_starts_fresh_workers_the_first_started_stack_alternating(monkeypatch):
+    from types import SimpleNamespace
+
+    from resnet.engine.kinds import ab as kind
+    from resnet.engine.plan import Axes, RunPlan, Settings
+    from resnet.schema import Case
+
+    monkeypatch.setattr(kind, "WorkerClient", _StackWorker)
+    _StackWorker.started.clear()
+    axes = Axes(("v1",), ("inference",), (8,), ("float32",), ("cpu",), (False,), 224, (None,))
+    plan = RunPlan(axes, Settings(rounds=3, warmup_rounds=1, ab="same", ab_sessions=3, paired_rounds=8))
+    stacks = {"A": Stack(env=(("WHO", "A"),)), "B": Stack(env=(("WHO", "B"),))}
+    state = {"stacks": stacks}
+    run = SimpleNamespace(plan=plan, case_timeout=60, remember_info=lambda info: None, state=lambda k: state)
+    row = kind.measure_ab(run, kind.ABCase(Case("v1", "inference", 8, "float32", "cpu", False, 224)), None)
+    assert _StackWorker.started == ["A", "B", "B", "A", "A", "B"]
+    assert row["status"] == "ok" and row["windows"] == 3 and row["pairs"] == 3 * 8
+    assert row["ratio"] == pytest.approx(0.1 / 0.098)

@@ -341,6 +341,9 @@ NEW_FIELDS = {
     "images_per_sec_rerun_low",
     "images_per_sec_rerun_high",
     "images_per_sec_speed_adjusted",
+    # comparisons side by side (#37): the two stacks of an A/B row
+    "stack_a",
+    "stack_b",
 }
 #: Fields the raw JSON now fills that only the loader derived before (#36).
 NEWLY_FILLED = {"machine_speed_rel", "drifted"}

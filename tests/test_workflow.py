@@ -31,16 +31,17 @@ CONDITIONS = {
 TINY = "bench/test_throughput.py --bench-profile smoke --versions v1 --modes inference --batch-sizes 1"
 
 
-def workflow() -> dict:
-    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
-    assert len(blocks) == 1, "docs/ci.md holds one workflow"
-    data = yaml.safe_load(blocks[0])
+def workflow(name: str = "benchmark") -> dict:
+    """The workflow of docs/ci.md named ``name`` (benchmark: the gate; ab: the A/B job)."""
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)]
+    assert sorted(b["name"] for b in blocks) == ["ab", "benchmark"], "docs/ci.md holds two workflows"
+    data = next(b for b in blocks if b["name"] == name)
     data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
     return data
 
 
-def steps() -> list[dict]:
-    (job,) = workflow()["jobs"].values()
+def steps(name: str = "benchmark") -> list[dict]:
+    (job,) = workflow(name)["jobs"].values()
     return job["steps"]
 
 
@@ -67,9 +68,10 @@ def test_the_workflow_runs_on_main_and_pull_requests_with_the_rights_it_needs():
     assert checkout["with"]["clean"] is False and "pull_request.head.sha" in checkout["with"]["ref"]
 
 
-def test_every_step_is_something_the_runner_below_can_run_and_every_command_parses():
+@pytest.mark.parametrize("name", ["benchmark", "ab"])
+def test_every_step_is_something_the_runner_below_can_run_and_every_command_parses(name):
     parser = build_parser()
-    for step in steps():
+    for step in steps(name):
         assert step.get("if") in CONDITIONS, step.get("if")
         script = step.get("run", "")
         assert "${{" not in script, "expressions go through env, not into scripts"
@@ -102,9 +104,9 @@ def test_the_charts_alert_where_the_gate_fails_and_only_main_pushes_them():
     assert first < flow.index(action) and flow[first]["if"] == "github.event_name == 'push'"
 
 
-def _fresh_copy(tmp_path: Path) -> Path:
+def _fresh_copy(tmp_path: Path, folder: str = "repo") -> Path:
     """The working tree's tracked files in a new repository on main, with a bare origin."""
-    repo = tmp_path / "repo"
+    repo = tmp_path / folder
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     for name in filter(None, files.decode().split("\0")):
         source = ROOT / name
@@ -116,16 +118,17 @@ def _fresh_copy(tmp_path: Path) -> Path:
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "the commit under test"], cwd=repo, check=True)
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(tmp_path / "origin.git")], check=True)
-    subprocess.run(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], cwd=repo, check=True)
+    origin = tmp_path / f"{folder}-origin.git" if folder != "repo" else tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(origin)], check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(origin)], cwd=repo, check=True)
     (repo / ".venv").symlink_to(ROOT / ".venv")  # a runner set up beforehand (RESNET_BENCH_SETUP=skip)
     return repo
 
 
-def _run_job(repo: Path, event: str, env: dict[str, str], log: list[str]) -> dict[str, int]:
+def _run_job(repo: Path, event: str, env: dict[str, str], log: list[str], name: str = "benchmark") -> dict:
     """The job's run: steps as the runner runs them (bash -e -o pipefail, each step's if:)."""
     ok, codes = True, {}
-    for step in steps():
+    for step in steps(name):
         if "run" not in step or not CONDITIONS[step.get("if")](event, ok):
             continue
         done = subprocess.run(
@@ -191,3 +194,57 @@ def test_the_documented_workflow_runs_as_a_push_to_main_then_as_a_pull_request(t
         env=base,
     )
     assert "main" in branches.stdout and "feature" in branches.stdout, branches.stdout + branches.stderr
+
+
+def test_the_ab_job_checks_out_both_sides_and_gates_on_b_over_a():
+    flow = workflow("ab")
+    assert list(flow["on"]) == ["pull_request"] and flow["permissions"] == {"contents": "read"}
+    (job,) = flow["jobs"].values()
+    assert job["runs-on"] == workflow()["jobs"]["resnet-bench"]["runs-on"]  # the same one runner
+    checkouts = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert "pull_request.head.sha" in checkouts[0]["with"]["ref"]
+    assert (
+        "pull_request.base.sha" in checkouts[1]["with"]["ref"] and checkouts[1]["with"]["path"] == ".ab/base"
+    )
+    script = next(s["run"] for s in job["steps"] if "--ab " in s.get("run", ""))
+    assert (
+        '--ab-a "$PWD/.ab/base"' in script and "--fail-on=-3%" in script and "GITHUB_STEP_SUMMARY" in script
+    )
+    assert ".ab/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_the_documented_ab_job_runs_as_a_pull_request(tmp_path):
+    """Its run: steps in a fresh copy (stack B), a second copy at .ab/base standing in for
+    main's checkout (stack A), a tiny A/B sweep instead of the quick one (AB_ARGS)."""
+    repo = _fresh_copy(tmp_path)
+    base_copy = _fresh_copy(tmp_path, "base")
+    (repo / ".ab").mkdir()
+    base_copy.rename(repo / ".ab" / "base")
+    summary = tmp_path / "summary.md"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERAS_BACKEND": "tensorflow",
+        "RESNET_BENCH_SETUP": "skip",
+        "PYTHONPATH": str(repo),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "AB_ARGS": "--bench-profile smoke --versions v1 --modes inference --batch-sizes 1 --paired off "
+        "--paired-rounds 8",
+    }
+    log: list[str] = []
+    codes = _run_job(repo, "pull_request", env, log, "ab")
+    said = "\n".join(log)
+    gate = next(name for name in codes if name.startswith("A/B"))
+    assert codes[gate] in (0, 1), said  # a tiny sweep's verdict may be either; 2 or more is broken
+    assert all(code == 0 for name, code in codes.items() if name != gate), said
+    rows = json.loads((repo / "ab.json").read_text())["resnet_bench"]["cases"]
+    (row,) = [r for r in rows if r["kind"] == "ab"]
+    assert row["status"] == "ok", row
+    assert row["stack_a"].endswith(f"checkout {repo / '.ab' / 'base'}"), row["stack_a"]
+    assert row["stack_b"].endswith(f"checkout {repo}"), row["stack_b"]
+    assert f"resnet from {repo / '.ab' / 'base'}" in row["stack_a"]
+    assert summary.read_text().startswith("### resnet-bench A/B:"), summary.read_text()[:500]

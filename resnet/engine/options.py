@@ -238,6 +238,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--ab-a", "ab_a", parse_spec("--ab-a"), "stack A of an A/B run, as --ab (default: the sweep's own)"
     ),
+    Option(
+        "--ab-sessions",
+        "ab_sessions",
+        one_int("--ab-sessions", 1),
+        "sessions of fresh workers per A/B case, the stack started first alternating; the paired "
+        "times are shared among them (default 2)",
+    ),
     Option("--data", "data", choices("--data", DATA), "training data: synthetic (on the device), jpeg"),
     Option(
         "--pipelines",

@@ -106,6 +106,8 @@ class Settings:
     #: A/B run: stack B's SPEC (resnet.engine.stacks), and stack A's (None: the sweep's own).
     ab: str | None = None
     ab_a: str | None = None
+    #: Sessions of fresh workers per A/B case (the stack started first alternating).
+    ab_sessions: int = 2
 
     @property
     def most_windows(self) -> int:

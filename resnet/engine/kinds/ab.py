@@ -9,7 +9,10 @@ case gives one row of kind ``ab``: B's images/s over A's with its 95% interval (
 of the per-round ratios, resnet.stats.paired_median_ratio), both figures, and which stacks
 they were.
 How long a case alternates follows the paired settings (``--paired-rounds``,
-``--paired-min-time``, ``--paired-width``, ``--paired-max-time``).  A stack that cannot run
+``--paired-min-time``, ``--paired-width``, ``--paired-max-time``), shared over
+``--ab-sessions`` sessions: fresh workers of both stacks each session, the stack started
+first alternating, every session's rounds pooled into the ratio (on the noisy Zen 4 VM one
+session's A/A intervals held 1 in 12 of 15 runs, all three misses B faster).  A stack that cannot run
 a case (a package missing there) skips that case with its reason; a worker that dies fails
 the case with the stack named, and the other stack's figure stays in the row.
 """
@@ -101,9 +104,48 @@ def _worker(stack: Stack, label: str, case: Case, timeout: float) -> WorkerClien
         raise CaseFailure(err.status, f"stack {label}: {err.reason}") from None
 
 
+def _session(
+    run: Run, ab: ABCase, stacks: dict[str, Stack], index: int, earlier: list, benchmark: Any, seed: int
+) -> Alternation:
+    """One session: fresh workers of both stacks (started A first in even sessions, B first
+    in odd ones), warmed up and stepped alternately until the session's share of the paired
+    budget is met (its width judged on every session's rounds so far)."""
+    case, settings = ab.case, run.plan.settings
+    share = settings.ab_sessions
+    order = LABELS if index % 2 == 0 else LABELS[::-1]
+    with contextlib.ExitStack() as held:
+        workers = {}
+        for label in order:  # closed as the session ends, killed at once if it ends in an error
+            workers[label] = held.enter_context(_worker(stacks[label], label, case, run.case_timeout))
+        if index == 0:
+            run.remember_info(workers["A"].info)
+        members = [Member(label, workers[label], label=f"stack {label}") for label in LABELS]
+        rounds = Alternation(members, seed_for(ab.id) + seed + 1000 * index, earlier)
+        rounds.warm_up(settings.warmup_rounds)
+        least, most = settings.paired_time(case.mode), settings.paired_cap(case.mode)
+        budget = Budget(
+            settings.paired_rounds,
+            least / share if least else None,
+            settings.paired_width,
+            most / share if most else None,
+        )
+        try:
+            rounds.run(budget, [("B", "A")], benchmark if index == 0 else None)
+        finally:
+            earlier.append(rounds.session())  # what it measured, even when a worker died
+        for label in LABELS:
+            try:
+                workers[label].call("finish")
+            except CaseFailure as err:
+                raise CaseFailure(err.status, f"stack {label}: {err.reason}") from None
+    return rounds
+
+
 def measure_ab(run: Run, ab: ABCase, benchmark: Any, seed: int | None = None) -> dict[str, Any]:
-    """Both stacks' workers set up with the case, warmed up and stepped alternately until
-    the paired budget is met; the row of B over A."""
+    """``--ab-sessions`` sessions of both stacks' workers, each stepped alternately; the row
+    of B over A over every session's rounds.  Fresh processes each session, and the stack
+    started first alternating, so that neither a process's own luck (its memory layout) nor
+    being started first or second stays in the ratio unseen."""
     case, settings = ab.case, run.plan.settings
     state = run.state("ab")
     stacks: dict[str, Stack] = state.get("stacks") or stacks_of(run.plan)
@@ -117,45 +159,31 @@ def measure_ab(run: Run, ab: ABCase, benchmark: Any, seed: int | None = None) ->
         stack_b=summary(info["B"]) if "B" in info else stacks["B"].describe(),
     )
     t0 = time.monotonic()
+    earlier: list[dict[str, list[float]]] = []
     rounds: Alternation | None = None
     try:
-        with contextlib.ExitStack() as held:
-            workers = {}
-            for label in LABELS:
-                # closed as the case ends, killed at once if it ends in an error
-                workers[label] = held.enter_context(_worker(stacks[label], label, case, run.case_timeout))
-                if label == "A":
-                    run.remember_info(workers[label].info)
-            members = [Member(label, workers[label], label=f"stack {label}") for label in LABELS]
-            rounds = Alternation(members, seed_for(ab.id) + (settings.seed if seed is None else seed))
-            rounds.warm_up(settings.warmup_rounds)
-            budget = Budget(
-                settings.paired_rounds,
-                settings.paired_time(case.mode),
-                settings.paired_width,
-                settings.paired_cap(case.mode),
+        for index in range(settings.ab_sessions):
+            rounds = _session(
+                run, ab, stacks, index, earlier, benchmark, settings.seed if seed is None else seed
             )
-            rounds.run(budget, [("B", "A")], benchmark)
-            for label in LABELS:
-                try:
-                    workers[label].call("finish")
-                except CaseFailure as err:
-                    raise CaseFailure(err.status, f"stack {label}: {err.reason}") from None
         row["status"] = "ok"
     except CaseFailure as err:
         row.update(status=err.status, reason=err.reason)
     row["wall_s"] = time.monotonic() - t0
-    if rounds is not None:
-        a, b = list(rounds.times["A"].values()), list(rounds.times["B"].values())
-        row.update(
-            numerator_images_per_sec=images_per_sec(case.global_batch, b),
-            denominator_images_per_sec=images_per_sec(case.global_batch, a),
-        )
-        if row["status"] == "ok":
-            row.update(rounds.ratio("B", "A"))
-            row["images_per_sec"] = row["numerator_images_per_sec"]
-        else:
-            row["samples_s"] = [b, a]  # what each stack measured before it stopped
+    a = [t for s in earlier for t in s.get("A", [])]
+    b = [t for s in earlier for t in s.get("B", [])]
+    row.update(
+        windows=len(earlier),
+        numerator_images_per_sec=images_per_sec(case.global_batch, b),
+        denominator_images_per_sec=images_per_sec(case.global_batch, a),
+    )
+    if row["status"] == "ok" and rounds is not None:
+        rounds.earlier = earlier  # every session's rounds, this one's included
+        rounds.times = {name: {} for name in rounds.times}
+        row.update(rounds.ratio("B", "A"))
+        row["images_per_sec"] = row["numerator_images_per_sec"]
+    else:
+        row["samples_s"] = [b, a]  # what each stack measured before it stopped
     return row
 
 

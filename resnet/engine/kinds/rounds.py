@@ -48,13 +48,21 @@ class Budget:
 
 
 class Alternation:
-    """Members stepped in rounds; each member's step time per round."""
+    """Members stepped in rounds; each member's step time per round.  ``earlier``: the
+    rounds of earlier sessions of the same members (other worker processes), by member:
+    a ratio and the width rule pool them with this session's."""
 
-    def __init__(self, members: list[Member], seed: int) -> None:
+    def __init__(self, members: list[Member], seed: int, earlier: list[dict[str, list[float]]] = ()) -> None:
         self.members = {m.name: m for m in members}
         self.times: dict[str, dict[int, float]] = {m.name: {} for m in members}
         self.order = random.Random(seed)
         self.rounds = 0
+        self.earlier = list(earlier)
+
+    def session(self) -> dict[str, list[float]]:
+        """This session's rounds that every member ran, per member, in round order."""
+        shared = sorted(set.intersection(*(set(t) for t in self.times.values())))
+        return {name: [times[i] for i in shared] for name, times in self.times.items()}
 
     def step(self, name: str) -> float:
         """One step of a member, as its worker timed it (after its result was ready)."""
@@ -89,8 +97,9 @@ class Alternation:
         rounds; resnet.stats.paired_median_ratio says why the median)."""
         a, b = self.times[numerator], self.times[denominator]
         shared = sorted(a.keys() & b.keys())
-        num, den = [a[i] for i in shared], [b[i] for i in shared]
-        if not shared:
+        num = [t for s in self.earlier for t in s[numerator]] + [a[i] for i in shared]
+        den = [t for s in self.earlier for t in s[denominator]] + [b[i] for i in shared]
+        if not num:
             return {"pairs": 0, "samples_s": [num, den]}
         ratio, low, high = paired_median_ratio(num, den)
         return {
@@ -98,8 +107,8 @@ class Alternation:
             "ratio_ci_low": low,
             "ratio_ci_high": high,
             "differs": bool(low > 1 or high < 1),
-            "pairs": len(shared),
-            "rounds": len(shared),
+            "pairs": len(num),
+            "rounds": len(num),
             "samples_s": [num, den],
         }
 
