@@ -136,6 +136,7 @@ def measure_cross(
                 pairs = [(m.name, ours.version) for m in members[1:]]
                 rounds.run(budget, pairs, benchmark)
             mine.call("finish")
+            theirs.call("finish")
     except CaseFailure as err:
         outcome.update(status=err.status, reason=err.reason)
     outcome["wall_s"] = time.monotonic() - t0
