@@ -29,6 +29,9 @@ STRATEGIES = ("mirrored", "multiworker")
 SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
 #: What runs an inference step (resnet/engine/kinds/runtimes.py).
 RUNTIMES = ("keras", "onnxruntime", "openvino")
+#: How a deployment runtime is driven: one synchronous request at a time (its latency
+#: configuration), or several in flight at once as the vendor advises for throughput.
+RUNTIME_CONFIGS = ("latency", "throughput")
 #: Where training data comes from, and the input pipelines (resnet/engine/kinds/pipelines.py).
 DATA = ("synthetic", "jpeg")
 PIPELINES = ("tfdata", "pil", "torchvision-gpu")
@@ -120,6 +123,8 @@ class Case:
     runtime: str = _axis("keras", id=lambda v, c: None if v == "keras" else v)
     #: Training data: random tensors already on the device, or JPEG files through an input pipeline.
     data: str = _axis("synthetic", id=lambda v, c: None if v == "synthetic" else v)
+    #: A deployment runtime's configuration (RUNTIME_CONFIGS); Keras's steps are "latency".
+    runtime_config: str = _axis("latency", id=lambda v, c: None if v == "latency" else v)
 
     @property
     def global_batch(self) -> int:
@@ -157,7 +162,7 @@ AXES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Case))
 #: The order in which axes appear in a case id (ids of older runs must stay the same).
 ID_ORDER = (
     "version", "mode", "batch_size", "precision", "device", "jit", "threads", "image_size", "backend",
-    "replicas", "strategy", "runtime", "data", "scenario",
+    "replicas", "strategy", "runtime", "runtime_config", "data", "scenario",
 )  # fmt: skip
 #: The axes that have a default, and its value (rows of older runs lack some of them).
 AXIS_DEFAULTS: dict[str, Any] = {
@@ -207,7 +212,13 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("status", "id", _STR, doc="ok, skipped, oom, timeout, error"),
     Field("reason", "info", _STR, doc="why a case did not finish"),
     *(Field(name, "axis", _AXIS_TYPES.get(name, _STR)) for name in AXES),
-    Field("global_batch", "axis", (int,), "images", doc="images per step over all replicas"),
+    Field(
+        "global_batch",
+        "axis",
+        (int,),
+        "images",
+        doc="images per step over all replicas (and, in a runtime's throughput configuration, requests)",
+    ),
     Field("images_per_sec", "metric", _NUM, "images/s", "higher", "global batch over the median step"),
     Field("images_per_sec_mean", "metric", _NUM, "images/s", "higher", "global batch over the mean step"),
     Field("images_per_sec_best", "metric", _NUM, "images/s", "higher", "global batch over the fastest step"),
@@ -339,6 +350,12 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("note", "info", _STR, doc="how to read the row (LoadGen: not an MLPerf submission)"),
     # -- deployment runtimes (resnet/engine/kinds/runtimes.py) --
     Field("runtime_version", "info", _STR, doc="the runtime's version"),
+    Field(
+        "requests",
+        "info",
+        (int,),
+        doc="inference requests in flight per step: 1 (latency), or the runtime's own count (throughput)",
+    ),
     Field("export_s", "metric", _NUM, "s", "lower", "exporting the model (0 when it came from the cache)"),
     Field("exported_from", "info", _STR, doc="which Keras model was exported (mixed: its float32 twin)"),
     Field("parity_max_rel_err", "metric", _NUM, doc="largest difference from Keras's logits / their largest"),

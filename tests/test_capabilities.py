@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import types
+import typing
 
 import numpy as np
 import pytest
@@ -66,9 +67,19 @@ def test_a_run_s_py_cpuinfo_names_its_cpu_where_our_own_facts_are_missing(cpu, l
 
 
 # -- OpenVINO's capabilities ------------------------------------------------------------
-def _fake_openvino(capabilities: list[str], ran: str) -> types.SimpleNamespace:
+def _fake_openvino(capabilities: list[str], ran: str, hints: tuple[str, ...] = ("LATENCY", "THROUGHPUT"),
+                   optimal: int = 3) -> types.SimpleNamespace:  # fmt: skip
+    """OpenVINO's CPU plugin as a test needs it: the capabilities it lists, the precision it
+    runs, the performance hints it honours (another is read back as LATENCY, as a plugin
+    without the hint does) and the requests it recommends under THROUGHPUT."""
+
     class Compiled:
         def get_property(self, name):
+            if name == "PERFORMANCE_HINT":
+                asked = Core.config["PERFORMANCE_HINT"]
+                return f"PerformanceMode.{asked if asked in hints else 'LATENCY'}"
+            if name == "OPTIMAL_NUMBER_OF_INFER_REQUESTS":
+                return optimal
             return f"<Type: '{ran}'>"
 
         def create_infer_request(self):
@@ -86,7 +97,19 @@ def _fake_openvino(capabilities: list[str], ran: str) -> types.SimpleNamespace:
             Core.config = config
             return Compiled()
 
-    return types.SimpleNamespace(Core=Core, __version__="2026.fake")
+    class AsyncInferQueue:
+        started: typing.ClassVar[list] = []
+
+        def __init__(self, compiled, jobs):
+            self.jobs = jobs
+
+        def start_async(self, inputs):
+            AsyncInferQueue.started.append(inputs)
+
+        def wait_all(self):
+            AsyncInferQueue.waited = len(AsyncInferQueue.started)
+
+    return types.SimpleNamespace(Core=Core, AsyncInferQueue=AsyncInferQueue, __version__="2026.fake")
 
 
 @pytest.mark.parametrize(
@@ -109,9 +132,10 @@ def test_openvino_runs_the_precisions_its_cpu_plugin_offers(monkeypatch, capabil
     monkeypatch.setattr(runtimes, "require", lambda name: _fake_openvino(capabilities, ran))
     assert runtimes.openvino_can_run(hint, capabilities) is runs
     if runs:
-        run, info = runtimes.load("openvino", "model.xml", precision, 2, "cpu")
-        assert info["device_name"] == f"CPU (OpenVINO {hint})"
-        np.testing.assert_array_equal(run(np.ones(3)), np.full(3, 2.0))
+        step, infer, info = runtimes.load("openvino", "model.xml", precision, 2, "cpu")
+        assert info["device_name"] == f"CPU (OpenVINO {hint}, LATENCY hint)" and info["requests"] == 1
+        np.testing.assert_array_equal(infer(np.ones(3)), np.full(3, 2.0))
+        assert step is infer  # latency: one synchronous request
     else:
         with pytest.raises(RuntimeUnavailable, match=f"cannot run {hint} here"):
             runtimes.load("openvino", "model.xml", precision, 2, "cpu")
@@ -129,6 +153,7 @@ def _fake_onnxruntime(seen: dict) -> types.SimpleNamespace:
         def __init__(self, path, options, providers):
             seen["providers"] = providers
             seen["threads"] = options.intra_op_num_threads
+            seen["sessions"] = seen.get("sessions", 0) + 1
 
         def get_inputs(self):
             return [types.SimpleNamespace(name="images")]
@@ -148,12 +173,46 @@ def test_onnxruntime_runs_float32_on_its_cpu_provider_only(monkeypatch, precisio
     seen: dict = {}
     monkeypatch.setattr(runtimes, "require", lambda name: _fake_onnxruntime(seen))
     if precision == "float32":
-        run, info = runtimes.load("onnxruntime", "model.onnx", precision, 2, "cpu")
-        assert seen == {"providers": ["CPUExecutionProvider"], "threads": 2}
-        assert run(np.zeros(2)).tolist() == [1.0, 1.0] and "CPUExecutionProvider" in info["device_name"]
+        step, infer, info = runtimes.load("onnxruntime", "model.onnx", precision, 2, "cpu")
+        assert step is infer and info["requests"] == 1
+        assert seen == {"providers": ["CPUExecutionProvider"], "threads": 2, "sessions": 1}
+        assert infer(np.zeros(2)).tolist() == [1.0, 1.0] and "CPUExecutionProvider" in info["device_name"]
     else:
         with pytest.raises(RuntimeUnavailable, match="not a precision it can run here"):
             runtimes.load("onnxruntime", "model.onnx", precision, 2, "cpu")
+
+
+@pytest.mark.parametrize("hints", [("LATENCY", "THROUGHPUT"), ("LATENCY",)])
+def test_openvino_throughput_runs_its_recommended_requests_where_the_hint_exists(monkeypatch, hints):
+    fake = _fake_openvino(["FP32"], "float32", hints=hints, optimal=4)
+    monkeypatch.setattr(runtimes, "require", lambda name: fake)
+    if "THROUGHPUT" not in hints:  # a plugin without the hint: the configuration is skipped
+        with pytest.raises(
+            RuntimeUnavailable, match=r"ran the PerformanceMode\.LATENCY hint when asked for THROUGHPUT"
+        ):
+            runtimes.load("openvino", "model.xml", "float32", None, "cpu", "throughput")
+        return
+    step, infer, info = runtimes.load("openvino", "model.xml", "float32", None, "cpu", "throughput")
+    assert info["requests"] == 4 and info["device_name"] == "CPU (OpenVINO f32, THROUGHPUT hint)"
+    fake.AsyncInferQueue.started.clear()
+    step(np.ones(3))
+    assert (
+        len(fake.AsyncInferQueue.started) == 4 and fake.AsyncInferQueue.waited == 4
+    )  # 4 in flight, all awaited
+    np.testing.assert_array_equal(infer(np.ones(3)), np.full(3, 2.0))  # parity: one synchronous request
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_onnxruntime_throughput_runs_a_single_thread_session_per_core(monkeypatch, threads):
+    seen: dict = {}
+    monkeypatch.setattr(runtimes, "require", lambda name: _fake_onnxruntime(seen))
+    if threads == 1:
+        with pytest.raises(RuntimeUnavailable, match="with one core it is its latency setup"):
+            runtimes.load("onnxruntime", "model.onnx", "float32", threads, "cpu", "throughput")
+        return
+    step, infer, info = runtimes.load("onnxruntime", "model.onnx", "float32", threads, "cpu", "throughput")
+    assert info["requests"] == threads and seen["sessions"] == threads and seen["threads"] == 1
+    assert step(np.zeros(2)) is None and infer(np.zeros(2)).tolist() == [1.0, 1.0]
 
 
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])

@@ -153,8 +153,8 @@ def test_a_parity_failure_fails_the_case(tmp_path, monkeypatch):
     real = runtimes.load
 
     def perturbed(*args, **kwargs):
-        run, info = real(*args, **kwargs)
-        return (lambda x: run(x) + 0.01), info
+        step, infer, info = real(*args, **kwargs)
+        return step, (lambda x: infer(x) + 0.01), info
 
     monkeypatch.setattr(runtimes, "load", perturbed)
     monkeypatch.setenv("RESNET_BENCH_CACHE", str(tmp_path))
@@ -165,3 +165,47 @@ def test_a_parity_failure_fails_the_case(tmp_path, monkeypatch):
     assert info.value.status == "error" and info.value.reason.startswith(
         "parity: onnxruntime float32 differs"
     )
+
+
+# -- configurations (#38) ---------------------------------------------------------------
+def test_runtime_configs_are_an_axis_of_runtime_cases_only():
+    from tests.sweeps import resolve_flat as resolve_axes
+
+    options = {"profile": "smoke", "devices": "cpu", "runtimes": "keras,openvino",
+               "runtime_configs": "latency,throughput", "modes": "inference"}  # fmt: skip
+    plan = resolve_axes(parse_options(options))
+    ids = {c.id for c in plan.cases("tensorflow") if c.version == "v1"}
+    assert ids == {
+        "v1-inference-bs2-float32-cpu-32px",
+        "v1-inference-bs2-float32-cpu-32px-openvino",
+        "v1-inference-bs2-float32-cpu-32px-openvino-throughput",
+    }
+    with pytest.raises(UsageError, match="--runtime-configs: unknown"):
+        parse_options({"runtime_configs": "fastest"})
+
+
+def test_a_throughput_step_counts_every_request_it_held():
+    from resnet.engine.kinds.case import metrics_from_times
+
+    case = Case(
+        "v1", "inference", 8, "float32", "cpu", False, 224, runtime="openvino", runtime_config="throughput"
+    )
+    one, four = metrics_from_times(case, [0.5, 0.5], None), metrics_from_times(case, [0.5, 0.5], None, 4)
+    assert one["images_per_sec"] == 16 and four["images_per_sec"] == 64 and four["global_batch"] == 32
+    assert four["latency_ms_p50"] == 500  # a step's time: its requests together
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_a_throughput_configuration_runs_its_requests_at_once(tmp_path, runtime):
+    if not _available(runtime):
+        pytest.skip(f"{runtime} is not installed ({runtimes.INSTALL[runtime]})")
+    case = Case("v1", "inference", 2, "float32", "cpu", False, 32, threads=2, runtime=runtime,
+                runtime_config="throughput")  # fmt: skip
+    with WorkerClient(threads=2, timeout=300, env={"RESNET_BENCH_CACHE": str(tmp_path)}) as w:
+        setup = w.call("setup", case=case)
+        w.call("warm")
+        assert w.call("step")["seconds"] > 0
+        done = w.call("finish")
+    assert setup["requests"] >= (2 if runtime == "onnxruntime" else 1)
+    assert setup["parity_top1_agreement"] == 1.0 and done["worker_step_s"]
+    assert runtime != "openvino" or "THROUGHPUT hint" in setup["device_name"]

@@ -344,6 +344,9 @@ NEW_FIELDS = {
     # comparisons side by side (#37): the two stacks of an A/B row
     "stack_a",
     "stack_b",
+    # deployment runtimes as their vendors run them (#38): the configuration, its requests
+    "runtime_config",
+    "requests",
 }
 #: Fields the raw JSON now fills that only the loader derived before (#36).
 NEWLY_FILLED = {"machine_speed_rel", "drifted"}

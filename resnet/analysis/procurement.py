@@ -102,7 +102,7 @@ def machines_table(
             "runs": int(runs.get(machine, 1)),
             "best_images_per_sec": best["best_images_per_sec"],
             "best_batch": best["best_batch"],
-            "best_path": f"{top['backend']}" + ("" if top["runtime"] == "keras" else f" -> {top['runtime']}"),
+            "best_path": best_path(top),
             "latency_ms_bs1": float(bs1["latency_ms_p50"].min()) if not bs1.empty else math.nan,
             "largest_batch_that_fit": best["largest_that_fit"],
             "joules_per_image": float(top["joules_per_image"])
@@ -192,6 +192,16 @@ def runtimes_over_keras(rows: pd.DataFrame, machine: str, version: str, precisio
         f"{r['ratio_of']} bs{int(r['batch_size'])}: {ratio_text(r)}"
         for _, r in mine.sort_values(["numerator", "batch_size"]).iterrows()
     )
+
+
+def best_path(top: pd.Series) -> str:
+    """``tensorflow``, ``tensorflow -> openvino`` or ``tensorflow -> openvino (throughput)``."""
+    path = str(top["backend"])
+    if top.get("runtime") not in (None, "keras") and not pd.isna(top.get("runtime")):
+        path += f" -> {top['runtime']}"
+        if top.get("runtime_config") == "throughput":
+            path += " (throughput)"
+    return path
 
 
 def _day(value: object) -> str | None:

@@ -36,6 +36,7 @@ from resnet.schema import (
     MODES,
     PIPELINES,
     PRECISIONS,
+    RUNTIME_CONFIGS,
     RUNTIMES,
     SCENARIOS,
     STAGES,
@@ -151,6 +152,14 @@ OPTIONS: tuple[Option, ...] = (
         "runtimes",
         choices("--runtimes", RUNTIMES),
         "what runs inference cases: keras (default), onnxruntime, openvino (exported, parity-checked)",
+    ),
+    Option(
+        "--runtime-configs",
+        "runtime_configs",
+        choices("--runtime-configs", RUNTIME_CONFIGS),
+        "how a deployment runtime is driven: latency (one synchronous request), throughput (the "
+        "vendor's throughput setup: OpenVINO's THROUGHPUT hint with its requests in flight, ONNX "
+        "Runtime one single-thread session per core), or latency,throughput",
     ),
     Option("--image-size", "image_size", one_int("--image-size", MIN_IMAGE), f"image side (>= {MIN_IMAGE})"),
     Option("--threads", "threads", parse_threads, "intra-op threads (and cores) per case: an axis, e.g. 1,2"),

@@ -35,6 +35,8 @@ class Axes:
     strategy: str = "mirrored"
     #: What runs inference cases (training cases are Keras's always).
     runtimes: tuple[str, ...] = ("keras",)
+    #: How each deployment runtime (not Keras) is driven: latency and/or throughput.
+    runtime_configs: tuple[str, ...] = ("latency",)
     #: Training data (an axis of training cases).
     data: tuple[str, ...] = ("synthetic",)
     #: Batch sizes of the training cases (None: ``batch_sizes``).
@@ -48,7 +50,22 @@ class Axes:
         """Every case of the run, versions outermost; runtimes other than Keras apply to
         inference cases only."""
         return [
-            Case(v, m, b, p, d, j, self.image_size, t, backend, r, self.strategy, runtime=rt, data=data)
+            Case(
+                v,
+                m,
+                b,
+                p,
+                d,
+                j,
+                self.image_size,
+                t,
+                backend,
+                r,
+                self.strategy,
+                runtime=rt,
+                data=data,
+                runtime_config=rc,
+            )
             for v in self.versions
             for m in self.modes
             for b in self.batches(m)
@@ -58,6 +75,7 @@ class Axes:
             for t in self.threads
             for r in self.replicas
             for rt in (self.runtimes if m == "inference" else ("keras",))
+            for rc in (self.runtime_configs if rt != "keras" else ("latency",))
             for data in (self.data if m == "training" else ("synthetic",))
         ]
 

@@ -74,11 +74,14 @@ def harness_overhead_ms(outside: list[float], inside: list[float]) -> float | No
     return 1000 * statistics.median(o - i for o, i in pairs)
 
 
-def metrics_from_times(case: Case, times: list[float], gmacs: float | None) -> dict[str, Any]:
-    """Throughput, latency and achieved TFLOP/s from the timed rounds (seconds)."""
+def metrics_from_times(
+    case: Case, times: list[float], gmacs: float | None, requests: int | None = None
+) -> dict[str, Any]:
+    """Throughput, latency and achieved TFLOP/s from the timed rounds (seconds); a step of a
+    runtime's throughput configuration holds ``requests`` batches."""
     median = statistics.median(times)
     mean = statistics.fmean(times)
-    images = case.global_batch
+    images = case.global_batch * (requests or 1)
     row: dict[str, Any] = {
         "global_batch": images,
         "images_per_sec": images / median,
@@ -201,7 +204,7 @@ def set_utilization(row: dict[str, Any]) -> None:
 
 def _figures(row: dict[str, Any], case: Case, times: list[float], inside: list[float], done: dict) -> None:
     """The row's figures from the timed steps and the worker's report of the case."""
-    row.update(metrics_from_times(case, times, row["gmacs_per_image"]))
+    row.update(metrics_from_times(case, times, row["gmacs_per_image"], row.get("requests")))
     row.update(rounds=len(times), timed_s=sum(times), samples_s=[times])
     row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
     row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
@@ -261,12 +264,13 @@ def add_intervals(row: dict[str, Any], case: Case, samples: list[list[float]]) -
     (one list per window): see resnet/stats.py for the statistics."""
     _, low, high = median_interval(samples, seed=seed_for(case.id))
     n = sum(len(w) for w in samples)
+    images = case.global_batch * (row.get("requests") or 1)
     row.update(
         windows=len(samples),
         latency_ms_p50_ci_low=1000 * low if math.isfinite(low) else None,
         latency_ms_p50_ci_high=1000 * high if math.isfinite(high) else None,
-        images_per_sec_ci_low=case.global_batch / high if math.isfinite(high) else None,
-        images_per_sec_ci_high=case.global_batch / low if math.isfinite(low) else None,
+        images_per_sec_ci_low=images / high if math.isfinite(high) else None,
+        images_per_sec_ci_high=images / low if math.isfinite(low) else None,
         latency_p90_supported=n >= percentile_min_samples(90),
         latency_p99_supported=n >= percentile_min_samples(99),
     )

@@ -7,7 +7,14 @@ model's spec, the image size, Keras's version and the exporter's version, writte
 atomically with a manifest of checksums: a file that does not match its manifest is
 rebuilt, never trusted.  Each case then compares the runtime's logits with the Keras
 model's on the same random batch; beyond the precision's tolerance the case fails with
-the figures as its reason, never a silent wrong number.  The worker half is a step
+the figures as its reason, never a silent wrong number.
+
+Each runtime runs in one of two configurations (``--runtime-configs``): latency, one
+synchronous request at a time (OpenVINO's LATENCY hint); or throughput, as its vendor
+advises for it: OpenVINO's THROUGHPUT hint with the number of requests the plugin
+recommends, started asynchronously and all awaited in each step, and ONNX Runtime with one
+single-thread session per core, run at once from a thread each.  A throughput step holds
+``requests`` batches, and its row counts them (``requests``, ``global_batch``).  The worker half is a step
 source of the model core (resnet.engine.worker.core); the parent half is the plain case's.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -184,31 +192,88 @@ def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) 
     return folder / name, seconds, True
 
 
-def load(runtime: str, path: Path, precision: str, threads: int | None, device: str) -> tuple[Callable, dict]:
-    """``(run, info)``: ``run(x)`` gives the logits of a NumPy batch; info names the runtime,
-    its version and where it runs.  RuntimeUnavailable for a precision it cannot do here."""
+def _cores(threads: int | None) -> int:
+    """The cores a runtime may use: ``threads``, else every core this process may run on."""
+    if threads:
+        return threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def load(
+    runtime: str, path: Path, precision: str, threads: int | None, device: str, config: str = "latency"
+) -> tuple[Callable, Callable, dict]:
+    """``(step, infer, info)``: ``step(x)`` runs the configuration's work on a NumPy batch (one
+    synchronous request; for throughput, ``info["requests"]`` requests in flight at once);
+    ``infer(x)`` gives the logits of one batch (for parity); info names the runtime, its
+    version, where it runs and the requests a step holds.  RuntimeUnavailable for a precision
+    or a configuration it cannot do here."""
     if device != "cpu":
         raise RuntimeUnavailable(f"{runtime} cases run on the CPU here; {device} needs its GPU build")
     if runtime == "onnxruntime":
-        ort = require(runtime)
-        if precision != "float32":
-            raise RuntimeUnavailable(
-                "ONNX Runtime's CPU execution provider has no float16 or bfloat16 convolution kernels: "
-                f"{precision} is not a precision it can run here"
-            )
+        return _onnxruntime(path, precision, threads, config)
+    return _openvino(path, precision, threads, config)
+
+
+def _onnxruntime(
+    path: Path, precision: str, threads: int | None, config: str
+) -> tuple[Callable, Callable, dict]:
+    """ONNX Runtime: one session on every core (latency), or one single-thread session per
+    core run at once from a thread each (throughput: its sessions release the GIL)."""
+    ort = require("onnxruntime")
+    if precision != "float32":
+        raise RuntimeUnavailable(
+            "ONNX Runtime's CPU execution provider has no float16 or bfloat16 convolution kernels: "
+            f"{precision} is not a precision it can run here"
+        )
+    cores = _cores(threads)
+    if config == "throughput" and cores < 2:
+        raise RuntimeUnavailable(
+            "ONNX Runtime's throughput setup runs one single-thread session per core; with one core "
+            "it is its latency setup"
+        )
+    sessions = []
+    for _ in range(cores if config == "throughput" else 1):
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        feed = session.get_inputs()[0].name
+        options.intra_op_num_threads = 1 if config == "throughput" else threads or 0
+        sessions.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+    feed = sessions[0].get_inputs()[0].name
 
-        def run_ort(x: np.ndarray) -> np.ndarray:
-            return session.run(None, {feed: x})[0]
+    def infer(x: np.ndarray) -> np.ndarray:
+        return sessions[0].run(None, {feed: x})[0]
 
-        return run_ort, {
+    step = infer
+    if config == "throughput":
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(len(sessions), thread_name_prefix="ort-request")
+
+        def step(x: np.ndarray) -> None:
+            for done in [pool.submit(s.run, None, {feed: x}) for s in sessions]:
+                done.result()
+
+    return (
+        step,
+        infer,
+        {
             "runtime_version": ort.__version__,
             "device_name": "CPU (onnxruntime CPUExecutionProvider)",
-        }
-    ov = require(runtime)
+            "requests": len(sessions) if config == "throughput" else 1,
+        },
+    )
+
+
+def openvino_hint_took(asked: str, got: object) -> bool:
+    """Whether a compiled model's PERFORMANCE_HINT (``got``, as OpenVINO prints it, e.g.
+    ``PerformanceMode.THROUGHPUT``) is the one asked for."""
+    return str(got).rsplit(".", 1)[-1].upper() == asked
+
+
+def _openvino(
+    path: Path, precision: str, threads: int | None, config: str
+) -> tuple[Callable, Callable, dict]:
+    """OpenVINO's CPU plugin under its LATENCY hint (one synchronous request) or its
+    THROUGHPUT hint with the number of requests it recommends, driven asynchronously."""
+    ov = require("openvino")
     core = ov.Core()
     hint = OPENVINO_PRECISION[precision]
     capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -217,21 +282,40 @@ def load(runtime: str, path: Path, precision: str, threads: int | None, device: 
             f"OpenVINO's CPU plugin cannot run {hint} here (the CPU offers {', '.join(capabilities)}): "
             f"{precision} is not a precision it can run on this CPU"
         )
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint}
+    mode = config.upper()
+    settings: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": mode}
     if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    compiled = core.compile_model(str(path), "CPU", config)
+        settings["INFERENCE_NUM_THREADS"] = threads
+    compiled = core.compile_model(str(path), "CPU", settings)
     got = str(compiled.get_property("INFERENCE_PRECISION_HINT"))  # e.g. <Type: 'bfloat16'>
     if {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}[hint] not in got:
         raise RuntimeUnavailable(
             f"OpenVINO ran {got} when asked for {hint}: {precision} is not available here"
         )
+    took = compiled.get_property("PERFORMANCE_HINT")
+    if not openvino_hint_took(mode, took):
+        raise RuntimeUnavailable(
+            f"OpenVINO's CPU plugin here ran the {took} hint when asked for {mode}: its {config} "
+            "configuration is not available in this version"
+        )
     request = compiled.create_infer_request()
+    output = compiled.output(0)
 
-    def run_ov(x: np.ndarray) -> np.ndarray:
-        return request.infer([x])[compiled.output(0)]
+    def infer(x: np.ndarray) -> np.ndarray:
+        return request.infer([x])[output]
 
-    return run_ov, {"runtime_version": ov.__version__, "device_name": f"CPU (OpenVINO {hint})"}
+    requests, step = 1, infer
+    if config == "throughput":
+        requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        queue = ov.AsyncInferQueue(compiled, requests)
+
+        def step(x: np.ndarray) -> None:
+            for _ in range(requests):
+                queue.start_async([x])
+            queue.wait_all()
+
+    info = {"runtime_version": ov.__version__, "device_name": f"CPU (OpenVINO {hint}, {mode} hint)"}
+    return step, infer, {**info, "requests": requests}
 
 
 def parity(reference: np.ndarray, got: np.ndarray) -> tuple[float, float]:
@@ -286,11 +370,12 @@ def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
     path, export_s, _ = cached_export(model, key, case.runtime)
     t0 = time.perf_counter()
     try:
-        run, info = load(case.runtime, path, case.precision, case.threads, case.device)
+        step, infer, info = load(case.runtime, path, case.precision, case.threads, case.device,
+                                 case.runtime_config)  # fmt: skip
     except RuntimeUnavailable as err:
         raise CaseFailure("skipped", str(err)) from None
     load_s = time.perf_counter() - t0
-    err, top1 = parity(np.asarray(model(images, training=False)), run(images))
+    err, top1 = parity(np.asarray(model(images, training=False)), infer(images))
     tolerance = TOLERANCE[case.precision]
     if not err <= tolerance:
         raise CaseFailure(
@@ -306,5 +391,6 @@ def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
         parity_top1_agreement=top1,
         parity_tolerance=tolerance,
         load_s=load_s,
+        requests=info["requests"],
     )
-    return (lambda x: run(x)), (images,), size, info["device_name"]
+    return step, (images,), size, info["device_name"]

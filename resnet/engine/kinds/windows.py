@@ -219,13 +219,13 @@ def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]
     first = windows[0]
     for name in ("params_total", "params_trainable", "params_non_trainable", "gmacs_per_image", "device_name",
                  "energy_source", "threads", "replicas_in_sync", "device_peak_source", "device_peak_size",
-                 "machine_speed_dtype",
+                 "machine_speed_dtype", "requests",
                  "device_peak_analytic_tflops"):  # fmt: skip
         row[name] = first.get(name)
     row["warmup_steps"] = max((w.get("warmup_steps") or 0 for w in windows), default=None)
     row["warmup_s"] = max((w.get("warmup_s") or 0.0 for w in windows), default=None)
     row["warmup_steady"] = all(w.get("warmup_steady") is not False for w in windows)
-    row.update(metrics_from_times(case, pooled, row["gmacs_per_image"]))
+    row.update(metrics_from_times(case, pooled, row["gmacs_per_image"], row["requests"]))
     row.update(
         compile_s=median_of("compile_s"),
         build_s=median_of("build_s"),

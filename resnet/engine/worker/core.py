@@ -72,6 +72,8 @@ class WorkerCore:
         self.host_steps: dict[str, str] = {}
         #: What a kind keeps between its commands (LoadGen's serving state, ...).
         self.state: dict[str, Any] = {}
+        #: Images one step of the main slot holds.
+        self.images_per_step = 1
 
     # -- set-up ---------------------------------------------------------------
     def start(self, threads: int | None) -> dict[str, Any]:
@@ -164,6 +166,8 @@ class WorkerCore:
         else:
             step, args, size = self.keras_step(case, images, labels)
         self.steps[slot] = (step, args)
+        if slot == "main":  # images a step holds (a runtime's throughput step: several requests)
+            self.images_per_step = case.global_batch * size.get("requests", 1)
         self.backend.reset_peak_memory(device)
         t0 = time.perf_counter()
         out = step(*args)
@@ -271,7 +275,7 @@ class WorkerCore:
         if self.energy is not None and self.joules_at_warm is not None and times:
             now = self.energy.read()
             if now is not None:
-                joules = (now - self.joules_at_warm) / (len(times) * self.case.global_batch)
+                joules = (now - self.joules_at_warm) / (len(times) * self.images_per_step)
         return {
             "joules_per_image": joules,
             "energy_source": getattr(self.energy, "source", "none"),
