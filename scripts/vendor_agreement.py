@@ -48,16 +48,63 @@ def vendor(
     """benchmark_app on the suite's IR: its throughput (images/s)."""
     tool = Path(sys.executable).with_name("benchmark_app")
     size = args.image_size
-    cmd = [str(tool), "-m", str(model), "-d", "CPU", "-hint", config, "-t", str(args.seconds),
+    cmd = [str(tool), "-m", str(model), "-d", "CPU", "-hint", config, "-t", str(round(args.seconds)),
            "-infer_precision", PRECISION[args.precision], "-shape", f"[{batch},{size},{size},3]"]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     (out / f"vendor-{config}-bs{batch}-{tag}.log").write_text(done.stdout + done.stderr)
-    found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", done.stdout)
-    if done.returncode or not found:
+    if done.returncode or figures(done.stdout) is None:
         raise SystemExit(
             f"benchmark_app failed ({done.returncode}): {done.stdout[-500:]}{done.stderr[-500:]}"
         )
-    return float(found.group(1))
+    return figures(done.stdout)[0]
+
+
+def figures(log: str) -> tuple[float, float] | None:
+    """benchmark_app's throughput (FPS: images over the whole run) and median latency (ms)."""
+    fps = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", log)
+    median = re.search(r"Median:\s+([0-9.]+)\s+ms", log)
+    return (float(fps.group(1)), float(median.group(1))) if fps and median else None
+
+
+def summary(out: Path) -> str:
+    """The table, from the runs' JSON and logs in OUT: for the latency configuration
+    benchmark_app's images/s read two ways, its FPS (iterations over the run's duration, its
+    own loop's gaps included) and the batch over its median latency (as the suite reads its
+    median step); for throughput its FPS."""
+    args = json.loads((out / "agreement.json").read_text())["args"]
+    lines = [
+        f"# The suite against benchmark_app ({args['version']}, {args['precision']}, "
+        f"{args['image_size']} px, {args['seconds']:g} s a run, {args['rounds']} rounds)",
+        "",
+        "| configuration, batch | suite images/s | benchmark_app images/s | suite / benchmark_app | median |",
+        "|---|---|---|---|--:|",
+    ]
+    keys = sorted({p.stem.split("-r")[0].removeprefix("vendor-") for p in out.glob("vendor-*.log")})
+    for key in keys:
+        config, batch = key.split("-bs")
+        ours, theirs, fps = [], [], []
+        for log in sorted(out.glob(f"vendor-{key}-r*.log")):
+            tag = log.stem.rsplit("-", 1)[1]
+            cases = json.loads((out / f"suite-{key}-{tag}.json").read_text())["resnet_bench"]["cases"]
+            (row,) = [r for r in cases if r["kind"] == "case"]
+            got = figures(log.read_text())
+            ours.append(row["images_per_sec"])
+            fps.append(got[0])
+            theirs.append(int(batch) / got[1] * 1000 if config == "latency" else got[0])
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        read = "batch / median latency" if config == "latency" else "FPS"
+        lines.append(
+            f"| {config}, {batch} | {', '.join(f'{x:.1f}' for x in ours)} | "
+            f"{', '.join(f'{x:.1f}' for x in theirs)} ({read}) | {', '.join(f'{x:.3f}' for x in ratios)} | "
+            f"{statistics.median(ratios):.3f} |"
+        )
+        if config == "latency":
+            ratios = [a / b for a, b in zip(ours, fps, strict=True)]
+            lines.append(
+                f"| {config}, {batch}, read as FPS | | {', '.join(f'{x:.1f}' for x in fps)} (FPS) | "
+                f"{', '.join(f'{x:.3f}' for x in ratios)} | {statistics.median(ratios):.3f} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -71,8 +118,13 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--version", default="v1.5")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--summary", action="store_true", help="only write README.md again from OUT's runs")
     args = ap.parse_args()
     out = Path(args.out).resolve()
+    if args.summary:
+        (out / "README.md").write_text(summary(out))
+        print((out / "README.md").read_text())
+        return
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "RESNET_BENCH_CACHE": str(out / "cache"), "TF_CPP_MIN_LOG_LEVEL": "2"}
     cells = [(c, int(b)) for c in args.configs.split(",") for b in args.batch_sizes.split(",")]
@@ -82,35 +134,19 @@ def main() -> None:
     for r in range(1, args.rounds + 1):
         for config, batch in rng.sample(cells, len(cells)):
             key, tag = f"{config}-bs{batch}", f"r{r}"
-            for side in ("suite", "vendor") if r % 2 else ("vendor", "suite"):
-                if side == "vendor" and model is None:  # the suite exports the IR on its first run
-                    results[key]["suite"].append(suite(out, env, args, config, batch, tag))
-                    (model,) = sorted((out / "cache").rglob("model.xml"))
-                    continue
+            for side in ("suite", "vendor") if r % 2 or model is None else ("vendor", "suite"):
                 if side == "suite":
-                    if len(results[key]["suite"]) < r:
-                        results[key]["suite"].append(suite(out, env, args, config, batch, tag))
+                    results[key]["suite"].append(suite(out, env, args, config, batch, tag))
+                    if model is None:  # the suite's first case exported the IR
+                        (model,) = sorted((out / "cache").rglob("model.xml"))
                 else:
                     results[key]["vendor"].append(vendor(out, env, args, model, config, batch, tag))
             print(f"round {r} {key}: suite {results[key]['suite'][-1]:.1f}, benchmark_app "
                   f"{results[key]['vendor'][-1]:.1f} images/s", flush=True)  # fmt: skip
     (out / "agreement.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
-    lines = [
-        f"# The suite against benchmark_app ({args.version}, {args.precision}, {args.image_size} px)",
-        "",
-        "| configuration, batch | suite images/s (rounds) | benchmark_app images/s (rounds) "
-        "| suite / benchmark_app per round | median |",
-        "|---|---|---|---|--:|",
-    ]  # fmt: skip
-    for key, both in results.items():
-        ratios = [s / v for s, v in zip(both["suite"], both["vendor"], strict=True)]
-        lines.append(
-            f"| {key} | {', '.join(f'{x:.1f}' for x in both['suite'])} | "
-            f"{', '.join(f'{x:.1f}' for x in both['vendor'])} | {', '.join(f'{x:.3f}' for x in ratios)} | "
-            f"{statistics.median(ratios):.3f} |"
-        )
-    (out / "README.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = summary(out)
+    (out / "README.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
