@@ -2,7 +2,7 @@
 precision, batch and configuration, interleaved: each round runs both for every
 (configuration, batch) in a seeded shuffled order, the suite's case and benchmark_app
 one after the other (which goes first alternating by round), so the machine's drift falls
-on both alike.  Writes OUT/agreement.json and OUT/README.md; every run's JSON and log stay
+on both alike.  Writes OUT/summary.json and OUT/README.md; every run's JSON and log stay
 in OUT.
 
     python scripts/vendor_agreement.py OUT [--batch-sizes 1,32] [--configs latency,throughput]
@@ -71,7 +71,7 @@ def summary(out: Path) -> str:
     benchmark_app's images/s read two ways, its FPS (iterations over the run's duration, its
     own loop's gaps included) and the batch over its median latency (as the suite reads its
     median step); for throughput its FPS."""
-    args = json.loads((out / "agreement.json").read_text())["args"]
+    args = json.loads((out / "summary.json").read_text())["args"]
     lines = [
         f"# The suite against benchmark_app ({args['version']}, {args['precision']}, "
         f"{args['image_size']} px, {args['seconds']:g} s a run, {args['rounds']} rounds)",
@@ -143,7 +143,7 @@ def main() -> None:
                     results[key]["vendor"].append(vendor(out, env, args, model, config, batch, tag))
             print(f"round {r} {key}: suite {results[key]['suite'][-1]:.1f}, benchmark_app "
                   f"{results[key]['vendor'][-1]:.1f} images/s", flush=True)  # fmt: skip
-    (out / "agreement.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+    (out / "summary.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
     text = summary(out)
     (out / "README.md").write_text(text)
     print(text)

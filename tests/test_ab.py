@@ -61,7 +61,7 @@ def test_a_stack_that_cannot_import_resnet_stops_the_run_before_any_case(tmp_pat
     script = tmp_path / "python"  # Python without its site packages or the current folder
     script.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S "$@"\n')
     script.chmod(0o755)
-    out = run_bench("bench/test_ab.py", *SMALL, "--modes", "inference", "--ab", str(script), timeout=120)
+    out = run_bench("bench/test_ab.py", *SMALL, "--modes", "inference", f"--ab={script}", timeout=120)
     assert out.returncode == 4, out.stdout[-1000:]
     (line,) = [x for x in out.stderr.splitlines() if "cannot import resnet-bench" in x]
     assert f"stack B (python {script})" in line and "No module named 'resnet'" in line

@@ -206,9 +206,9 @@ def test_the_ab_job_checks_out_both_sides_and_gates_on_b_over_a():
     assert (
         "pull_request.base.sha" in checkouts[1]["with"]["ref"] and checkouts[1]["with"]["path"] == ".ab/base"
     )
-    script = next(s["run"] for s in job["steps"] if "--ab " in s.get("run", ""))
+    script = next(s["run"] for s in job["steps"] if "--ab=" in s.get("run", ""))
     assert (
-        '--ab-a "$PWD/.ab/base"' in script and "--fail-on=-3%" in script and "GITHUB_STEP_SUMMARY" in script
+        '--ab-a="$PWD/.ab/base"' in script and "--fail-on=-3%" in script and "GITHUB_STEP_SUMMARY" in script
     )
     assert ".ab/" in (ROOT / ".gitignore").read_text().splitlines()
 

@@ -242,7 +242,8 @@ OPTIONS: tuple[Option, ...] = (
         parse_spec("--ab"),
         "A/B run: every case in a worker of this stack (B) and of the sweep's own (A), stepped "
         "alternately; SPEC: KEY=VALUE settings, a Python or virtual environment, a checkout "
-        "(bench/test_ab.py; its rounds follow --paired-*)",
+        "(bench/test_ab.py; its rounds follow --paired-*); a path after = (--ab=PATH), as pytest "
+        "takes a path after a space for tests",
     ),
     Option(
         "--ab-a", "ab_a", parse_spec("--ab-a"), "stack A of an A/B run, as --ab (default: the sweep's own)"

@@ -196,7 +196,8 @@ def schedule(blocks: dict[str, int]) -> list[list[str]]:
 
 def groups(plan: RunPlan) -> list[PairedGroup]:
     """One paired comparison per (mode, batch) of ``--paired`` and device: our versions
-    of the run in each of its precisions (at least two models)."""
+    of the run in each of its precisions, and each deployment runtime's model of them in
+    inference groups (at least two models)."""
     axes = plan.axes
     ours = tuple(v for v in VERSIONS if v in axes.versions)
     runtimes = tuple(rt for rt in axes.runtimes if rt != "keras")
@@ -216,7 +217,7 @@ def groups(plan: RunPlan) -> list[PairedGroup]:
         for mode, batch in plan.settings.paired
         for d in axes.devices
     ]
-    return [g for g in found if len(g.members) >= 2]
+    return [g for g in found if len(g.members) + len(g.runtime_members) >= 2]
 
 
 def row_ids(group: PairedGroup) -> list[str]:
