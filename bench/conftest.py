@@ -160,12 +160,17 @@ def _ab_gate(config: pytest.Config, is_ab: bool) -> Any:
 def _ab_verdict(session: pytest.Session) -> None:
     """An A/B run's ending: each case's B/A, the run-wide B/A, the stacks; with --fail-on the
     gate's verdict (exit 1 on a regression), with --markdown the job summary."""
-    import pandas as pd
-
-    from resnet.analysis import ab
-
     config = session.config
     sweep = config.resnet_sweep
+    if not sweep.plan.settings.ab:
+        return
+    try:  # the readers' half; an environment with the engine only (the GPU machine's) has no pandas
+        import pandas as pd
+
+        from resnet.analysis import ab
+    except ImportError as err:
+        sweep.line(f"A/B verdict not computed here ({err}); read the run with resnet-bench ab", stamp=False)
+        return
     frame = ab.ab_rows(pd.DataFrame(sweep.rows))
     if frame.empty:
         return
