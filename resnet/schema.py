@@ -21,8 +21,18 @@ from resnet.specs import VERSIONS
 MODES = ("inference", "training")
 #: Keras dtype policies a case can run under; each model gets its own policy.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-#: The compute dtype of each precision (the matrix-product probe's dtype).
-COMPUTE_DTYPE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+#: Precisions only a deployment runtime runs (a model quantized by its tool), never Keras.
+QUANTIZED = ("int8",)
+#: Every precision a case can ask for (``--precisions``).
+CASE_PRECISIONS = (*PRECISIONS, *QUANTIZED)
+#: The compute dtype of each precision (the peak's matrix product).
+COMPUTE_DTYPE = {
+    "float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16", "int8": "int8",
+}  # fmt: skip
+#: The machine-speed probe's dtype per precision: the compute dtype, but int8 cases probe
+#: float32 (the backends have no int8 matrix product; VNNI's int8 dot products run on the
+#: same vector units as float32's FMA).
+PROBE_DTYPE = {**COMPUTE_DTYPE, "int8": "float32"}
 BACKENDS = ("tensorflow", "jax", "torch")
 STRATEGIES = ("mirrored", "multiworker")
 #: MLPerf LoadGen scenarios (resnet/engine/kinds/loadgen.py), and each one's headline figure.
@@ -227,7 +237,29 @@ ROW_FIELDS: tuple[Field, ...] = (
     Field("latency_ms_p99", "metric", _NUM, "ms", "lower", "99th percentile of step times"),
     Field("compile_s", "metric", _NUM, "s", "lower", "first call: trace, compile and first run"),
     Field("build_s", "metric", _NUM, "s", "lower", "building the model"),
-    Field("peak_host_rss_mb", "metric", _NUM, "MiB", "lower", "the worker process's peak resident memory"),
+    Field(
+        "peak_host_rss_mb",
+        "metric",
+        _NUM,
+        "MiB",
+        "lower",
+        "peak resident memory of the process memory_scope names",
+    ),
+    Field(
+        "memory_scope",
+        "info",
+        _STR,
+        doc="what peak_host_rss_mb covers: worker (the case's whole worker: backend, model, inputs) or "
+        "runtime process (a process holding only the runtime, its compiled model and its inputs)",
+    ),
+    Field(
+        "worker_peak_rss_mb",
+        "metric",
+        _NUM,
+        "MiB",
+        "lower",
+        "a runtime case's worker (TensorFlow, the Keras twin, export and parity) beside its own",
+    ),
     Field("peak_device_mem_mb", "metric", _NUM, "MiB", "lower", "peak device memory (GPUs)"),
     Field("params_total", "metric", (int,), "parameters"),
     Field("params_trainable", "metric", (int,), "parameters"),
@@ -358,6 +390,9 @@ ROW_FIELDS: tuple[Field, ...] = (
     ),
     Field("export_s", "metric", _NUM, "s", "lower", "exporting the model (0 when it came from the cache)"),
     Field("exported_from", "info", _STR, doc="which Keras model was exported (mixed: its float32 twin)"),
+    Field("quantized_by", "info", _STR, doc="int8: the tool that quantized the export and its version"),
+    Field("quantize_s", "metric", _NUM, "s", "lower", "int8: quantizing (0 when it came from the cache)"),
+    Field("parity_on", "info", _STR, doc="the images parity was checked on (int8: held-out generated ones)"),
     Field("parity_max_rel_err", "metric", _NUM, doc="largest difference from Keras's logits / their largest"),
     Field("parity_top1_agreement", "metric", _NUM, doc="share of images whose top-1 class agrees with Keras"),
     Field("parity_tolerance", "metric", _NUM, doc="the largest relative difference the precision allows"),

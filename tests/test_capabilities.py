@@ -129,7 +129,7 @@ def _fake_openvino(capabilities: list[str], ran: str, hints: tuple[str, ...] = (
 def test_openvino_runs_the_precisions_its_cpu_plugin_offers(monkeypatch, capabilities, precision, runs):
     hint = runtimes.OPENVINO_PRECISION[precision]
     ran = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}[hint]
-    monkeypatch.setattr(runtimes, "require", lambda name: _fake_openvino(capabilities, ran))
+    monkeypatch.setattr(runtimes, "require", lambda name, **_: _fake_openvino(capabilities, ran))
     assert runtimes.openvino_can_run(hint, capabilities) is runs
     if runs:
         step, infer, info = runtimes.load("openvino", "model.xml", precision, 2, "cpu")
@@ -142,7 +142,7 @@ def test_openvino_runs_the_precisions_its_cpu_plugin_offers(monkeypatch, capabil
 
 
 def test_openvino_that_runs_another_precision_than_asked_is_unavailable(monkeypatch):
-    monkeypatch.setattr(runtimes, "require", lambda name: _fake_openvino(["BF16", "FP32"], "float32"))
+    monkeypatch.setattr(runtimes, "require", lambda name, **_: _fake_openvino(["BF16", "FP32"], "float32"))
     with pytest.raises(RuntimeUnavailable, match="ran <Type: 'float32'> when asked for bf16"):
         runtimes.load("openvino", "model.xml", "mixed_bfloat16", None, "cpu")
 
@@ -171,7 +171,7 @@ def _fake_onnxruntime(seen: dict) -> types.SimpleNamespace:
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
 def test_onnxruntime_runs_float32_on_its_cpu_provider_only(monkeypatch, precision):
     seen: dict = {}
-    monkeypatch.setattr(runtimes, "require", lambda name: _fake_onnxruntime(seen))
+    monkeypatch.setattr(runtimes, "require", lambda name, **_: _fake_onnxruntime(seen))
     if precision == "float32":
         step, infer, info = runtimes.load("onnxruntime", "model.onnx", precision, 2, "cpu")
         assert step is infer and info["requests"] == 1
@@ -185,7 +185,7 @@ def test_onnxruntime_runs_float32_on_its_cpu_provider_only(monkeypatch, precisio
 @pytest.mark.parametrize("hints", [("LATENCY", "THROUGHPUT"), ("LATENCY",)])
 def test_openvino_throughput_runs_its_recommended_requests_where_the_hint_exists(monkeypatch, hints):
     fake = _fake_openvino(["FP32"], "float32", hints=hints, optimal=4)
-    monkeypatch.setattr(runtimes, "require", lambda name: fake)
+    monkeypatch.setattr(runtimes, "require", lambda name, **_: fake)
     if "THROUGHPUT" not in hints:  # a plugin without the hint: the configuration is skipped
         with pytest.raises(
             RuntimeUnavailable, match=r"ran the PerformanceMode\.LATENCY hint when asked for THROUGHPUT"
@@ -205,7 +205,7 @@ def test_openvino_throughput_runs_its_recommended_requests_where_the_hint_exists
 @pytest.mark.parametrize("threads", [1, 2, 4])
 def test_onnxruntime_throughput_runs_a_single_thread_session_per_core(monkeypatch, threads):
     seen: dict = {}
-    monkeypatch.setattr(runtimes, "require", lambda name: _fake_onnxruntime(seen))
+    monkeypatch.setattr(runtimes, "require", lambda name, **_: _fake_onnxruntime(seen))
     if threads == 1:
         with pytest.raises(RuntimeUnavailable, match="with one core it is its latency setup"):
             runtimes.load("onnxruntime", "model.onnx", "float32", threads, "cpu", "throughput")

@@ -248,6 +248,7 @@ def test_a_half_written_set_in_the_cache_is_replaced(tmp_path, monkeypatch):
 
 def test_an_unwritable_cache_names_the_cache_and_how_to_move_it(tmp_path, monkeypatch):
     from resnet.data import DataError, ensure_dataset
+    from resnet.engine import exports
     from resnet.engine.kinds import runtimes
 
     blocker = tmp_path / "file"
@@ -256,7 +257,7 @@ def test_an_unwritable_cache_names_the_cache_and_how_to_move_it(tmp_path, monkey
     with pytest.raises(DataError, match="RESNET_BENCH_CACHE") as err:
         ensure_dataset(4)
     assert str(blocker) in str(err.value)
-    with pytest.raises(runtimes.CacheUnwritable, match="RESNET_BENCH_CACHE"):
+    with pytest.raises(exports.CacheUnwritable, match="RESNET_BENCH_CACHE"):
         runtimes.cached_export(None, "key", "onnxruntime")
 
 

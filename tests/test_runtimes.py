@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from resnet.engine import exports
 from resnet.engine.kinds import runtimes
 from resnet.engine.options import UsageError, parse_options
 from resnet.engine.worker.client import CaseFailure, WorkerClient
@@ -65,18 +66,18 @@ def test_a_corrupted_export_is_rebuilt_not_trusted(tmp_path, runtime):
     # What the tool did not write is never replaced: a file of someone's in the entry, an
     # entry without its manifest, a file where the folder should be. One line, untouched.
     (tmp_path / key / "notes.txt").write_text("mine")
-    with pytest.raises(runtimes.CacheForeign, match="RESNET_BENCH_CACHE"):
+    with pytest.raises(exports.CacheForeign, match="RESNET_BENCH_CACHE"):
         runtimes.cached_export(model, key, runtime, tmp_path)
     assert (tmp_path / key / "notes.txt").read_text() == "mine" and path.exists()
     shutil.rmtree(tmp_path / key)
     (tmp_path / key).write_text("not a folder")
-    with pytest.raises(runtimes.CacheForeign, match="did not write"):
+    with pytest.raises(exports.CacheForeign, match="did not write"):
         runtimes.cached_export(model, key, runtime, tmp_path)
     assert (tmp_path / key).read_text() == "not a folder"
     (tmp_path / key).unlink()
     (tmp_path / key).mkdir()
     (tmp_path / key / "model.onnx").write_text("someone's")
-    with pytest.raises(runtimes.CacheForeign):
+    with pytest.raises(exports.CacheForeign):
         runtimes.cached_export(model, key, runtime, tmp_path)
     assert (tmp_path / key / "model.onnx").read_text() == "someone's"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
@@ -87,9 +88,9 @@ def test_the_export_key_holds_the_weights():
 
     a = resnet.build("v1", depth=18, input_shape=(32, 32, 3), classes=10)
     b = resnet.build("v1", depth=18, input_shape=(32, 32, 3), classes=10)  # other random weights
-    assert runtimes.weights_digest(a) == runtimes.weights_digest(a)
-    assert runtimes.weights_digest(a) != runtimes.weights_digest(b)
-    keys = {runtimes.export_key("v1-depth18", 32, "onnxruntime", runtimes.weights_digest(m)) for m in (a, b)}
+    assert exports.weights_digest(a) == exports.weights_digest(a)
+    assert exports.weights_digest(a) != exports.weights_digest(b)
+    keys = {runtimes.export_key("v1-depth18", 32, "onnxruntime", exports.weights_digest(m)) for m in (a, b)}
     assert len(keys) == 2
 
 

@@ -22,11 +22,11 @@ MAX_FUNCTION_LINES = 60
 LAYERS = (
     ("errors", "parsers", "profiles", "progress", "energy", "finish", "worker", "stacks"),
     ("options", "machine", "backends"),
-    ("plan", "journal", "worker.protocol", "worker.peaks"),
+    ("plan", "journal", "worker.protocol", "worker.peaks", "exports", "quantize"),
     ("worker.core", "worker.client"),
     ("kinds.base", "kinds.rounds"),
     ("kinds.case", "kinds.paired", "kinds.goals", "kinds.loadgen", "kinds.runtimes", "kinds.pipelines",
-     "kinds.peers", "kinds.windows", "kinds.ab", "kinds.crossed"),
+     "kinds.peers", "kinds.windows", "kinds.ab", "kinds.crossed", "kinds.runtime_host"),
     ("kinds", "sweep", "worker.__main__"),
 )  # fmt: skip
 
@@ -219,8 +219,8 @@ def test_every_error_the_package_defines_is_one_line_that_main_catches():
                     outside.add(f"{name}.{node.name}")
     assert outside == {
         "resnet.engine.errors.CaseFailure",
-        "resnet.engine.kinds.runtimes.CacheUnwritable",
-        "resnet.engine.kinds.runtimes.CacheForeign",
+        "resnet.engine.exports.CacheUnwritable",
+        "resnet.engine.exports.CacheForeign",
     }
 
 
@@ -347,6 +347,12 @@ NEW_FIELDS = {
     # deployment runtimes as their vendors run them (#38): the configuration, its requests
     "runtime_config",
     "requests",
+    # ... int8 quantized by the vendors' tools, and the runtime's own memory (#38)
+    "quantized_by",
+    "quantize_s",
+    "parity_on",
+    "memory_scope",
+    "worker_peak_rss_mb",
 }
 #: Fields the raw JSON now fills that only the loader derived before (#36).
 NEWLY_FILLED = {"machine_speed_rel", "drifted"}

@@ -47,3 +47,12 @@ if _DIE_AFTER:
         if _count[0] >= _DIE_AFTER:
             os.kill(os.getpid(), signal.SIGKILL)
         return _step(core, msg)
+
+
+#: With RESNET_BENCH_TEST_CPU_FLAGS="flag,flag" (or "none") the worker sees a CPU with those
+#: flags only (tests of capabilities this machine has or lacks: int8 dot products).
+_FLAGS = os.environ.get("RESNET_BENCH_TEST_CPU_FLAGS")
+if _FLAGS is not None:
+    from resnet.engine import machine
+
+    machine.cpu_flags = lambda cpuinfo="/proc/cpuinfo": [f for f in _FLAGS.split(",") if f and f != "none"]

@@ -23,6 +23,8 @@ CPU_FLAGS = (
     "fma",
     "avx512f",
     "avx512_vnni",
+    "avx_vnni",
+    "avx_vnni_int8",
     "avx512_bf16",
     "avx512_fp16",
     "amx_tile",

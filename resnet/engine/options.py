@@ -31,6 +31,7 @@ from resnet.engine.profiles import PROFILES
 from resnet.engine.stacks import parse_spec
 from resnet.schema import (
     ALL_VERSIONS,
+    CASE_PRECISIONS,
     DATA,
     MIN_IMAGE,
     MODES,
@@ -144,7 +145,13 @@ OPTIONS: tuple[Option, ...] = (
         positive_ints("--training-batch-sizes"),
         "batch sizes of the training cases (default: --batch-sizes)",
     ),
-    Option("--precisions", "precisions", choices("--precisions", PRECISIONS), ",".join(PRECISIONS)),
+    Option(
+        "--precisions",
+        "precisions",
+        choices("--precisions", CASE_PRECISIONS),
+        f"{','.join(PRECISIONS)} (default); int8: deployment runtimes only (--runtimes), quantized by "
+        "their vendors' tools",
+    ),
     Option("--devices", "devices", parse_devices, "cpu,gpu:0,... (default: every device found)"),
     Option("--jit", "jit", parse_jit, "XLA compilation: off, on or off,on"),
     Option(

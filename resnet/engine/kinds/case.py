@@ -19,7 +19,7 @@ from resnet.engine.errors import CaseFailure
 from resnet.engine.kinds.base import Run, in_worker
 from resnet.engine.plan import RunPlan
 from resnet.engine.worker.client import WorkerClient
-from resnet.schema import COMPUTE_DTYPE, Case, new_row
+from resnet.schema import PROBE_DTYPE, Case, new_row
 from resnet.stats import median_interval, percentile_min_samples, seed_for, stability
 
 #: A training step does the forward work about three times (forward + two
@@ -168,7 +168,7 @@ def _timed(
     recent = warm[-STEADY_STEPS:] if warm else []
     timed = rounds_for(settings.rounds, settings.min_time, statistics.median(recent) if recent else 0.0)
     series: list[list[float]] = []
-    dtype = COMPUTE_DTYPE[case.precision]
+    dtype = PROBE_DTYPE[case.precision]
     _probe(worker, series, dtype)
     row["window_started"] = [time.time()]
     last = [time.monotonic()]
@@ -207,6 +207,8 @@ def _figures(row: dict[str, Any], case: Case, times: list[float], inside: list[f
     row.update(metrics_from_times(case, times, row["gmacs_per_image"], row.get("requests")))
     row.update(rounds=len(times), timed_s=sum(times), samples_s=[times])
     row["peak_host_rss_mb"] = done["peak_host_rss_mb"]
+    row["memory_scope"] = done.get("memory_scope")
+    row["worker_peak_rss_mb"] = done.get("worker_peak_rss_mb")
     row["peak_device_mem_mb"] = done["peak_device_mem_mb"]
     row["joules_per_image"] = done.get("joules_per_image")
     row["energy_source"] = done.get("energy_source")

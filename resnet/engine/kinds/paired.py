@@ -44,7 +44,7 @@ from resnet.engine.kinds.base import Kind, Outcome, Run, in_worker, register
 from resnet.engine.plan import RunPlan
 from resnet.engine.progress import paired_text
 from resnet.engine.worker.client import WorkerClient
-from resnet.schema import Case, new_row
+from resnet.schema import QUANTIZED, Case, new_row
 from resnet.specs import VERSIONS
 from resnet.stats import paired_ratio
 
@@ -211,7 +211,7 @@ def groups(plan: RunPlan) -> list[PairedGroup]:
             axes.threads[0],
             plan.backend,
             ours,
-            axes.precisions,
+            tuple(p for p in axes.precisions if p not in QUANTIZED),  # Keras has no int8 model to pair
             runtimes if mode == "inference" else (),
         )
         for mode, batch in plan.settings.paired

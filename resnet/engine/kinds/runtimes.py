@@ -23,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -33,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from resnet.engine import exports, quantize
 from resnet.engine.errors import CaseFailure
+from resnet.engine.exports import weights_digest
 from resnet.engine.worker.core import step_source
 from resnet.errors import Unavailable
 from resnet.schema import Case
@@ -43,12 +43,20 @@ EXPORT_SEED = 1234
 INSTALL = {"onnxruntime": "pip install onnxruntime tf2onnx", "openvino": "pip install openvino"}
 #: The file format each runtime loads, and the package that writes it from Keras.
 FORMATS = {"onnxruntime": ("onnx", "tf2onnx"), "openvino": ("openvino", "openvino")}
-#: OpenVINO's inference precision per Keras precision.
-OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16", "mixed_float16": "f16"}
+#: OpenVINO's inference precision per case precision (an int8 model's own operations are
+#: int8; what NNCF leaves in float, the softmax, runs in f32).
+OPENVINO_PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16", "mixed_float16": "f16", "int8": "f32"}
 #: Parity tolerance: the largest difference from Keras's float32 logits, relative to their
 #: largest magnitude.  float32 must agree to float rounding; bf16 and f16 carry 8 and 11
 #: mantissa bits through 50 layers (OpenVINO's bf16 measured 5e-3 on an AMD EPYC).
-TOLERANCE = {"float32": 1e-4, "mixed_bfloat16": 5e-2, "mixed_float16": 2e-2}
+#: int8 is held to the same 5% of the scale as bf16 (v1.5 measured 0.9-1.8% at 224 px and
+#: 1.3-3.3% at 64 px on an AMD EPYC Zen 4) and, on the held-out images, to top-1 agreement
+#: with float32 of at least TOP1_INT8: a floor that a broken quantization (near chance) falls
+#: through, not an accuracy claim.  The suite's models carry random weights, whose classes
+#: are near ties (top-2 margins of about 0.03 in log-probability at 224 px): agreement there
+#: was 100% at 224 px, 97% at 64 px and 88% at 32 px.
+TOLERANCE = {"float32": 1e-4, "mixed_bfloat16": 5e-2, "mixed_float16": 2e-2, "int8": 5e-2}
+TOP1_INT8 = 0.75
 
 
 class RuntimeUnavailable(Unavailable):
@@ -59,21 +67,6 @@ class RuntimeUnavailable(Unavailable):
 #: The name OpenVINO's CPU plugin gives each inference precision among its
 #: OPTIMIZATION_CAPABILITIES (it lists "BF16" and "FP16", never the hints' own spelling).
 OPENVINO_CAPABILITY = {"bf16": "BF16", "f16": "FP16"}
-
-
-class CacheUnwritable(OSError):
-    """The export cache cannot be written; the message names it and how to move it."""
-
-
-class CacheForeign(CacheUnwritable):
-    """An export-cache entry holds what the tool did not write: left as it is, never replaced."""
-
-
-def cache_root() -> Path:
-    """Where exports are kept: the tool's cache (resnet.data.cache_root) ``/exports``."""
-    from resnet.data import cache_root as root
-
-    return root() / "exports"
 
 
 def openvino_can_run(hint: str, capabilities: list[str] | tuple[str, ...]) -> bool:
@@ -89,13 +82,15 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def require(runtime: str) -> Any:
-    """The runtime's module, or RuntimeUnavailable naming the install command."""
+def require(runtime: str, exporter: bool = True) -> Any:
+    """The runtime's module, or RuntimeUnavailable naming the install command; with
+    ``exporter`` also the package that exports to it (tf2onnx, which loads TensorFlow: a
+    process that only runs a model file asks without)."""
     name = {"onnxruntime": "onnxruntime", "openvino": "openvino"}[runtime]
-    exporter = FORMATS[runtime][1]
     try:
         module = __import__(name)
-        __import__(exporter)
+        if exporter:
+            __import__(FORMATS[runtime][1])
     except ImportError as err:
         raise RuntimeUnavailable(f"{runtime} is not installed ({INSTALL[runtime]}): {err}") from None
     return module
@@ -109,87 +104,24 @@ def export_key(spec: str, image_size: int, runtime: str, weights: str = "") -> s
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def weights_digest(model: Any) -> str:
-    """SHA-256 of every weight of ``model`` (names, shapes and values), in order."""
-    h = hashlib.sha256()
-    for w in model.weights:
-        value = np.ascontiguousarray(np.asarray(w))
-        h.update(f"{w.path}:{value.dtype}:{value.shape};".encode())
-        h.update(value.tobytes())
-    return h.hexdigest()[:16]
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.name != "manifest.json"
-    }
-
-
-def _ours(folder: Path, key: str) -> dict[str, str] | None:
-    """An entry's files as its manifest lists them, where the tool wrote it (a folder whose
-    manifest names ``key`` and holds nothing but files the manifest lists); None otherwise."""
-    if folder.is_symlink() or not folder.is_dir():
-        return None
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        files = manifest["files"]
-    except (ValueError, KeyError, TypeError, OSError):
-        return None
-    if manifest.get("key") != key or not isinstance(files, dict):
-        return None
-    present = [p for p in folder.iterdir() if p.name != "manifest.json"]
-    if any(p.is_symlink() or not p.is_file() for p in present):
-        return None  # a folder or a link inside: not something the tool writes
-    return files if {p.name for p in present} <= set(files) else None
-
-
-def _foreign(folder: Path) -> str:
-    return (
-        f"the export cache entry {folder} holds what resnet-bench did not write (no manifest of its "
-        "own, a file it does not list, or not a folder); move it away or set RESNET_BENCH_CACHE "
-        "to another folder"
-    )
-
-
 def cached_export(model: Any, key: str, runtime: str, root: Path | None = None) -> tuple[Path, float, bool]:
-    """The exported model file for ``key``: from the cache when its manifest matches the
-    files, else exported anew (atomically), replacing an entry of the tool's own whose files
-    changed since; an entry holding anything else is CacheForeign, left untouched.
-    Returns (path, export seconds, rebuilt)."""
-    fmt = FORMATS[runtime][0]
-    name = "model.onnx" if fmt == "onnx" else "model.xml"
-    base = root or cache_root()
-    folder = base / key
-    listed = _ours(folder, key)
-    if listed is not None and listed == _digest(folder) and (folder / name).exists():
-        return folder / name, 0.0, False
-    if listed is None and (folder.exists() or folder.is_symlink()):
-        raise CacheForeign(_foreign(folder))
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=base))
-    except OSError as err:
-        raise CacheUnwritable(
-            f"the export cache {base} cannot be written ({err.strerror or err}); set RESNET_BENCH_CACHE "
-            "to a writable folder"
-        ) from None
-    t0 = time.perf_counter()
-    try:
-        # Keras's exporters read the input signature off a model that has been called.
-        model(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)
-        model.export(str(tmp / name), format=fmt, verbose=False)
-        (tmp / "manifest.json").write_text(json.dumps({"key": key, "format": fmt, "files": _digest(tmp)}))
-        seconds = time.perf_counter() - t0
-        if folder.exists() or folder.is_symlink():  # ours with a file changed since: replaced
-            if _ours(folder, key) is None:  # checked again: something was put there meanwhile
-                raise CacheForeign(_foreign(folder))
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder / name, seconds, True
+    """The model file ``runtime`` loads, exported from ``model`` through the cache: (path,
+    export seconds, rebuilt); resnet.engine.exports.cached."""
+    return exports.cached_export(model, key, FORMATS[runtime][0], root)
+
+
+def cached_int8(
+    source: Path, key: str, runtime: str, calibration: np.ndarray, root: Path | None = None
+) -> tuple[Path, float, bool]:
+    """The int8 model of the exported float32 model ``source`` (resnet.engine.quantize),
+    cached under its own key: the float model's, the tool's version and the calibration
+    images' digest.  Returns (path, quantization seconds, rebuilt)."""
+    digest = hashlib.sha256(np.ascontiguousarray(calibration).tobytes()).hexdigest()[:16]
+    own = hashlib.sha256(json.dumps([key, "int8", quantize.tool_version(runtime), digest]).encode())
+    name = "model-int8.onnx" if runtime == "onnxruntime" else "model-int8.xml"
+    return exports.cached(
+        own.hexdigest()[:16], name, lambda path: quantize.quantize(runtime, source, path, calibration), root
+    )
 
 
 def _cores(threads: int | None) -> int:
@@ -219,8 +151,8 @@ def _onnxruntime(
 ) -> tuple[Callable, Callable, dict]:
     """ONNX Runtime: one session on every core (latency), or one single-thread session per
     core run at once from a thread each (throughput: its sessions release the GIL)."""
-    ort = require("onnxruntime")
-    if precision != "float32":
+    ort = require("onnxruntime", exporter=False)
+    if precision not in ("float32", "int8"):
         raise RuntimeUnavailable(
             "ONNX Runtime's CPU execution provider has no float16 or bfloat16 convolution kernels: "
             f"{precision} is not a precision it can run here"
@@ -273,7 +205,7 @@ def _openvino(
 ) -> tuple[Callable, Callable, dict]:
     """OpenVINO's CPU plugin under its LATENCY hint (one synchronous request) or its
     THROUGHPUT hint with the number of requests it recommends, driven asynchronously."""
-    ov = require("openvino")
+    ov = require("openvino", exporter=False)
     core = ov.Core()
     hint = OPENVINO_PRECISION[precision]
     capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -292,6 +224,8 @@ def _openvino(
         raise RuntimeUnavailable(
             f"OpenVINO ran {got} when asked for {hint}: {precision} is not available here"
         )
+    if precision == "int8":
+        _check_int8(compiled)
     took = compiled.get_property("PERFORMANCE_HINT")
     if not openvino_hint_took(mode, took):
         raise RuntimeUnavailable(
@@ -316,6 +250,21 @@ def _openvino(
 
     info = {"runtime_version": ov.__version__, "device_name": f"CPU (OpenVINO {hint}, {mode} hint)"}
     return step, infer, {**info, "requests": requests}
+
+
+def _check_int8(compiled: Any) -> None:
+    """RuntimeUnavailable unless OpenVINO runs the int8 model's convolutions in 8 bits (its
+    runtime model names each layer's runtime precision: u8 or i8)."""
+    kinds = set()
+    for op in compiled.get_runtime_model().get_ops():
+        info = op.get_rt_info()
+        if "layerType" in info and str(info["layerType"].astype(str)) == "Convolution":
+            kinds.add(str(info["runtimePrecision"].astype(str)))
+    if not kinds or not kinds <= {"u8", "i8"}:
+        raise RuntimeUnavailable(
+            "OpenVINO ran the int8 model's convolutions in "
+            f"{', '.join(sorted(kinds)) or 'no known precision'}, not in 8 bits: int8 is not available here"
+        )
 
 
 def parity(reference: np.ndarray, got: np.ndarray) -> tuple[float, float]:
@@ -353,12 +302,47 @@ def _available(case: Case, backend: str) -> None:
         raise CaseFailure("skipped", str(err)) from None
 
 
+def _model_file(case: Case, model: Any, size: dict[str, Any]) -> tuple[Path, np.ndarray | None]:
+    """The file the case's runtime loads (float32 export; for int8 its quantized model, with
+    the held-out images its parity is checked on), its costs recorded in ``size``."""
+    if case.precision == "int8":  # before exporting: a CPU without int8 skips at once
+        try:
+            quantize.require_int8(case.runtime)
+        except quantize.Int8Unavailable as err:
+            raise CaseFailure("skipped", str(err)) from None
+    key = export_key(_spec_text(case.version), case.image_size, case.runtime, weights_digest(model))
+    path, size["export_s"], _ = cached_export(model, key, case.runtime)
+    if case.precision != "int8":
+        return path, None
+    data = quantize.images(case.image_size)
+    path, size["quantize_s"], _ = cached_int8(path, key, case.runtime, data[: quantize.CALIBRATION])
+    size["quantized_by"] = quantize.tool_version(case.runtime)
+    return path, data[quantize.CALIBRATION :]
+
+
+def _check_parity(case: Case, reference: np.ndarray, got: np.ndarray, size: dict[str, Any]) -> None:
+    """The row's parity figures; a CaseFailure ("error") beyond the precision's tolerance."""
+    err, top1 = parity(reference, got)
+    tolerance = TOLERANCE[case.precision]
+    floor = TOP1_INT8 if case.precision == "int8" else 0.0
+    if not (err <= tolerance and top1 >= floor):
+        raise CaseFailure(
+            "error",
+            f"parity: {case.runtime} {case.precision} differs from Keras by {err:.2e} of the logits' "
+            f"scale (tolerance {tolerance:g}; top-1 agreement {top1:.0%}"
+            + (f", at least {floor:.0%} asked)" if floor else ")"),
+        )
+    size.update(parity_max_rel_err=err, parity_top1_agreement=top1, parity_tolerance=tolerance)
+
+
 @step_source(lambda case: case.runtime != "keras")
 def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
-    """A deployment runtime's step: the Keras model's float32 twin exported (cached),
-    loaded by the runtime in the case's precision, and parity-checked against Keras on
-    the case's own batch.  Returns ``(step, args, size, host)``; size carries the
-    runtime's facts and ``load_s`` (loading and compiling in the runtime)."""
+    """A deployment runtime's step: the Keras model's float32 twin exported (cached; for
+    int8 quantized by the runtime's own tool, cached too), loaded by the runtime in the
+    case's precision, and parity-checked against Keras's float32 logits (on the case's own
+    batch; int8 on held-out generated images).  Returns ``(step, args, size, host)``; size
+    carries the runtime's facts and ``load_s`` (loading and compiling in the runtime).  At
+    the case's end its memory is measured again in a process holding only the runtime."""
     import keras
 
     _available(case, core.backend.name)
@@ -366,8 +350,7 @@ def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
     # the key holds their digest, so an export of other weights is never reused.
     keras.utils.set_random_seed(EXPORT_SEED)
     model, size = core.built(case.replace(precision="float32", runtime="keras"))
-    key = export_key(_spec_text(case.version), case.image_size, case.runtime, weights_digest(model))
-    path, export_s, _ = cached_export(model, key, case.runtime)
+    path, held_out = _model_file(case, model, size)
     t0 = time.perf_counter()
     try:
         step, infer, info = load(case.runtime, path, case.precision, case.threads, case.device,
@@ -375,22 +358,33 @@ def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
     except RuntimeUnavailable as err:
         raise CaseFailure("skipped", str(err)) from None
     load_s = time.perf_counter() - t0
-    err, top1 = parity(np.asarray(model(images, training=False)), infer(images))
-    tolerance = TOLERANCE[case.precision]
-    if not err <= tolerance:
-        raise CaseFailure(
-            "error",
-            f"parity: {case.runtime} {case.precision} differs from Keras by {err:.2e} of the logits' "
-            f"scale (tolerance {tolerance:g}; top-1 agreement {top1:.0%})",
-        )
+    checked = images if held_out is None else held_out
+    _check_parity(case, np.asarray(model(checked, training=False)), infer(checked), size)
     size.update(
         runtime_version=info["runtime_version"],
-        export_s=export_s,
         exported_from="float32 twin" if case.precision != "float32" else "the model itself",
-        parity_max_rel_err=err,
-        parity_top1_agreement=top1,
-        parity_tolerance=tolerance,
+        parity_on="the case's batch" if held_out is None else f"{len(held_out)} held-out generated images",
         load_s=load_s,
         requests=info["requests"],
     )
+    core.state["own_memory"] = (case, lambda: runtime_memory(case, path))
     return step, (images,), size, info["device_name"]
+
+
+def runtime_memory(case: Case, path: Path, timeout: float = 600.0) -> dict[str, Any]:
+    """The peak memory of a process holding only the runtime, the case's compiled model and
+    its inputs (resnet.engine.kinds.runtime_host), after as many steps as warm-up takes."""
+    import subprocess
+    import sys
+
+    spec = {"runtime": case.runtime, "path": str(path), "precision": case.precision, "threads": case.threads,
+            "config": case.runtime_config, "batch": case.global_batch, "size": case.image_size}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "resnet.engine.kinds.runtime_host", json.dumps(spec)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CaseFailure("error", f"the runtime's own memory could not be measured: {tail}")
+    return json.loads(lines[-1])

@@ -191,6 +191,20 @@ def _finish(run: Run, window: Window, stop: str) -> None:
     run.line(f"case   {case.id}, {len(got)} windows ({stop}): {headline(combined)}")
 
 
+def _runtime_facts(row: dict[str, Any], windows: list[dict[str, Any]]) -> None:
+    """A runtime case's facts over its windows: what it ran (the first window's), its
+    worst parity, its largest memory and export time."""
+    first = windows[0]
+    for name in ("runtime_version", "exported_from", "parity_tolerance", "parity_on", "quantized_by",
+                 "memory_scope"):  # fmt: skip
+        row[name] = first.get(name)
+    picks = {"parity_max_rel_err": max, "parity_top1_agreement": min, "worker_peak_rss_mb": max,
+             "export_s": max, "quantize_s": max}  # fmt: skip
+    for name, pick in picks.items():
+        values = [w[name] for w in windows if w.get(name) is not None]
+        row[name] = pick(values) if values else None
+
+
 def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]:
     """The case's row from its window rows (in window order): figures from all timed
     steps pooled, intervals over windows and steps, each window's median kept; memory
@@ -216,11 +230,11 @@ def combine_windows(case: Case, windows: list[dict[str, Any]]) -> dict[str, Any]
         values = [w[name] for w in windows if w.get(name) is not None]
         return max(values) if values else None
 
+    _runtime_facts(row, windows)
     first = windows[0]
     for name in ("params_total", "params_trainable", "params_non_trainable", "gmacs_per_image", "device_name",
                  "energy_source", "threads", "replicas_in_sync", "device_peak_source", "device_peak_size",
-                 "machine_speed_dtype", "requests",
-                 "device_peak_analytic_tflops"):  # fmt: skip
+                 "machine_speed_dtype", "requests", "device_peak_analytic_tflops"):  # fmt: skip
         row[name] = first.get(name)
     row["warmup_steps"] = max((w.get("warmup_steps") or 0 for w in windows), default=None)
     row["warmup_s"] = max((w.get("warmup_s") or 0.0 for w in windows), default=None)

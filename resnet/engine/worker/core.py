@@ -18,7 +18,7 @@ from typing import Any
 from resnet.engine.backends import BACKEND_JIT, JIT_REASON
 from resnet.engine.errors import CaseFailure
 from resnet.engine.worker.protocol import command
-from resnet.schema import COMPUTE_DTYPE, REFERENCES, Case, is_gpu, placed_on
+from resnet.schema import COMPUTE_DTYPE, QUANTIZED, REFERENCES, Case, is_gpu, placed_on
 
 #: Steps that are not a Keras model's own: (applies to the case, build, whether the
 #: backend's jit settings apply), tried in order.  ``build(core, case, images, labels)``
@@ -50,8 +50,18 @@ def training_feed(data: str) -> Callable[[Callable], Callable]:
     return register
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process, MiB."""
+def peak_rss_mb(status: str = "/proc/self/status") -> float:
+    """Peak resident memory of this process, MiB: Linux's VmHWM (this program's own, from its
+    start), else getrusage's ru_maxrss (which Linux carries over from the process that
+    started this one, through fork and exec: a small process started by a large one reads
+    the large one's peak)."""
+    try:
+        with open(status) as lines:
+            for line in lines:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -151,6 +161,12 @@ class WorkerCore:
         device = case.device
         self.check_device(device)
         source = next(((fn, jit) for applies, fn, jit in STEP_SOURCES if applies(case)), None)
+        if case.precision in QUANTIZED and case.runtime == "keras":
+            raise CaseFailure(
+                "skipped",
+                f"{case.precision} runs through a deployment runtime's quantized model (--runtimes "
+                "openvino,onnxruntime); Keras has no int8 convolution to time",
+            )
         if source is None or source[1]:
             self.check_jit(case)
         rng = np.random.default_rng(0)
@@ -279,10 +295,30 @@ class WorkerCore:
         return {
             "joules_per_image": joules,
             "energy_source": getattr(self.energy, "source", "none"),
-            "peak_host_rss_mb": peak_rss_mb(),
+            **self.host_memory(),
             "peak_device_mem_mb": self.backend.peak_memory_mb(self.case.device),
             "worker_step_s": times,
             "traces": traces,
+        }
+
+    def host_memory(self) -> dict[str, Any]:
+        """The case's peak host memory: this worker's, or where the case's step source
+        measures its own elsewhere (a runtime's, in a process holding only the runtime),
+        that figure, with this worker's beside it."""
+        own = self.state.pop("own_memory", None)
+        if own is None or own[0] != self.case:
+            return {"peak_host_rss_mb": peak_rss_mb(), "memory_scope": "worker"}
+        figures = own[1]()
+        if figures.get("frameworks_loaded"):
+            raise CaseFailure(
+                "error",
+                "the runtime's own memory was measured in a process that loaded "
+                + ", ".join(figures["frameworks_loaded"]),
+            )
+        return {
+            "peak_host_rss_mb": figures["peak_rss_mb"],
+            "memory_scope": "runtime process",
+            "worker_peak_rss_mb": peak_rss_mb(),
         }
 
     def probe(self, dtype: str = "float32", seconds: float = 0.25) -> dict[str, Any]:
@@ -318,7 +354,13 @@ class WorkerCore:
             return 2 * n**3 / min(self.backend.matmul_seconds(device, dtype, n, reps)) / 1e12
 
         analytic = None
-        if is_gpu(device):
+        if dtype == "int8":  # the backends have no int8 matrix product: the libraries' only
+            from resnet.engine.worker.peaks import int8_peaks
+
+            found = int8_peaks(seconds)
+            if not found:
+                raise CaseFailure("skipped", "no int8 matrix product here (it takes torch or openvino)")
+        elif is_gpu(device):
             found = {self.backend.name: (backend_tflops(8192), 8192)}
         else:
             from resnet.engine.machine import cpu_flags, cpu_identity

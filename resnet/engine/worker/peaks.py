@@ -3,7 +3,9 @@ only the backend's own.  On a CPU a runtime's kernels can outrun TensorFlow's (O
 bf16 convolutions read 93-102% of TensorFlow's bf16 matrix product on an AMD EPYC Zen 5), so
 the peak is the best of every library installed (the backend, PyTorch, OpenVINO), at two
 sizes, with the library named; beside it the analytic figure where it can be derived:
-cores x clock x vector lanes x FMA units x 2, at the clock /proc/cpuinfo reports.
+cores x clock x vector lanes x FMA units x 2, at the clock /proc/cpuinfo reports.  int8's
+peak (TOP/s, in the same field) is the fastest int8 x int8 product of PyTorch and OpenVINO
+(the backends have none).
 """
 
 from __future__ import annotations
@@ -123,4 +125,54 @@ def cpu_peaks(
             found[name] = best_size(lambda n, fn=fn: fn(dtype, n, seconds / len(SIZES)))
         except (ImportError, ValueError, RuntimeError, AttributeError, TypeError):
             continue  # not installed, or not this precision here
+    return found
+
+
+def torch_int8_tops(n: int, seconds: float) -> float:
+    """PyTorch's int8 x int8 -> int32 CPU matrix product (``torch._int_mm``, oneDNN's VNNI or
+    AMX-INT8 kernels), TOP/s."""
+    import torch
+
+    a = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+    b = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+    return 2 * n**3 / _best(lambda: torch._int_mm(a, b), seconds) / 1e12
+
+
+def openvino_int8_tops(n: int, seconds: float) -> float:
+    """OpenVINO's CPU MatMul on 8-bit activations (a FakeQuantize to 256 levels) and 8-bit
+    weights, which its CPU plugin runs as an int8 product, TOP/s."""
+    import openvino as ov
+
+    try:
+        import openvino.opset13 as ops
+    except ImportError:  # older releases
+        from openvino.runtime import opset13 as ops
+    rng = np.random.default_rng(0)
+    a = ops.parameter([n, n], ov.Type.f32)
+    low, high = ops.constant(np.float32(-4.0)), ops.constant(np.float32(4.0))
+    quantized = ops.fake_quantize(a, low, high, low, high, 256)
+    weights = ops.constant(rng.integers(-127, 128, (n, n)).astype(np.int8))
+    scaled = ops.multiply(ops.convert(weights, ov.Type.f32), ops.constant(np.float32(1 / 32)))
+    product = ops.matmul(quantized, scaled, False, False)
+    infer = ov.Core().compile_model(ov.Model([product], [a]), "CPU").create_infer_request()
+    x = rng.standard_normal((n, n)).astype(np.float32)
+    return 2 * n**3 / _best(lambda: infer.infer([x]), seconds) / 1e12
+
+
+#: The int8 matrix products on a CPU, by library (tried where installed).
+INT8_LIBRARIES: dict[str, Callable[[int, float], float]] = {
+    "torch": torch_int8_tops,
+    "openvino": openvino_int8_tops,
+}
+
+
+def int8_peaks(seconds: float) -> dict[str, tuple[float, int]]:
+    """(TOP/s, size) of every installed library's int8 matrix product, each its best size;
+    empty where none runs here."""
+    found = {}
+    for name, fn in INT8_LIBRARIES.items():
+        try:
+            found[name] = best_size(lambda n, fn=fn: fn(n, seconds / len(SIZES)))
+        except (ImportError, ValueError, RuntimeError, AttributeError, TypeError):
+            continue
     return found
