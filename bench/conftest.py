@@ -95,6 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
             else:
                 print(line, flush=True)
 
+    # --fail-on and --markdown are checked before the store is opened: refused, no store is made.
+    config.resnet_ab_gate = _ab_gate(config, bool(config.getoption("--ab")))
     config.resnet_store = _open_store(config.getoption("store"))
     journal = config.getoption("journal") or default_journal(json_name)
     try:
@@ -107,7 +109,6 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except UsageError as err:
         raise pytest.UsageError(str(err)) from None
-    config.resnet_ab_gate = _ab_gate(config, bool(config.resnet_sweep.plan.settings.ab))
     bench = getattr(config, "_benchmarksession", None)
     if bench is not None and bench.disabled and not config.option.collectonly:
         raise pytest.UsageError(

@@ -68,6 +68,13 @@ def test_a_stack_that_cannot_import_resnet_stops_the_run_before_any_case(tmp_pat
     assert "start " not in out.stdout
 
 
+def test_a_gate_without_an_ab_run_is_refused_before_the_store_is_made(tmp_path):
+    db = tmp_path / "store.db"
+    out = run_bench("bench/test_ab.py", *SMALL, "--fail-on=-3%", "--store", f"sqlite:///{db}", timeout=120)
+    assert out.returncode == 4 and "--fail-on gates an A/B run" in out.stderr, out.stderr[-1000:]
+    assert not db.exists()
+
+
 # -- the rounds across workers ------------------------------------------------------------
 class FakeWorker:
     """A worker whose steps take the seconds it is given, round after round."""

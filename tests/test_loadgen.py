@@ -3,12 +3,13 @@ through the engine (a tiny model), where mlperf_loadgen is installed."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import pytest
 
-from resnet.engine.kinds.loadgen import (
+from resnet.engine.mlperf import (
     LoadGenSettings,
     LoadGenUnavailable,
     find_server_peak,
@@ -185,3 +186,61 @@ def test_loadgen_cases_through_the_engine(lg, tmp_path):
     server = rows["server"]
     assert server["server_search"] and server["latency_bound_ms"] == 200.0
     assert (tmp_path / "lg.loadgen").is_dir()
+
+
+def test_runtimes_serve_each_scenario_in_its_configuration():
+    from resnet.engine.kinds.loadgen import SCENARIO_CONFIG, cases
+    from tests.sweeps import resolve_flat
+
+    options = {
+        "profile": "smoke",
+        "devices": "cpu",
+        "scenarios": "single-stream,offline",
+        "runtimes": "keras,openvino",
+    }
+    found = {(c.scenario, c.runtime): c for c in cases(resolve_flat(parse_options(options)).plan)}
+    assert set(found) == {(s, rt) for s in ("single-stream", "offline") for rt in ("keras", "openvino")}
+    assert found["offline", "openvino"].runtime_config == "throughput" == SCENARIO_CONFIG["offline"]
+    assert found["single-stream", "openvino"].runtime_config == "latency"
+    assert found["offline", "keras"].runtime_config == "latency"  # Keras has one configuration
+    assert "openvino-throughput" in found["offline", "openvino"].id
+
+
+def test_loadgen_through_the_deployment_runtimes(lg, tmp_path):
+    """Offline through each runtime's throughput configuration (its requests in flight),
+    SingleStream through its latency one; every query answered once."""
+    from resnet.engine.kinds.runtimes import RuntimeUnavailable, require
+    from tests.sweeps import run_bench
+
+    try:
+        require("openvino")
+        require("onnxruntime")
+    except RuntimeUnavailable as err:
+        pytest.skip(str(err))
+    out = tmp_path / "lg.json"
+    args = [
+        "bench/test_loadgen.py",
+        "--profile",
+        "smoke",
+        "--scenarios",
+        "single-stream,offline",
+        "--devices",
+        "cpu",
+    ]
+    args += ["--runtimes", "openvino,onnxruntime", "--loadgen-duration", "1", "--benchmark-json", str(out)]
+    done = run_bench(*args, env={"RESNET_BENCH_CACHE": str(tmp_path / "cache")}, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:]
+    import json
+
+    rows = {(r["scenario"], r["runtime"]): r for r in json.loads(out.read_text())["resnet_bench"]["cases"]}
+    assert set(rows) == {(s, rt) for s in ("single-stream", "offline") for rt in ("openvino", "onnxruntime")}
+    for (scenario, _), row in rows.items():
+        assert row["status"] == "ok" and row["queries"] > 0, row["reason"]
+        assert row["runtime_config"] == ("throughput" if scenario == "offline" else "latency")
+        assert row["parity_max_rel_err"] <= 1e-4 and row["runtime_version"]
+    assert rows["offline", "onnxruntime"]["requests"] == len(os.sched_getaffinity(0))  # a session a core
+    assert rows["single-stream", "openvino"]["requests"] == 1
+    assert (
+        rows["offline", "openvino"]["samples_per_sec"] > 0
+        and rows["single-stream", "onnxruntime"]["lg_p90_ms"] > 0
+    )

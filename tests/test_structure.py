@@ -22,7 +22,7 @@ MAX_FUNCTION_LINES = 60
 LAYERS = (
     ("errors", "parsers", "profiles", "progress", "energy", "finish", "worker", "stacks"),
     ("options", "machine", "backends"),
-    ("plan", "journal", "worker.protocol", "worker.peaks", "exports", "quantize"),
+    ("plan", "journal", "worker.protocol", "worker.peaks", "exports", "quantize", "mlperf"),
     ("worker.core", "worker.client"),
     ("kinds.base", "kinds.rounds"),
     ("kinds.case", "kinds.paired", "kinds.goals", "kinds.loadgen", "kinds.runtimes", "kinds.pipelines",

@@ -125,6 +125,21 @@ def _fresh_copy(tmp_path: Path, folder: str = "repo") -> Path:
     return repo
 
 
+def _runner_env(home: Path, repo: Path, summary: Path) -> dict[str, str]:
+    """A runner's environment: a set-up .venv (RESNET_BENCH_SETUP=skip), the copy's code on
+    PYTHONPATH, the job summary file GitHub gives a step."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERAS_BACKEND": "tensorflow",
+        "RESNET_BENCH_SETUP": "skip",
+        "PYTHONPATH": str(repo),  # the copy's code, in the runner's environment
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+
+
 def _run_job(repo: Path, event: str, env: dict[str, str], log: list[str], name: str = "benchmark") -> dict:
     """The job's run: steps as the runner runs them (bash -e -o pipefail, each step's if:)."""
     ok, codes = True, {}
@@ -149,18 +164,7 @@ def test_the_documented_workflow_runs_as_a_push_to_main_then_as_a_pull_request(t
     repo = _fresh_copy(tmp_path)
     summary = tmp_path / "summary.md"
     (job,) = workflow()["jobs"].values()
-    base = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "KERAS_BACKEND": "tensorflow",
-        "RESNET_BENCH_SETUP": "skip",
-        "PYTHONPATH": str(repo),  # the copy's code, in the runner's environment
-        "GITHUB_STEP_SUMMARY": str(summary),
-        "RESNET_BENCH_DB": url,
-        "BENCH_ARGS": TINY,
-    }
+    base = {**_runner_env(tmp_path, repo, summary), "RESNET_BENCH_DB": url, "BENCH_ARGS": TINY}
     assert set(job["env"]) == {"RESNET_BENCH_DB", "BENCH_ARGS"}
     log: list[str] = []
     push = _run_job(repo, "push", {**base, "GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main"}, log)
@@ -223,14 +227,7 @@ def test_the_documented_ab_job_runs_as_a_pull_request(tmp_path):
     base_copy.rename(repo / ".ab" / "base")
     summary = tmp_path / "summary.md"
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "KERAS_BACKEND": "tensorflow",
-        "RESNET_BENCH_SETUP": "skip",
-        "PYTHONPATH": str(repo),
-        "GITHUB_STEP_SUMMARY": str(summary),
+        **_runner_env(tmp_path, repo, summary),
         "GITHUB_EVENT_NAME": "pull_request",
         "AB_ARGS": "--bench-profile smoke --versions v1 --modes inference --batch-sizes 1 --paired off "
         "--paired-rounds 8",

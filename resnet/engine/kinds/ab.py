@@ -26,7 +26,7 @@ from typing import Any
 
 from resnet.engine.errors import CaseFailure
 from resnet.engine.kinds.base import Kind, Outcome, Run, register
-from resnet.engine.kinds.rounds import Alternation, Budget, Member, images_per_sec
+from resnet.engine.kinds.rounds import Alternation, Budget, Member, images_per_sec, pooled_ratio
 from resnet.engine.plan import RunPlan
 from resnet.engine.progress import paired_text
 from resnet.engine.stacks import Stack, parse_stack, probe, summary
@@ -75,15 +75,13 @@ def prepare(run: Run, found: list[ABCase]) -> None:
 
 def estimate(plan: RunPlan, found: list[ABCase]) -> tuple[float, float]:
     """Two workers a case, each its overhead and its minimum (or maximum) seconds of steps."""
-    from resnet.engine.kinds.paired import MODEL_OVERHEAD_S
+    from resnet.engine.kinds.paired import MODEL_OVERHEAD_S, step_seconds
 
-    settings = plan.settings
     least = most = 0.0
     for ab in found:
-        low = settings.paired_time(ab.case.mode) or 1.0
-        high = settings.paired_cap(ab.case.mode) if settings.paired_width else None
+        low, high = step_seconds(plan, ab.case.mode)
         least += 2 * (MODEL_OVERHEAD_S + low)
-        most += 2 * (MODEL_OVERHEAD_S + max(low, high or 0.0))
+        most += 2 * (MODEL_OVERHEAD_S + high)
     return least, most
 
 
@@ -160,12 +158,9 @@ def measure_ab(run: Run, ab: ABCase, benchmark: Any, seed: int | None = None) ->
     )
     t0 = time.monotonic()
     earlier: list[dict[str, list[float]]] = []
-    rounds: Alternation | None = None
     try:
         for index in range(settings.ab_sessions):
-            rounds = _session(
-                run, ab, stacks, index, earlier, benchmark, settings.seed if seed is None else seed
-            )
+            _session(run, ab, stacks, index, earlier, benchmark, settings.seed if seed is None else seed)
         row["status"] = "ok"
     except CaseFailure as err:
         row.update(status=err.status, reason=err.reason)
@@ -177,10 +172,8 @@ def measure_ab(run: Run, ab: ABCase, benchmark: Any, seed: int | None = None) ->
         numerator_images_per_sec=images_per_sec(case.global_batch, b),
         denominator_images_per_sec=images_per_sec(case.global_batch, a),
     )
-    if row["status"] == "ok" and rounds is not None:
-        rounds.earlier = earlier  # every session's rounds, this one's included
-        rounds.times = {name: {} for name in rounds.times}
-        row.update(rounds.ratio("B", "A"))
+    if row["status"] == "ok" and earlier:
+        row.update(pooled_ratio(earlier, "B", "A"))  # every session's rounds
         row["images_per_sec"] = row["numerator_images_per_sec"]
     else:
         row["samples_s"] = [b, a]  # what each stack measured before it stopped

@@ -78,17 +78,15 @@ def groups(plan: RunPlan) -> list[CrossGroup]:
 
 def estimate(plan: RunPlan, found: list[CrossGroup]) -> tuple[float, float]:
     """Each model its overhead (a compiled peer three times that) and its steps' seconds."""
-    from resnet.engine.kinds.paired import MODEL_OVERHEAD_S
+    from resnet.engine.kinds.paired import MODEL_OVERHEAD_S, step_seconds
 
-    settings = plan.settings
     least = most = 0.0
     for group in found:
-        low = settings.paired_time(group.ours.mode) or 1.0
-        high = settings.paired_cap(group.ours.mode) if settings.paired_width else None
+        low, high = step_seconds(plan, group.ours.mode)
         overhead = MODEL_OVERHEAD_S * (2 + 3 * sum(group.peer_jit))
         models = 1 + len(group.peer_jit)
         least += overhead + models * low
-        most += overhead + models * max(low, high or 0.0)
+        most += overhead + models * high
     return least, most
 
 

@@ -387,15 +387,23 @@ def estimate(plan: RunPlan, found: list[PairedGroup]) -> tuple[float, float]:
     """(seconds at the least, at the most) for the groups: each model its overhead and its
     minimum (or, with --paired-width, its maximum) seconds of timed steps; a group without a
     minimum time counts 1 s a model."""
-    settings = plan.settings
     least = most = 0.0
     for group in found:
         models = len(group.members) + len(group.runtime_members)
-        low = settings.paired_time(group.mode) or 1.0
-        high = settings.paired_cap(group.mode) if settings.paired_width else None
+        low, high = step_seconds(plan, group.mode)
         least += models * (MODEL_OVERHEAD_S + low)
-        most += models * (MODEL_OVERHEAD_S + max(low, high or 0.0))
+        most += models * (MODEL_OVERHEAD_S + high)
     return least, most
+
+
+def step_seconds(plan: RunPlan, mode: str) -> tuple[float, float]:
+    """(least, most) seconds of timed steps one model of a paired measurement in ``mode``
+    takes: its minimum time (1 s without one), and with --paired-width its cap where larger.
+    Every kind that alternates models estimates with it (paired, ab, crossed)."""
+    settings = plan.settings
+    low = settings.paired_time(mode) or 1.0
+    high = settings.paired_cap(mode) if settings.paired_width else None
+    return low, max(low, high or 0.0)
 
 
 KIND = register(Kind("paired", "group", groups, estimate=estimate, noun="paired groups"))

@@ -47,6 +47,26 @@ class Budget:
     max_time: float | None = None
 
 
+def pooled_ratio(sessions: list[dict[str, list[float]]], numerator: str, denominator: str) -> dict[str, Any]:
+    """images/s of ``numerator`` over ``denominator`` over every session's rounds (each
+    session: the members' step times, round by round), pooled: the median of the per-round
+    ratios and its distribution-free 95% interval (NaN under 6 rounds)."""
+    num = [t for s in sessions for t in s.get(numerator, [])]
+    den = [t for s in sessions for t in s.get(denominator, [])]
+    if not num:
+        return {"pairs": 0, "samples_s": [num, den]}
+    ratio, low, high = paired_median_ratio(num, den)
+    return {
+        "ratio": ratio,
+        "ratio_ci_low": low,
+        "ratio_ci_high": high,
+        "differs": bool(low > 1 or high < 1),
+        "pairs": len(num),
+        "rounds": len(num),
+        "samples_s": [num, den],
+    }
+
+
 class Alternation:
     """Members stepped in rounds; each member's step time per round.  ``earlier``: the
     rounds of earlier sessions of the same members (other worker processes), by member:
@@ -97,20 +117,8 @@ class Alternation:
         rounds; resnet.stats.paired_median_ratio says why the median)."""
         a, b = self.times[numerator], self.times[denominator]
         shared = sorted(a.keys() & b.keys())
-        num = [t for s in self.earlier for t in s[numerator]] + [a[i] for i in shared]
-        den = [t for s in self.earlier for t in s[denominator]] + [b[i] for i in shared]
-        if not num:
-            return {"pairs": 0, "samples_s": [num, den]}
-        ratio, low, high = paired_median_ratio(num, den)
-        return {
-            "ratio": ratio,
-            "ratio_ci_low": low,
-            "ratio_ci_high": high,
-            "differs": bool(low > 1 or high < 1),
-            "pairs": len(num),
-            "rounds": len(num),
-            "samples_s": [num, den],
-        }
+        now = {numerator: [a[i] for i in shared], denominator: [b[i] for i in shared]}
+        return pooled_ratio([*self.earlier, now], numerator, denominator)
 
     def narrow(self, pairs: list[tuple[str, str]], width: float) -> bool:
         """Whether every ratio of ``pairs`` has its 95% interval within ``width`` percent."""

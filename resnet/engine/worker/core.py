@@ -106,6 +106,16 @@ class WorkerCore:
                 f"no {kind} {device} found by the {self.backend.name} backend (it sees: {', '.join(seen)})",
             )
 
+    def check_precision(self, case: Case) -> None:
+        """A CaseFailure ("skipped") for a precision only a deployment runtime runs (int8)
+        asked of Keras."""
+        if case.precision in QUANTIZED and case.runtime == "keras":
+            raise CaseFailure(
+                "skipped",
+                f"{case.precision} runs through a deployment runtime's quantized model (--runtimes "
+                "openvino,onnxruntime); Keras has no int8 convolution to time",
+            )
+
     def check_jit(self, case: Case) -> None:
         """A CaseFailure ("skipped") when the backend cannot run the case's jit setting."""
         if case.jit not in BACKEND_JIT[self.backend.name]:
@@ -161,12 +171,7 @@ class WorkerCore:
         device = case.device
         self.check_device(device)
         source = next(((fn, jit) for applies, fn, jit in STEP_SOURCES if applies(case)), None)
-        if case.precision in QUANTIZED and case.runtime == "keras":
-            raise CaseFailure(
-                "skipped",
-                f"{case.precision} runs through a deployment runtime's quantized model (--runtimes "
-                "openvino,onnxruntime); Keras has no int8 convolution to time",
-            )
+        self.check_precision(case)
         if source is None or source[1]:
             self.check_jit(case)
         rng = np.random.default_rng(0)
