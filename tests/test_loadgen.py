@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -244,3 +245,24 @@ def test_loadgen_through_the_deployment_runtimes(lg, tmp_path):
         rows["offline", "openvino"]["samples_per_sec"] > 0
         and rows["single-stream", "onnxruntime"]["lg_p90_ms"] > 0
     )
+
+
+def test_a_runtime_sut_spreads_a_batch_over_its_requests_without_padding_it_twice(monkeypatch):
+    """Offline's 32 samples through 2 requests: two parts of 16, each run as 16 (not padded
+    up to 32: half the work would be thrown away); 3 samples: parts of 2 and 1."""
+    import numpy as np
+
+    from resnet.engine.kinds import runtimes
+
+    ran: list[list[int]] = []
+    core = SimpleNamespace(state={"runtime_many": lambda xs: ran.append([len(x) for x in xs])})
+    monkeypatch.setattr(
+        runtimes, "runtime_step", lambda core, case, images, labels: (None, None, {"requests": 2}, "CPU")
+    )
+    case = SimpleNamespace(batch_size=32)
+    run, out = runtimes.serve(core, case, np.zeros((64, 2, 2, 3), "float32"), (1, 8, 32))
+    assert out["requests"] == 2 and out["batch_sizes"] == [1, 4, 8, 16, 32]
+    ran.clear()
+    run(list(range(32)))
+    run([5, 6, 7])
+    assert ran == [[16, 16], [4, 1]]  # 2 padded up to the warmed 4

@@ -393,10 +393,12 @@ def runtime_step(core: Any, case: Case, images: Any, labels: Any) -> tuple:
 def serve(core: Any, case: Case, library: np.ndarray, sizes: tuple[int, ...]) -> tuple[Callable, dict]:
     """The case's runtime serving samples of ``library`` (LoadGen's SUT): ``run(indices)``
     runs those samples as the case's configuration does, split over its requests (one part
-    for latency), each part padded up to the next of ``sizes`` (every size run once here,
-    timed as compile_s with the runtime's load).  Returns ``(run, setup figures)``."""
+    for latency), each part padded up to the next batch size it may take: one of ``sizes``
+    or a request's share of one (every such size run once here, timed as compile_s with the
+    runtime's load).  Returns ``(run, setup figures)``."""
     _, _, size, placed = runtime_step(core, case, library[: case.batch_size], None)
     many, requests = core.state["runtime_many"], size.pop("requests", 1)
+    sizes = tuple(sorted({*sizes, *(-(-b // requests) for b in sizes)}))
 
     def run(indices: list[int]) -> None:
         share = -(-len(indices) // requests)  # each request's part, rounded up
