@@ -109,15 +109,12 @@ def loadgen_table(rows: list[dict]) -> list[str]:
 def main(path: Path) -> str:
     data = json.loads(path.read_text())
     rows = data["resnet_bench"]["cases"]
-    cases = [r for r in rows if r["kind"] == "case"]
-    loadgen = [r for r in rows if r["kind"] == "loadgen"]
-    info = data.get("machine_info", {})
-    lines = [
-        f"# {path.name}",
-        "",
-        f"CPU: {info.get('cpu', {}).get('brand_raw', '?')}; {data.get('datetime', '')}",
-        "",
-    ]
+    cases = [r for r in rows if r["kind"] == "case" and not r.get("scenario")]
+    loadgen = [r for r in rows if r.get("scenario")]
+    from resnet.runs import load
+
+    machine = str(load(path)["machine"].iloc[0])  # the machine's label, as every reader names it
+    lines = [f"# {path.name}", "", f"Machine: {machine}; run ended {data.get('datetime', '')}", ""]
     if cases:
         lines += [
             "## Cases",
