@@ -6,7 +6,8 @@ on both alike.  Writes OUT/summary.json and OUT/README.md; every run's JSON and 
 in OUT.
 
     python scripts/vendor_agreement.py OUT [--batch-sizes 1,32] [--configs latency,throughput]
-        [--precision float32] [--rounds 3] [--seconds 10] [--image-size 224] [--version v1.5]
+        [--precision float32|mixed_bfloat16|int8] [--rounds 3] [--seconds 10] [--image-size 224]
+        [--version v1.5]
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16"}
+#: benchmark_app's -infer_precision per suite precision (an int8 IR's own operations are int8;
+#: what stays in float runs in f32, as the suite's OpenVINO int8 case asks).
+PRECISION = {"float32": "f32", "mixed_bfloat16": "bf16", "int8": "f32"}
 
 
 def suite(out: Path, env: dict, args: argparse.Namespace, config: str, batch: int, tag: str) -> float:
@@ -137,8 +140,9 @@ def main() -> None:
             for side in ("suite", "vendor") if r % 2 or model is None else ("vendor", "suite"):
                 if side == "suite":
                     results[key]["suite"].append(suite(out, env, args, config, batch, tag))
-                    if model is None:  # the suite's first case exported the IR
-                        (model,) = sorted((out / "cache").rglob("model.xml"))
+                    if model is None:  # the suite's first case exported (for int8: quantized) the IR
+                        name = "model-int8.xml" if args.precision == "int8" else "model.xml"
+                        (model,) = sorted((out / "cache").rglob(name))
                 else:
                     results[key]["vendor"].append(vendor(out, env, args, model, config, batch, tag))
             print(f"round {r} {key}: suite {results[key]['suite'][-1]:.1f}, benchmark_app "
