@@ -58,6 +58,11 @@ def require_int8(runtime: str, flags: list[str] | tuple[str, ...] | None = None)
             "int8 needs int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX-INT8); this CPU "
             "lists none of " + ", ".join(INT8_FLAGS)
         )
+    return _tool(runtime)
+
+
+def _tool(runtime: str) -> Any:
+    """The quantization tool's module for ``runtime``, or Int8Unavailable naming its install."""
     name = QUANTIZER[runtime]
     try:
         return __import__("onnxruntime.quantization" if name == "onnxruntime" else name, fromlist=["_"])
@@ -98,7 +103,7 @@ def images(size: int, folder: Path | None = None) -> np.ndarray:
 def quantize(runtime: str, source: Path, target: Path, calibration: np.ndarray) -> None:
     """Write the int8 model of the float32 model file ``source`` to ``target`` (an IR's
     ``.xml`` with its ``.bin``, or an ``.onnx``), calibrated on ``calibration``."""
-    tool = require_int8(runtime, flags=INT8_FLAGS[:1])  # the CPU was checked by the caller
+    tool = _tool(runtime)  # the CPU was checked by the caller (require_int8)
     if runtime == "openvino":
         import openvino as ov
 

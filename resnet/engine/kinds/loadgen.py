@@ -49,9 +49,8 @@ def cases(plan: RunPlan) -> list[Case]:
     batch = {"single-stream": 1, "multi-stream": settings.multi_stream_samples,
              "offline": settings.offline_batch, "server": settings.max_batch}  # fmt: skip
     common = (axes.jit[0], axes.image_size, axes.threads[0], plan.backend)
-    config = {rt: (lambda s: "latency") if rt == "keras" else SCENARIO_CONFIG.get for rt in axes.runtimes}
     return [
-        Case(v, "inference", batch[s], p, d, *common, scenario=s, runtime=rt, runtime_config=config[rt](s))
+        Case(v, "inference", batch[s], p, d, *common, scenario=s, runtime=rt, runtime_config=_config(rt, s))
         for v in (plan.settings.loadgen_versions or axes.versions)
         if v not in PEERS
         for p in axes.precisions
@@ -59,6 +58,11 @@ def cases(plan: RunPlan) -> list[Case]:
         for s in plan.settings.scenarios
         for rt in axes.runtimes
     ]
+
+
+def _config(runtime: str, scenario: str) -> str:
+    """The runtime configuration a LoadGen case runs in (Keras has only its latency one)."""
+    return "latency" if runtime == "keras" else SCENARIO_CONFIG[scenario]
 
 
 KIND = register(Kind("loadgen", "lg_case", cases, noun="LoadGen scenarios"))

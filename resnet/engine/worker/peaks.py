@@ -52,15 +52,21 @@ def torch_tflops(dtype: str, n: int, seconds: float) -> float:
     return 2 * n**3 / _best(lambda: torch.matmul(a, b), seconds) / 1e12
 
 
+def _opset() -> Any:
+    """OpenVINO's opset 13 (its module moved between releases)."""
+    try:
+        import openvino.opset13 as ops
+    except ImportError:  # older releases
+        from openvino.runtime import opset13 as ops
+    return ops
+
+
 def openvino_tflops(dtype: str, n: int, seconds: float) -> float:
     """OpenVINO's CPU MatMul at the inference precision of ``dtype``, TFLOP/s; ValueError
     where the CPU plugin cannot run that precision."""
     import openvino as ov
 
-    try:
-        import openvino.opset13 as ops
-    except ImportError:  # older releases
-        from openvino.runtime import opset13 as ops
+    ops = _opset()
     hint = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}[dtype]
     core = ov.Core()
     if hint != "f32" and {"bf16": "BF16", "f16": "FP16"}[hint] not in core.get_property(
@@ -143,10 +149,7 @@ def openvino_int8_tops(n: int, seconds: float) -> float:
     weights, which its CPU plugin runs as an int8 product, TOP/s."""
     import openvino as ov
 
-    try:
-        import openvino.opset13 as ops
-    except ImportError:  # older releases
-        from openvino.runtime import opset13 as ops
+    ops = _opset()
     rng = np.random.default_rng(0)
     a = ops.parameter([n, n], ov.Type.f32)
     low, high = ops.constant(np.float32(-4.0)), ops.constant(np.float32(4.0))
