@@ -96,7 +96,7 @@ def test_rounds_for_min_time():
 
 
 def test_min_time_option():
-    assert axes().min_time == 1.0  # the quick profile: at least a second of steps per window
+    assert axes().min_time == 4.0  # the quick profile: at least four seconds of steps per window
     assert axes(profile="full").min_time is None
     assert axes(min_time="10").min_time == 10.0
     assert axes(min_time="2.5s").min_time == 2.5

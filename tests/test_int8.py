@@ -149,8 +149,8 @@ def _rows(path):
 
 #: A small int8 sweep: v1.5 inference at batch 2 and 64 px through both runtimes (and Keras).
 SWEEP = ["bench/test_throughput.py", "--versions", "v1.5", "--modes", "inference", "--batch-sizes", "2",
-         "--image-size", "64", "--windows", "1", "--rounds", "3", "--runtimes", "keras,openvino,onnxruntime",
-         "--precisions", "int8"]  # fmt: skip
+         "--image-size", "64", "--windows", "1", "--rounds", "3", "--min-time", "1",
+         "--runtimes", "keras,openvino,onnxruntime", "--precisions", "int8"]  # fmt: skip
 
 
 def _sweep(tmp_path, env: dict[str, str]) -> dict[str, dict]:

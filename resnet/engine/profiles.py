@@ -36,7 +36,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "image_size": 224,
         "rounds": 3,
         "warmup_rounds": 1,
-        "min_time": 1.0,
+        # Four seconds of timed steps a window: long enough to span the short swings of a
+        # shared machine (a neighbour busy a second in five), so a window's median is the
+        # machine's mix rather than a snapshot of one state; a window's fixed cost (worker,
+        # build, compile, warm-up, about 7 s) makes longer windows cheaper than more of them.
+        "min_time": 4.0,
         "windows": 2,
         # More windows where the machine's window-to-window spread asks for them, while the
         # run stays within 25 minutes on 2 cores (no window beyond the second starts past 24).
