@@ -337,6 +337,14 @@ ROW_FIELDS: tuple[Field, ...] = (
         "its cases, for this case's windows (written at the end of the sweep)",
     ),
     Field(
+        "ci_widened",
+        "info",
+        (bool,),
+        doc="the figure's 95% interval was widened to the run's window-to-window spread pooled over its "
+        "cases, for this case's windows (its own few windows agreed more than the machine does; "
+        "written at the end of the sweep)",
+    ),
+    Field(
         "images_per_sec_rerun_low", "metric", _NUM, "images/s", doc="where a rerun's figure lands, 95%: low"
     ),
     Field(

@@ -275,6 +275,18 @@ def window_variance(cases: Sequence[Sequence[Sequence[float]]]) -> tuple[float, 
     return (squares / df, df) if df else (math.nan, 0)
 
 
+def pooled_half_width(variance: float, df: int, windows: int, level: float = LEVEL) -> float | None:
+    """The half-width (log scale) of the ``level`` interval of a figure taken over ``windows``
+    windows, from the run's pooled window-to-window ``variance`` (:func:`window_variance`)
+    with ``df`` degrees of freedom (Student's t); None where the run has too few (< MIN_DF)
+    to say."""
+    if df < MIN_DF or not math.isfinite(variance) or windows < 1:
+        return None
+    from scipy.stats import t
+
+    return float(t.ppf((1 + level) / 2, df)) * math.sqrt(variance / windows)
+
+
 def relative_sd(variance: float, z: float = 1.0) -> float:
     """A log-scale variance as a relative change in percent: ``z`` standard deviations
     up (1: one sd; 1.96: a 95% bound)."""

@@ -130,6 +130,40 @@ def _case(cid, window_medians, dtype="float32", speeds=(100.0, 100.0)):
     }  # fmt: skip
 
 
+def test_a_windowed_interval_is_at_least_the_run_s_pooled_spread():
+    """Two windows that happen to agree get an interval as wide as the machine's window-to-window
+    spread allows; a case whose own interval is wider keeps it; one window, or a run too short
+    to pool, is left as measured."""
+    from resnet.stats import pooled_half_width, window_variance
+
+    rows = [_case(f"c{i}", [0.1, 0.1 * (1.1 + 0.02 * i)]) for i in range(6)]  # windows ~10-20% apart
+    rows.append(_case("agree", [0.1, 0.1]))
+    rows.append(_case("wide", [0.1, 0.1]) | {"images_per_sec_ci_low": 40.0, "images_per_sec_ci_high": 160.0})
+    rows.append(_case("one", [0.1]))
+    for row in rows[-3:]:
+        row |= {"latency_ms_p50": 100.0}
+    rows[-3] |= {"images_per_sec_ci_low": 79.0, "images_per_sec_ci_high": 81.0, "latency_ms_p50_ci_low": 99.0}
+    by = {r["case_id"]: r for r in finished_rows(rows)}
+    variance, df = window_variance([r["samples_s"] for r in rows])
+    half = pooled_half_width(variance, df, 2)
+    assert df == 8 and half > 0.05
+    agree = by["agree"]
+    assert agree["ci_widened"] is True
+    assert agree["images_per_sec_ci_low"] == pytest.approx(agree["images_per_sec"] * np.exp(-half))
+    assert agree["images_per_sec_ci_high"] == pytest.approx(agree["images_per_sec"] * np.exp(half))
+    assert agree["latency_ms_p50_ci_low"] == pytest.approx(100 * np.exp(-half))
+    assert agree["latency_ms_p50_ci_high"] == pytest.approx(100 * np.exp(half))
+    assert rows[-3]["images_per_sec_ci_low"] == 79.0  # the rows as measured stay as they were
+    wide = by["wide"]
+    assert wide["ci_widened"] is False and (
+        wide["images_per_sec_ci_low"],
+        wide["images_per_sec_ci_high"],
+    ) == (40, 160)
+    assert "ci_widened" not in by["one"]
+    short = {r["case_id"]: r for r in finished_rows([*rows[:2], rows[-3]])}  # 3 df: too few to pool
+    assert "ci_widened" not in short["agree"] and short["agree"]["images_per_sec_ci_low"] == 79.0
+
+
 def test_the_raw_json_carries_what_the_loader_derives():
     speeds = [80.0 + 8 * i for i in range(6)]  # float32 readings: median 100
     rows = [_case(f"c{i}", [0.1, 0.1 * (1.02 + 0.01 * i)], speeds=(v, v)) for i, v in enumerate(speeds)]

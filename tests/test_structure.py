@@ -336,6 +336,7 @@ NEW_FIELDS = {
     "machine_speed_dtype",
     "windows_stop",
     "device_peak_size",
+    "ci_widened",
     # ... and what the sweep writes when it ends: where a rerun lands, the speed-adjusted figure
     "rerun_spread_pct",
     "images_per_sec_rerun_low",

@@ -10,12 +10,13 @@ import math
 import statistics
 from typing import Any
 
-from resnet.stats import DRIFT_LIMIT, MIN_DF, machine_speeds, window_variance
+from resnet.stats import DRIFT_LIMIT, MIN_DF, machine_speeds, pooled_half_width, window_variance
 
 #: Row fields the sweep fills when it ends, from every row of the run.
 RUN_FIELDS = (
     "machine_speed_rel", "drifted", "rerun_spread_pct", "images_per_sec_rerun_low",
-    "images_per_sec_rerun_high", "images_per_sec_speed_adjusted",
+    "images_per_sec_rerun_high", "images_per_sec_speed_adjusted", "ci_widened", "images_per_sec_ci_low",
+    "images_per_sec_ci_high", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
 )  # fmt: skip
 
 
@@ -26,7 +27,8 @@ def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     them); for each case, how far a rerun may land (95%, from the run's window-to-window
     spread pooled over its cases, where it has MIN_DF degrees of freedom) and its figure at
     the run's median machine speed (the median of its windows' figures, each over its own
-    probe readings)."""
+    probe readings). A case measured in windows gets a 95% interval at least as wide as the
+    pooled spread gives for its number of windows (:func:`widen_interval`)."""
     out = [dict(row) for row in rows]
     series = [r.get("machine_speed_series") or None for r in rows]
     groups = [
@@ -55,4 +57,35 @@ def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 images_per_sec_rerun_low=row["images_per_sec"] * math.exp(-half),
                 images_per_sec_rerun_high=row["images_per_sec"] * math.exp(half),
             )
+        widen_interval(row, variance, df)
     return out
+
+
+def widen_interval(row: dict[str, Any], variance: float, df: int) -> None:
+    """Widen a windowed case's 95% interval of its figure (images/s and median latency) to at
+    least the run's pooled window-to-window spread over its windows (Student's t with the
+    pool's df): a case's own two or three windows may happen to agree while the machine moves
+    more than that from window to window (its bootstrap interval then narrower than the
+    machine allows). ``ci_widened`` says whether it did; cases of one window, and runs too
+    short to pool (< MIN_DF), are left as measured."""
+    windows = len(row.get("samples_s") or [])
+    half = pooled_half_width(variance, df, windows) if windows >= 2 else None
+    if half is None or not row.get("images_per_sec"):
+        return
+    low, high = row["images_per_sec"] * math.exp(-half), row["images_per_sec"] * math.exp(half)
+    ci_low, ci_high = row.get("images_per_sec_ci_low"), row.get("images_per_sec_ci_high")
+    row["ci_widened"] = ci_low is None or ci_high is None or low < ci_low or high > ci_high
+    if not row["ci_widened"]:
+        return
+    figure, p50 = row["images_per_sec"], row.get("latency_ms_p50")
+    bounds = [
+        ("images_per_sec_ci_low", figure * math.exp(-half), min),
+        ("images_per_sec_ci_high", figure * math.exp(half), max),
+    ]
+    if p50:
+        bounds += [
+            ("latency_ms_p50_ci_low", p50 * math.exp(-half), min),
+            ("latency_ms_p50_ci_high", p50 * math.exp(half), max),
+        ]
+    for name, value, pick in bounds:
+        row[name] = value if row.get(name) is None else pick(value, row[name])

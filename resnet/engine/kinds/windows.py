@@ -26,7 +26,7 @@ from resnet.engine.kinds.case import add_intervals, measure, metrics_from_times,
 from resnet.engine.plan import RunPlan, Settings, Window, window_order
 from resnet.engine.progress import headline
 from resnet.schema import Case, new_row
-from resnet.stats import MIN_DF, window_variance
+from resnet.stats import pooled_half_width, window_variance
 
 #: Seconds a window takes beyond its timed steps before any was measured (worker start,
 #: build, compile, warm-up and probes of a 224 px ResNet-50 on the project's 2-core machines).
@@ -78,11 +78,8 @@ def precision_pct(variance: float, df: int, windows: int) -> float | None:
     """The half-width (percent) of the 95% interval of a figure taken over ``windows``
     windows, from the run's pooled window-to-window ``variance`` (log scale) with ``df``
     degrees of freedom; None where the run has too few (< MIN_DF) to say."""
-    if df < MIN_DF or not math.isfinite(variance) or windows < 1:
-        return None
-    from scipy.stats import t
-
-    return 100 * math.expm1(float(t.ppf(0.975, df)) * math.sqrt(variance / windows))
+    half = pooled_half_width(variance, df, windows)
+    return None if half is None else 100 * math.expm1(half)
 
 
 def stop_reason(
