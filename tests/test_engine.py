@@ -106,7 +106,7 @@ def test_min_time_option():
 
 
 def test_paired_min_time_option_is_per_mode():
-    assert axes().paired_time("inference") == 50.0 and axes().paired_time("training") == 25.0
+    assert axes().paired_time("inference") == 40.0 and axes().paired_time("training") == 25.0
     assert axes(paired_min_time="30").paired_min_time == (("inference", 30.0), ("training", 30.0))
     assert axes(paired_min_time="40,training:10s").paired_time("training") == 10.0
     assert axes(paired_min_time="inference:5").paired_time("training") is None  # rounds only
@@ -119,7 +119,7 @@ def test_paired_min_time_option_is_per_mode():
 
 def test_paired_width_and_max_time_options():
     quick = axes()
-    assert quick.paired_width == 3.0 and quick.paired_cap("training") == 50.0
+    assert quick.paired_width == 3.0 and quick.paired_cap("training") == 40.0
     assert quick.paired_cap("inference") is None  # inference stops at its minimum
     assert axes(paired_width="2.5%", paired_max_time="90").paired_cap("inference") == 90.0
     assert axes(profile="full").paired_width == 0 and axes(paired_width="off").paired_width == 0
