@@ -378,9 +378,10 @@ def run_paired(run: Run, group: PairedGroup, benchmark: Any) -> Outcome:
     return run.outcome(first)
 
 
-#: Seconds a paired model takes beyond its timed steps (build, compile, warm-up) on the
-#: project's 2-core machines at 224 px.
-MODEL_OVERHEAD_S = 8.0
+#: Seconds a paired model takes beyond its timed steps (build, compile, warm-up, switching
+#: blocks) on the project's 2-core machines at 224 px: 11 (training) to 15 (inference) in a
+#: quick run on a Zen 4 VM, 2026-12-06.
+MODEL_OVERHEAD_S = 13.0
 
 
 def estimate(plan: RunPlan, found: list[PairedGroup]) -> tuple[float, float]:

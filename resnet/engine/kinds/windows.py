@@ -22,15 +22,24 @@ from typing import Any
 
 from resnet.engine.kinds import paired
 from resnet.engine.kinds.base import Kind, Outcome, Run, register
-from resnet.engine.kinds.case import add_intervals, measure, metrics_from_times, scaling, set_utilization
+from resnet.engine.kinds.case import (
+    PROBE_BETWEEN_S,
+    PROBE_EVERY_S,
+    add_intervals,
+    measure,
+    metrics_from_times,
+    scaling,
+    set_utilization,
+)
 from resnet.engine.plan import RunPlan, Settings, Window, window_order
 from resnet.engine.progress import headline
 from resnet.schema import Case, new_row
 from resnet.stats import pooled_half_width, window_variance
 
 #: Seconds a window takes beyond its timed steps before any was measured (worker start,
-#: build, compile, warm-up and probes of a 224 px ResNet-50 on the project's 2-core machines).
-WINDOW_OVERHEAD_S = 6.0
+#: build, compile, warm-up and the probes before and after of a 224 px ResNet-50 on the
+#: project's 2-core machines: a median of 10 s in a quick run on a Zen 4 VM, 2026-12-06).
+WINDOW_OVERHEAD_S = 10.0
 
 
 def windows_of(plan: RunPlan, case: Case) -> int:
@@ -68,8 +77,9 @@ def windows(plan: RunPlan) -> list[Window]:
 
 def estimate(plan: RunPlan, cases: list[Window]) -> tuple[float, float]:
     """(seconds for the windows every case runs in, seconds for all of them): before any is
-    measured, each taken as WINDOW_OVERHEAD_S plus its least timed seconds."""
-    each = WINDOW_OVERHEAD_S + (plan.settings.min_time or 1.0)
+    measured, each taken as WINDOW_OVERHEAD_S plus its least timed seconds and the probes
+    read between them."""
+    each = WINDOW_OVERHEAD_S + (plan.settings.min_time or 1.0) * (1 + PROBE_BETWEEN_S / PROBE_EVERY_S)
     required = sum(1 for w in cases if w.index <= least_windows(plan, w.case))
     return required * each, len(cases) * each
 
