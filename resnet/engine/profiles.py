@@ -39,7 +39,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         # Four seconds of timed steps a window: long enough to span the short swings of a
         # shared machine (a neighbour busy a second in five), so a window's median is the
         # machine's mix rather than a snapshot of one state; a window's fixed cost (worker,
-        # build, compile, warm-up, about 7 s) makes longer windows cheaper than more of them.
+        # build, compile, warm-up, about 10 s) makes longer windows cheaper than more of them.
         "min_time": 4.0,
         "windows": 2,
         # More windows where the machine's window-to-window spread asks for them, while the
