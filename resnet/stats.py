@@ -287,6 +287,16 @@ def pooled_half_width(variance: float, df: int, windows: int, level: float = LEV
     return float(t.ppf((1 + level) / 2, df)) * math.sqrt(variance / windows)
 
 
+def rerun_half_width(variance: float, df: int, windows: int, level: float = LEVEL) -> float | None:
+    """The half-width (log scale) of the ``level`` prediction interval of a rerun's figure
+    taken over as many windows as this one's (``windows``): the two figures differ by the
+    run's pooled window-to-window ``variance`` times 2 / ``windows``, scaled by Student's t
+    with the pool's ``df`` (its variance is estimated too: with a dozen df it reads half the
+    true spread often enough to matter); None where the run has too few (< MIN_DF) to say."""
+    half = pooled_half_width(variance, df, windows, level)
+    return None if half is None else half * math.sqrt(2)
+
+
 def relative_sd(variance: float, z: float = 1.0) -> float:
     """A log-scale variance as a relative change in percent: ``z`` standard deviations
     up (1: one sd; 1.96: a 95% bound)."""

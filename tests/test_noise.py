@@ -177,6 +177,15 @@ def test_the_raw_json_carries_what_the_loader_derives():
     assert by["c0"]["images_per_sec_speed_adjusted"] == pytest.approx(by["c0"]["images_per_sec"] / 0.8)
     spread = by["c3"]["rerun_spread_pct"]
     assert spread > 0 and by["c3"]["images_per_sec_rerun_low"] < by["c3"]["images_per_sec"]
+    # A rerun's figure with as many (2) windows: the pooled spread x sqrt(2 / 2), Student's t
+    # with the pool's df (a normal quantile would trust a variance from 7 df as if known).
+    from scipy.stats import t
+
+    from resnet.stats import window_variance
+
+    variance, dof = window_variance([r["samples_s"] for r in rows])
+    assert dof == 7 and spread == pytest.approx(100 * np.expm1(t.ppf(0.975, dof) * np.sqrt(variance)))
+    assert spread > 100 * np.expm1(1.96 * np.sqrt(variance))
     assert by["c3"]["images_per_sec_rerun_high"] == pytest.approx(
         by["c3"]["images_per_sec"] * (1 + spread / 100)
     )

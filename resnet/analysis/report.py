@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def rerun_notes(df: pd.DataFrame) -> list[str]:
     """Per run with enough windows: how far a rerun's figure may move (the window spread
     pooled over its cases, as ``compare`` uses it): an interval above is this run's own."""
     from resnet.analysis.compare import MIN_DF, run_window_variance
-    from resnet.stats import relative_sd
+    from resnet.stats import relative_sd, rerun_half_width
 
     notes = []
     cases = df[df["kind"] == "case"]
@@ -61,7 +62,8 @@ def rerun_notes(df: pd.DataFrame) -> list[str]:
             counts = sorted({len(w) for w in rows["samples_s"] if isinstance(w, list) and w}, reverse=True)
             # A rerun with as many windows: the two medians differ by sd * sqrt(2 / windows).
             reruns = " and ".join(
-                f"{relative_sd(variance * 2 / n, 1.96):.0f}% for a case with {n} window{'s' * (n > 1)}"
+                f"{100 * math.expm1(rerun_half_width(variance, dof, n) or 0):.0f}% for a case with "
+                f"{n} window{'s' * (n > 1)}"
                 for n in counts
             )
             moved = relative_sd(variance)

@@ -186,9 +186,10 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
     window-to-window spread pooled over its cases (the sweep writes it since #36; derived the
     same way for older runs); for a paired figure, the spread of the medians of SEGMENTS
     consecutive segments of each model's rounds, pooled over the run's paired models; both
-    at MIN_DF degrees of freedom at least. ``adjusted``: a case from windows at the run's
-    median machine speed (the median of its windows' figures, each over its own probe)."""
-    from resnet.stats import MIN_DF, order_statistic_interval, window_variance
+    with Student's t, at MIN_DF degrees of freedom at least. ``adjusted``: a case from
+    windows at the run's median machine speed (the median of its windows' figures, each
+    over its own probe)."""
+    from resnet.stats import order_statistic_interval, rerun_half_width, window_variance
 
     frame = ok(cases(df))
     if frame.empty:
@@ -221,13 +222,13 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
                 cell.update(
                     source="paired", images_per_sec=figure, ci_low=images / high, ci_high=images / low
                 )
-                half = 1.96 * math.sqrt(2 * seg_var / SEGMENTS) if seg_dof >= MIN_DF else math.nan
+                half = rerun_half_width(seg_var, seg_dof, SEGMENTS)
             else:
                 figure = float(row["images_per_sec"])
                 cell.update(source="windows", images_per_sec=figure, ci_low=row.get("images_per_sec_ci_low"),
                             ci_high=row.get("images_per_sec_ci_high"))  # fmt: skip
                 windows = len(row["samples_s"]) if isinstance(row.get("samples_s"), list) else 0
-                half = 1.96 * math.sqrt(2 * variance / windows) if dof >= MIN_DF and windows else math.nan
+                half = rerun_half_width(variance, dof, windows)
             if cell["source"] == "windows":
                 found = adjusted.get((run, row["case_id"]))
                 cell["adjusted"] = (
@@ -237,7 +238,7 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
                 cell.update(
                     rerun_low=row["images_per_sec_rerun_low"], rerun_high=row["images_per_sec_rerun_high"]
                 )
-            elif math.isfinite(half):
+            elif half is not None:
                 cell.update(rerun_low=figure * math.exp(-half), rerun_high=figure * math.exp(half))
             out.append(cell)
     return pd.DataFrame(out)

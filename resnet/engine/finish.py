@@ -10,7 +10,13 @@ import math
 import statistics
 from typing import Any
 
-from resnet.stats import DRIFT_LIMIT, MIN_DF, machine_speeds, pooled_half_width, window_variance
+from resnet.stats import (
+    DRIFT_LIMIT,
+    machine_speeds,
+    pooled_half_width,
+    rerun_half_width,
+    window_variance,
+)
 
 #: Row fields the sweep fills when it ends, from every row of the run.
 RUN_FIELDS = (
@@ -25,7 +31,7 @@ def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows as measured): each row's machine speed over the run's median reading for its device,
     threads and probe dtype, and whether it drifted past DRIFT_LIMIT (as the loader derives
     them); for each case, how far a rerun may land (95%, from the run's window-to-window
-    spread pooled over its cases, where it has MIN_DF degrees of freedom) and its figure at
+    spread pooled over its cases with Student's t, where it has MIN_DF degrees of freedom) and its figure at
     the run's median machine speed (the median of its windows' figures, each over its own
     probe readings). A case measured in windows gets a 95% interval at least as wide as the
     pooled spread gives for its number of windows (:func:`widen_interval`)."""
@@ -50,8 +56,8 @@ def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["images_per_sec_speed_adjusted"] = statistics.median(windows[row["case_id"]])
         elif row.get("machine_speed_rel") and row.get("images_per_sec"):
             row["images_per_sec_speed_adjusted"] = row["images_per_sec"] / row["machine_speed_rel"]
-        if df >= MIN_DF and row.get("images_per_sec"):
-            half = 1.96 * math.sqrt(2 * variance / len(row["samples_s"]))
+        half = rerun_half_width(variance, df, len(row["samples_s"]))
+        if half is not None and row.get("images_per_sec"):
             row.update(
                 rerun_spread_pct=100 * math.expm1(half),
                 images_per_sec_rerun_low=row["images_per_sec"] * math.exp(-half),
