@@ -29,7 +29,7 @@ def test_quick_profile_is_the_default():
     assert a.image_size == 224
     assert "float32" in a.precisions and "mixed_bfloat16" in a.precisions
     # Two windows per case, training at batch 8, and paired comparisons (see README).
-    assert a.repeat == 2 and a.batches("training") == (8,) and a.batches("inference") == (1, 8, 32)
+    assert a.repeat == 3 and a.batches("training") == (8,) and a.batches("inference") == (1, 8, 32)
     assert a.paired == (("inference", 32), ("training", 8))
     cases = a.cases("tensorflow")
     assert len(cases) == 3 * (3 + 1) * 2
@@ -106,8 +106,8 @@ def test_min_time_option():
 
 
 def test_paired_min_time_option_is_per_mode():
-    assert axes().paired_time("inference") == 40.0 and axes().paired_time("training") == 25.0
-    assert axes(paired_min_time="30").paired_min_time == (("inference", 30.0), ("training", 30.0))
+    assert axes().paired_time("inference") == 25.0 and axes().paired_time("training") == 20.0
+    assert axes(paired_min_time="20").paired_min_time == (("inference", 20.0), ("training", 20.0))
     assert axes(paired_min_time="40,training:10s").paired_time("training") == 10.0
     assert axes(paired_min_time="inference:5").paired_time("training") is None  # rounds only
     assert axes(paired_min_time="off").paired_time("inference") is None
@@ -119,7 +119,7 @@ def test_paired_min_time_option_is_per_mode():
 
 def test_paired_width_and_max_time_options():
     quick = axes()
-    assert quick.paired_width == 3.0 and quick.paired_cap("training") == 40.0
+    assert quick.paired_width == 3.0 and quick.paired_cap("training") == 25.0
     assert quick.paired_cap("inference") is None  # inference stops at its minimum
     assert axes(paired_width="2.5%", paired_max_time="90").paired_cap("inference") == 90.0
     assert axes(profile="full").paired_width == 0 and axes(paired_width="off").paired_width == 0
@@ -133,7 +133,7 @@ def test_cases_a_paired_group_times_run_in_paired_windows():
     cases = {c.id: c for c in quick.cases("tensorflow")}
     counts = {cid: quick.windows_of(c) for cid, c in cases.items()}
     assert counts["v1-inference-bs32-float32-cpu"] == 1 and counts["v2-training-bs8-mixed_bfloat16-cpu"] == 1
-    # The quick profile adds windows (2 at least, 6 at most) until +-3% or its time budget.
+    # The quick profile adds windows (3 at least, 6 at most) until +-3% or its time budget.
     assert counts["v1-inference-bs8-float32-cpu"] == 6 and counts["v1.5-inference-bs1-float32-cpu"] == 6
     assert sum(n == 1 for n in counts.values()) == 12  # 2 paired groups x 3 versions x 2 precisions
     assert {axes(paired_windows="2").windows_of(c) for c in cases.values()} == {2, 6}

@@ -56,7 +56,7 @@ def test_windows_far_apart_are_unstable_whatever_their_steps_say():
 def test_windows_options_fix_or_adapt_the_count():
     quick = resolve(parse_options({"devices": "cpu"})).settings
     got = (quick.windows, quick.most_windows, quick.target_precision, quick.time_budget)
-    assert got == (2, 6, 3.0, 1440.0)
+    assert got == (3, 6, 3.0, 1440.0)
     fixed = resolve(parse_options({"devices": "cpu", "windows": "3"})).settings
     assert fixed.target_precision is None and fixed.most_windows == 3  # --windows N fixes the count
     both = resolve(parse_options({"devices": "cpu", "windows": "3", "target_precision": "5%"})).settings
@@ -64,8 +64,8 @@ def test_windows_options_fix_or_adapt_the_count():
     budget = resolve(parse_options({"devices": "cpu", "time_budget": "10"})).settings
     assert budget.time_budget == 600.0
     assert not resolve(parse_options({"devices": "cpu", "time_budget": "off"})).settings.time_budget
-    with pytest.raises(UsageError, match="--max-windows 1 is below --windows 2"):
-        resolve(parse_options({"devices": "cpu", "max_windows": "1"}))
+    with pytest.raises(UsageError, match="--max-windows 2 is below --windows 3"):
+        resolve(parse_options({"devices": "cpu", "max_windows": "2"}))
     with pytest.raises(UsageError, match="--time-budget: 'soon' is not a number of minutes"):
         parse_options({"time_budget": "soon"})
 
@@ -109,7 +109,7 @@ def test_the_sweep_says_how_long_it_expects_to_take():
     text = expectation(plan, {k.fixture: k.cases(plan) for k in KINDS.values()})
     assert text.startswith("plan: 2 paired groups, 84 case windows; expected about ")
     assert re.search(r"expected about \d+ min, up to \d+ min \(time budget 24 min\)", text)
-    assert "windows per case 2 to 6, until +-3%" in text and text.endswith("not estimated: 3 builds")
+    assert "windows per case 3 to 6, until +-3%" in text and text.endswith("not estimated: 3 builds")
 
 
 def test_utilization_is_never_above_one():
