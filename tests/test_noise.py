@@ -164,6 +164,25 @@ def test_a_windowed_interval_is_at_least_the_run_s_pooled_spread():
     assert "ci_widened" not in short["agree"] and short["agree"]["images_per_sec_ci_low"] == 79.0
 
 
+def test_the_run_s_end_says_what_it_widened_and_where_a_rerun_lands():
+    """The progress lines show each interval as measured; the run's end says in one line
+    how many windowed intervals it widened and how far a rerun may land per window count."""
+    from resnet.engine.finish import closing_line
+    from resnet.stats import rerun_half_width, window_variance
+
+    wide = {"images_per_sec_ci_low": 1.0, "images_per_sec_ci_high": 1000.0}  # wider than the pool's
+    rows = [_case(f"c{i}", [0.1, 0.1 * (1.1 + 0.02 * i)]) | wide for i in range(6)]
+    rows += [_case("agree", [0.1, 0.1, 0.1]), _case("one", [0.1])]
+    variance, df = window_variance([r["samples_s"] for r in rows])
+    text = closing_line(finished_rows(rows))
+    assert text.startswith(f"run's end: windows moved by {100 * np.expm1(np.sqrt(variance)):.1f}% (1 sd")
+    assert f"pooled, {df} df); 1 of 7 windowed cases' intervals widened" in text
+    each = [f"+-{100 * np.expm1(rerun_half_width(variance, df, n)):.1f}% with {n} window" for n in (3, 2, 1)]
+    assert all(part in text for part in each) and text.endswith("(95%)")
+    assert closing_line(finished_rows(rows[:3])) is None  # 3 df: too few to pool, nothing to say
+    assert closing_line([]) is None
+
+
 def test_the_raw_json_carries_what_the_loader_derives():
     speeds = [80.0 + 8 * i for i in range(6)]  # float32 readings: median 100
     rows = [_case(f"c{i}", [0.1, 0.1 * (1.02 + 0.01 * i)], speeds=(v, v)) for i, v in enumerate(speeds)]

@@ -92,3 +92,24 @@ def widen_interval(row: dict[str, Any], variance: float, df: int) -> None:
         ]
     for name, value, pick in bounds:
         row[name] = value if row.get(name) is None else pick(value, row[name])
+
+
+def closing_line(rows: list[dict[str, Any]]) -> str | None:
+    """What the run's end changed, for the progress (whose lines showed each interval as
+    measured): the run's window-to-window spread, how many windowed cases' intervals it
+    widened, and how far a rerun may land for each window count; None where the run has too
+    few windows to pool (< MIN_DF df). ``rows``: :func:`finished_rows`'s."""
+    cases = [r for r in rows if r.get("kind") == "case" and r.get("status") == "ok" and r.get("samples_s")]
+    variance, df = window_variance([r["samples_s"] for r in cases])
+    counts = sorted({len(r["samples_s"]) for r in cases}, reverse=True)
+    reruns = [(n, rerun_half_width(variance, df, n)) for n in counts]
+    if not cases or any(half is None for _, half in reruns):
+        return None
+    windowed = [r for r in cases if len(r["samples_s"]) >= 2]
+    widened = sum(bool(r.get("ci_widened")) for r in windowed)
+    each = ", ".join(f"+-{100 * math.expm1(half):.1f}% with {n} window{'s' * (n > 1)}" for n, half in reruns)
+    return (
+        f"run's end: windows moved by {100 * math.expm1(math.sqrt(variance)):.1f}% (1 sd, pooled, {df} df); "
+        f"{widened} of {len(windowed)} windowed cases' intervals widened to it (in the JSON, not the "
+        f"lines above); a rerun may land within {each} (95%)"
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import resnet.engine.kinds  # noqa: F401  (registers every kind)
-from resnet.engine.finish import RUN_FIELDS, finished_rows
+from resnet.engine.finish import RUN_FIELDS, closing_line, finished_rows
 from resnet.engine.journal import Journal
 from resnet.engine.kinds.base import KINDS, Outcome
 from resnet.engine.machine import current_backend, machine_info
@@ -161,6 +161,9 @@ class Sweep:
         """pytest-benchmark's JSON with the run's section and, in every benchmark's
         ``extra_info``, the fields only the whole run can give (finished_rows)."""
         output["resnet_bench"] = section = self.json_section()
+        text = closing_line(section["cases"])
+        if text:
+            self.line(text)
         by_id = {row["case_id"]: row for row in section["cases"]}
         for bench in output.get("benchmarks") or []:
             extra = bench.get("extra_info") or {}
