@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -238,6 +239,29 @@ def _run_with_intervals(tmp_path: Path, batches=(8,), single=()) -> Path:
     path = tmp_path / "windows.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def test_headline_cells_carry_the_fastest_step_behind_each_figure(tmp_path):
+    """A paired model's figure is its rounds' median step and its best their fastest; a
+    windowed case's best is its own fastest step (images_per_sec_best, what compare gates on)."""
+    from resnet.analysis.tables import headline_cells
+    from resnet.runs import load
+
+    path = _run_with_intervals(tmp_path, (1, 8))
+    data = json.loads(path.read_text())
+    v15, v1 = [0.40, 0.38, 0.45, 0.41] * 3, [0.42, 0.40, 0.47, 0.43] * 3  # 12 rounds of batch 8
+    data["resnet_bench"]["cases"][-1]["samples_s"] = [v15, v1]
+    path.write_text(json.dumps(data))
+    cells = headline_cells(load(path)).set_index("case_id")
+    paired = cells.loc["v1.5-inference-bs8-float32-cpu-64px"]
+    assert paired["source"] == "paired" and paired["best"] == pytest.approx(8 / 0.38)
+    assert paired["images_per_sec"] == pytest.approx(8 / np.median(v15))
+    assert cells.loc["v1-inference-bs8-float32-cpu-64px", "best"] == pytest.approx(8 / 0.40)
+    windowed = cells.loc["v1-inference-bs1-float32-cpu-64px"]
+    rows = load(path).set_index("case_id")
+    assert windowed["source"] == "windows"
+    assert windowed["best"] == rows.loc["v1-inference-bs1-float32-cpu-64px", "images_per_sec_best"]
+    assert windowed["best"] >= windowed["images_per_sec"]
 
 
 def test_report_shows_intervals_and_error_bars(tmp_path):

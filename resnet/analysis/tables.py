@@ -188,7 +188,8 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
     consecutive segments of each model's rounds, pooled over the run's paired models; both
     with Student's t, at MIN_DF degrees of freedom at least. ``adjusted``: a case from
     windows at the run's median machine speed (the median of its windows' figures, each
-    over its own probe)."""
+    over its own probe). ``best``: the images/s of the fastest step behind the figure (the
+    paired model's rounds, or the case's windows: ``images_per_sec_best``)."""
     from resnet.stats import order_statistic_interval, rerun_half_width, window_variance
 
     frame = ok(cases(df))
@@ -219,13 +220,13 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
             if steps:
                 low, high = order_statistic_interval(steps)
                 figure = images / float(np.median(steps))
-                cell.update(
-                    source="paired", images_per_sec=figure, ci_low=images / high, ci_high=images / low
-                )
+                cell.update(source="paired", images_per_sec=figure, best=images / float(np.min(steps)),
+                            ci_low=images / high, ci_high=images / low)  # fmt: skip
                 half = rerun_half_width(seg_var, seg_dof, SEGMENTS)
             else:
                 figure = float(row["images_per_sec"])
-                cell.update(source="windows", images_per_sec=figure, ci_low=row.get("images_per_sec_ci_low"),
+                cell.update(source="windows", images_per_sec=figure, best=row.get("images_per_sec_best"),
+                            ci_low=row.get("images_per_sec_ci_low"),
                             ci_high=row.get("images_per_sec_ci_high"))  # fmt: skip
                 windows = len(row["samples_s"]) if isinstance(row.get("samples_s"), list) else 0
                 half = rerun_half_width(variance, dof, windows)
