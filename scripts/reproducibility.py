@@ -69,9 +69,11 @@ def compare(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         both = pd.DataFrame({"a": ha["best"], "b": hb["best"]}).reindex(table.index).dropna()
         if not both.empty:
             moved = (100 * (both["b"] / both["a"] - 1)).abs()
+            sources = table.loc[moved.index, "source"]
+            by_source = ", ".join(f"{s} {group.median():.1f}%" for s, group in moved.groupby(sources))
             lines.append(
                 f"|difference| of the same {len(both)} cells' best step: median {moved.median():.1f}%, "
-                f"largest {moved.max():.1f}%"
+                f"largest {moved.max():.1f}% (median by source: {by_source})"
             )
     if "adjusted" in ha and "adjusted" in hb:
         both = pd.DataFrame({"a": ha["adjusted"], "b": hb["adjusted"]}).dropna()
