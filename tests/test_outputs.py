@@ -486,7 +486,7 @@ def test_paired_max_time_below_min_time_is_refused():
     from resnet.engine.errors import UsageError
 
     with pytest.raises(
-        UsageError, match="--paired-max-time training:10 is below --paired-min-time training:25"
+        UsageError, match="--paired-max-time training:10 is below --paired-min-time training:20"
     ):
         _axes(profile="quick", paired_max_time="training:10")
     assert _axes(profile="quick", paired_max_time="training:60").paired_cap("training") == 60.0
