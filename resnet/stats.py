@@ -14,6 +14,11 @@ whose speed may drift between windows):
   the Wilcoxon signed-rank 95% interval: exact for independent rounds whose log-ratios
   are symmetric about their centre, robust to a round a busy spell hit, and narrower
   than the sign test's interval for the same rounds.
+- A paired model's own figure is its images over the block's time (the mean step, as a
+  window's figure is images over the window's time: a rate's average is total work over
+  total time), with a batch-means interval: the mean's spread from the means of a few
+  consecutive segments of the rounds. A median step would jump between the machine's
+  two states where about half the steps meet a neighbour; the mean moves with the share.
 - A percentile is supported by a sample when its distribution-free 95% interval
   exists on both sides: at least 36 steps for p90 and 368 for p99 (MLPerf asks far
   more of a submission: it is not what these figures are).
@@ -121,6 +126,25 @@ def order_statistic_interval(values: Sequence[float], level: float = LEVEL) -> t
     if k == 0:
         return math.nan, math.nan
     return float(xs[k - 1]), float(xs[n - k])
+
+
+def batch_means_interval(
+    values: Sequence[float], batches: int = 4, level: float = LEVEL
+) -> tuple[float, float, float]:
+    """The mean of a series in time order (a model's step times over a paired block) and its
+    ``level`` interval by batch means: the series cut into ``batches`` consecutive segments,
+    whose means are nearly independent where single steps are not (a busy spell slows
+    several in a row), and Student's t over their log means with ``batches - 1`` df. Returns
+    (mean, low, high); NaN bounds where there are fewer than two values a segment."""
+    xs = np.asarray(values, dtype=float)
+    mean = float(np.mean(xs)) if len(xs) else math.nan
+    if batches < 2 or len(xs) < 2 * batches:
+        return mean, math.nan, math.nan
+    from scipy.stats import t
+
+    logs = np.log([float(np.mean(c)) for c in np.array_split(xs, batches)])
+    half = float(t.ppf((1 + level) / 2, batches - 1)) * float(np.std(logs, ddof=1)) / math.sqrt(batches)
+    return mean, mean * math.exp(-half), mean * math.exp(half)
 
 
 def percentile_min_samples(q: float, level: float = LEVEL) -> int:

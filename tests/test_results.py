@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -242,8 +243,8 @@ def _run_with_intervals(tmp_path: Path, batches=(8,), single=()) -> Path:
 
 
 def test_headline_cells_carry_the_fastest_step_behind_each_figure(tmp_path):
-    """A paired model's figure is its rounds' median step and its best their fastest; a
-    windowed case's best is its own fastest step (images_per_sec_best, what compare gates on)."""
+    """A paired model's figure is its images over its rounds' time and its best their fastest;
+    a windowed case's best is its own fastest step (images_per_sec_best, what compare gates on)."""
     from resnet.analysis.tables import headline_cells
     from resnet.runs import load
 
@@ -255,13 +256,64 @@ def test_headline_cells_carry_the_fastest_step_behind_each_figure(tmp_path):
     cells = headline_cells(load(path)).set_index("case_id")
     paired = cells.loc["v1.5-inference-bs8-float32-cpu-64px"]
     assert paired["source"] == "paired" and paired["best"] == pytest.approx(8 / 0.38)
-    assert paired["images_per_sec"] == pytest.approx(8 / np.median(v15))
+    assert paired["images_per_sec"] == pytest.approx(8 / np.mean(v15))
     assert cells.loc["v1-inference-bs8-float32-cpu-64px", "best"] == pytest.approx(8 / 0.40)
     windowed = cells.loc["v1-inference-bs1-float32-cpu-64px"]
     rows = load(path).set_index("case_id")
     assert windowed["source"] == "windows"
     assert windowed["best"] == rows.loc["v1-inference-bs1-float32-cpu-64px", "images_per_sec_best"]
     assert windowed["best"] >= windowed["images_per_sec"]
+
+
+def _paired_frame(steps: list[list[float]], source: str = "r.json"):
+    """One run's rows: v1.5 inference bs32 float32 alone, and a paired group that stepped
+    v1.5 and v1 for ``steps`` (one list of step times each)."""
+    from resnet.runs import to_frame
+    from resnet.schema import Case, new_row
+
+    case = Case("v1.5", "inference", 32, "float32", "cpu", False)
+    alone = {**new_row(case), "status": "ok", "images_per_sec": 45.7, "source": source, "machine": "m"}
+    ratio = {**new_row(case, kind="paired"), "status": "ok", "comparison": "version", "numerator": "v1.5",
+             "denominator": "v1", "case_id": "paired-inference-bs32-cpu-float32-v1.5/v1", "source": source,
+             "machine": "m", "samples_s": steps}  # fmt: skip
+    return to_frame([alone, ratio])
+
+
+def test_a_paired_figure_moves_with_the_share_of_slow_steps_not_across_the_gap():
+    """Steps long enough that about half meet a neighbour: the median step lands in one state
+    or the other (1.5x apart), images over the block's time moves with the share (4%)."""
+    from resnet.analysis.tables import PAIRED_KEYS, paired_figures, paired_steps
+
+    def run(slow: int) -> list[float]:  # 40 rounds, ``slow`` of them at 1.5x, spread over the block
+        return [1.5 if i % 40 < slow else 1.0 for i in np.random.default_rng(slow).permutation(40)]
+
+    figures = []
+    for slow in (18, 22):
+        df = _paired_frame([run(slow), [1.0 + 0.01 * (i % 5) for i in range(40)]])
+        key = next(k for k in paired_steps(df) if k[len(PAIRED_KEYS)] == "v1.5")
+        found = paired_figures(df)[key]
+        assert found["mean"] == pytest.approx((slow * 1.5 + 40 - slow) / 40) and found["rounds"] == 40
+        assert found["low"] < found["mean"] < found["high"] and found["best"] == 1.0
+        figures.append(32 / found["mean"])
+        assert 32 / np.median(run(slow)) == (32.0 if slow == 18 else 32 / 1.5)  # the median jumps
+    assert figures[1] / figures[0] == pytest.approx(1.225 / 1.275, abs=1e-9)
+
+
+def test_a_paired_interval_is_at_least_the_runs_pooled_segment_spread():
+    """v1's steps are the same in every segment, v1.5's are not: v1's interval is the spread
+    the run's paired segments show, not zero; the rerun bound is wider still."""
+    from resnet.analysis.tables import PAIRED_KEYS, headline_cells, paired_figures, paired_steps
+
+    v15 = [0.60 + 0.02 * (i // 8) + 0.01 * (i % 3) for i in range(32)]  # each segment a little slower
+    df = _paired_frame([v15, [0.6] * 32])
+    keys = {k[len(PAIRED_KEYS)]: k for k in paired_steps(df)}
+    v1 = paired_figures(df)[keys["v1"]]
+    assert v1["mean"] == pytest.approx(0.6) and v1["low"] < 0.6 < v1["high"]
+    assert v1["rerun"] > math.log(v1["high"] / 0.6)  # a rerun adds its own segments' spread
+    cell = headline_cells(df).set_index("case_id").iloc[0]
+    assert cell["source"] == "paired" and cell["images_per_sec"] == pytest.approx(32 / np.mean(v15))
+    assert cell["ci_low"] < cell["images_per_sec"] < cell["ci_high"]
+    assert cell["rerun_low"] < cell["images_per_sec"] < cell["rerun_high"]
 
 
 def test_report_shows_intervals_and_error_bars(tmp_path):

@@ -28,8 +28,11 @@ FIGURE_HEADINGS = {
 INTERVALS_NOTE = (
     "How to read a figure: 22.7 [22.3, 23.1] n=12 is the median step's images/s, its 95% "
     "interval (a two-level bootstrap: windows, then steps within them, so drift between "
-    "windows widens it) and the number of timed steps. 'unstable': the case's windows "
-    "disagree beyond their own noise (Kruskal-Wallis, 1% level, and more than 5% apart). "
+    "windows widens it) and the number of timed steps. A cell a paired group also stepped "
+    "shows the group's figure first: the model's images over the time of all its rounds, its "
+    "95% interval (batch means over four segments of the rounds) and the rounds, then its "
+    "isolated window's figure. 'unstable': the case's windows disagree beyond what their own "
+    "steps explain (F test, 1% level, and more than 5% apart; or more than 25% apart). "
     "'drift': the machine ran more than 10% off its run's median speed (the drift probe) "
     "while the case was measured. Paired ratios come from models stepped alternately in one "
     "process; 'no difference' means the ratio's 95% interval contains 1. An interval with n "

@@ -135,28 +135,25 @@ def paired_steps(df: pd.DataFrame) -> dict[tuple, list[float]]:
 
 def throughput_table(df: pd.DataFrame) -> pd.DataFrame:
     """images/s, version x batch size, for each mode, precision and device. A cell that a
-    paired group also timed shows the group's figure (its median over every round, with its
-    distribution-free 95% interval and rounds), the isolated window's figure beside it."""
-    from resnet.stats import order_statistic_interval
-
+    paired group also timed shows the group's figure (its images over every round's time,
+    with its 95% interval and rounds: :func:`paired_figures`), the isolated window's figure
+    beside it."""
     frame = cases(df)
-    paired = paired_steps(df)
+    paired = paired_figures(df)
     if not paired or frame.empty:
         return _by_batch(frame, "images_per_sec")
     cells = []
     for _, row in frame.iterrows():
         key = (*(row.get(k) for k in PAIRED_KEYS), row["version"], row["precision"])
-        steps = paired.get(key) if row["status"] == "ok" and row.get("runtime", "keras") == "keras" else None
-        if not steps:
+        found = paired.get(key) if row["status"] == "ok" and row.get("runtime", "keras") == "keras" else None
+        if not found:
             cells.append(figure(row, "images_per_sec"))
             continue
         images = row.get("global_batch") or row["batch_size"]
-        low, high = order_statistic_interval(steps)
-        median = float(np.median(steps))
-        text = f"{images / median:.1f}"
-        if math.isfinite(low) and math.isfinite(high):
-            text += f" [{images / high:.1f}, {images / low:.1f}]"
-        cells.append(f"{text} n={len(steps)} paired (alone: {figure(row, 'images_per_sec')})")
+        text = f"{images / found['mean']:.1f}"
+        if math.isfinite(found["low"]) and math.isfinite(found["high"]):
+            text += f" [{images / found['high']:.1f}, {images / found['low']:.1f}]"
+        cells.append(f"{text} n={found['rounds']} paired (alone: {figure(row, 'images_per_sec')})")
     keys = index_keys(frame, [*CONFIG, "version"], ["batch_size"])
     table = frame.assign(cell=cells).pivot(index=keys, columns="batch_size", values="cell")
     table.columns = [f"bs {c}" for c in table.columns]
@@ -179,23 +176,58 @@ def _log_spread(groups: list[list[float]]) -> tuple[float, int]:
     return (squares / dof, dof) if dof else (math.nan, 0)
 
 
+def paired_figures(df: pd.DataFrame) -> dict[tuple, dict[str, Any]]:
+    """Each model a paired group stepped (keyed as :func:`paired_steps`), in step times:
+    ``mean``, the block's time over its rounds (the figure is images over it, as a window's
+    figure is its images over its time: a median step jumps between the machine's states
+    where about half the steps meet a neighbour, the mean moves with their share);
+    ``low``/``high``, its 95% interval by batch means over SEGMENTS consecutive segments,
+    at least the run's segment-to-segment spread pooled over its paired models (as a windowed
+    case's interval is at least its run's window spread); ``best``, the fastest step;
+    ``rerun``, the log half-width of where a rerun's figure is expected to land (95%) from
+    that pooled spread, None where the run has too few segments to say; ``rounds``."""
+    from resnet.stats import batch_means_interval, pooled_half_width, rerun_half_width
+
+    steps = paired_steps(df)
+    out: dict[tuple, dict[str, Any]] = {}
+    for run in dict.fromkeys(k[1] for k in steps):
+        mine = {k: v for k, v in steps.items() if k[1] == run}
+        variance, dof = _log_spread(
+            [
+                [float(np.mean(c)) for c in np.array_split(v, SEGMENTS)]
+                for v in mine.values()
+                if len(v) >= 2 * SEGMENTS
+            ]
+        )
+        pooled = pooled_half_width(variance, dof, SEGMENTS)
+        rerun = rerun_half_width(variance, dof, SEGMENTS)
+        for key, times in mine.items():
+            mean, low, high = batch_means_interval(times, SEGMENTS)
+            if pooled is not None:
+                low = float(np.fmin(low, mean * math.exp(-pooled)))
+                high = float(np.fmax(high, mean * math.exp(pooled)))
+            out[key] = {"mean": mean, "low": low, "high": high, "best": float(np.min(times)), "rerun": rerun,
+                        "rounds": len(times)}  # fmt: skip
+    return out
+
+
 def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
     """Every finished case's headline images/s as the throughput table shows it (a paired
     group's figure where one stepped the model, else the case's own), its 95% interval, and
     where a rerun's figure is expected to land (95%): for a case from windows, the run's
     window-to-window spread pooled over its cases (the sweep writes it since #36; derived the
-    same way for older runs); for a paired figure, the spread of the medians of SEGMENTS
-    consecutive segments of each model's rounds, pooled over the run's paired models; both
-    with Student's t, at MIN_DF degrees of freedom at least. ``adjusted``: a case from
+    same way for older runs); for a paired figure (:func:`paired_figures`), the spread of the
+    means of SEGMENTS consecutive segments of each model's rounds, pooled over the run's
+    paired models; both with Student's t, at MIN_DF degrees of freedom at least. ``adjusted``: a case from
     windows at the run's median machine speed (the median of its windows' figures, each
     over its own probe). ``best``: the images/s of the fastest step behind the figure (the
     paired model's rounds, or the case's windows: ``images_per_sec_best``)."""
-    from resnet.stats import order_statistic_interval, rerun_half_width, window_variance
+    from resnet.stats import rerun_half_width, window_variance
 
     frame = ok(cases(df))
     if frame.empty:
         return pd.DataFrame()
-    paired = paired_steps(df)
+    paired = paired_figures(df)
     adjusted: dict[tuple, list[float]] = {}  # each window's images/s over its own probe reading
     windows = df[(df["kind"] == "window") & (df["status"] == "ok")]
     for _, w in windows.iterrows():
@@ -205,24 +237,16 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for run, rows in frame.groupby("run", sort=False):
         variance, dof = window_variance([s for s in rows["samples_s"] if isinstance(s, list)])
-        mine = {k: v for k, v in paired.items() if k[1] == run}
-        segments = [
-            [float(np.median(c)) for c in np.array_split(v, SEGMENTS)]
-            for v in mine.values()
-            if len(v) >= 2 * SEGMENTS
-        ]
-        seg_var, seg_dof = _log_spread(segments)
         for _, row in rows.iterrows():
             key = (*(row.get(k) for k in PAIRED_KEYS), row["version"], row["precision"])
-            steps = mine.get(key) if (row.get("runtime") or "keras") == "keras" else None
+            found = paired.get(key) if (row.get("runtime") or "keras") == "keras" else None
             images = row.get("global_batch") or row["batch_size"]
             cell = {"machine": row["machine"], "run": run, "case_id": row["case_id"]}
-            if steps:
-                low, high = order_statistic_interval(steps)
-                figure = images / float(np.median(steps))
-                cell.update(source="paired", images_per_sec=figure, best=images / float(np.min(steps)),
-                            ci_low=images / high, ci_high=images / low)  # fmt: skip
-                half = rerun_half_width(seg_var, seg_dof, SEGMENTS)
+            if found:
+                figure = images / found["mean"]
+                cell.update(source="paired", images_per_sec=figure, best=images / found["best"],
+                            ci_low=images / found["high"], ci_high=images / found["low"])  # fmt: skip
+                half = found["rerun"]
             else:
                 figure = float(row["images_per_sec"])
                 cell.update(source="windows", images_per_sec=figure, best=row.get("images_per_sec_best"),
