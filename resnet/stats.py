@@ -128,6 +128,11 @@ def order_statistic_interval(values: Sequence[float], level: float = LEVEL) -> t
     return float(xs[k - 1]), float(xs[n - k])
 
 
+def segment_means(values: Sequence[float], segments: int) -> list[float]:
+    """The means of ``segments`` consecutive, nearly equal parts of a series in time order."""
+    return [float(np.mean(c)) for c in np.array_split(np.asarray(values, dtype=float), segments)]
+
+
 def batch_means_interval(
     values: Sequence[float], batches: int = 4, level: float = LEVEL
 ) -> tuple[float, float, float]:
@@ -142,7 +147,7 @@ def batch_means_interval(
         return mean, math.nan, math.nan
     from scipy.stats import t
 
-    logs = np.log([float(np.mean(c)) for c in np.array_split(xs, batches)])
+    logs = np.log(segment_means(xs, batches))
     half = float(t.ppf((1 + level) / 2, batches - 1)) * float(np.std(logs, ddof=1)) / math.sqrt(batches)
     return mean, mean * math.exp(-half), mean * math.exp(half)
 

@@ -186,18 +186,14 @@ def paired_figures(df: pd.DataFrame) -> dict[tuple, dict[str, Any]]:
     case's interval is at least its run's window spread); ``best``, the fastest step;
     ``rerun``, the log half-width of where a rerun's figure is expected to land (95%) from
     that pooled spread, None where the run has too few segments to say; ``rounds``."""
-    from resnet.stats import batch_means_interval, pooled_half_width, rerun_half_width
+    from resnet.stats import batch_means_interval, pooled_half_width, rerun_half_width, segment_means
 
     steps = paired_steps(df)
     out: dict[tuple, dict[str, Any]] = {}
     for run in dict.fromkeys(k[1] for k in steps):
         mine = {k: v for k, v in steps.items() if k[1] == run}
         variance, dof = _log_spread(
-            [
-                [float(np.mean(c)) for c in np.array_split(v, SEGMENTS)]
-                for v in mine.values()
-                if len(v) >= 2 * SEGMENTS
-            ]
+            [segment_means(v, SEGMENTS) for v in mine.values() if len(v) >= 2 * SEGMENTS]
         )
         pooled = pooled_half_width(variance, dof, SEGMENTS)
         rerun = rerun_half_width(variance, dof, SEGMENTS)
@@ -218,10 +214,11 @@ def headline_cells(df: pd.DataFrame) -> pd.DataFrame:
     window-to-window spread pooled over its cases (the sweep writes it since #36; derived the
     same way for older runs); for a paired figure (:func:`paired_figures`), the spread of the
     means of SEGMENTS consecutive segments of each model's rounds, pooled over the run's
-    paired models; both with Student's t, at MIN_DF degrees of freedom at least. ``adjusted``: a case from
-    windows at the run's median machine speed (the median of its windows' figures, each
-    over its own probe). ``best``: the images/s of the fastest step behind the figure (the
-    paired model's rounds, or the case's windows: ``images_per_sec_best``)."""
+    paired models; both with Student's t, at MIN_DF degrees of freedom at least.
+    ``adjusted``: a case from windows at the run's median machine speed (the median of its
+    windows' figures, each over its own probe). ``best``: the images/s of the fastest step
+    behind the figure (the paired model's rounds, or the case's windows:
+    ``images_per_sec_best``)."""
     from resnet.stats import rerun_half_width, window_variance
 
     frame = ok(cases(df))
